@@ -1,0 +1,13 @@
+import { jwtAuth } from './plugin.js'
+
+export default jwtAuth
+export { jwtAuth }
+export * from './errors.js'
+export { bearerChallenge } from './challenge.js'
+export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
+export type { AuthStore } from './stores/types.js'
+export { hashPassword, verifyPassword, needsRehash, OWASP_ARGON2ID, type PasswordOptions } from './passwords.js'
+export type { Duration } from './duration.js'
+export type { JwtAuthOptions, JwtAuthUsers, HmacAlgorithm } from './options.js'
+export type { RefreshTokenClaims, TokenType } from './jwt.js'
+export type * from './types.js'

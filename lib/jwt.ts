@@ -1,0 +1,123 @@
+import { createSigner, createVerifier, TokenError } from 'fast-jwt'
+import { InvalidTokenError, TokenExpiredError, TokenNotActiveError, WrongTokenTypeError } from './errors.js'
+import type { ResolvedOptions } from './options.js'
+import type { AccessTokenClaims } from './types.js'
+
+// Explicit typing (RFC 8725 section 3.11): access tokens use RFC 9068's media
+// type, refresh tokens their own, so neither can stand in for the other.
+export const ACCESS_TYP = 'at+jwt'
+export const REFRESH_TYP = 'rt+jwt'
+
+export type TokenType = 'access' | 'refresh'
+
+/** Claims of a verified refresh token. */
+export interface RefreshTokenClaims {
+  sub: string
+  jti: string
+  fam: string
+  iat: number
+  exp: number
+  ep?: string
+}
+
+// We only ever verify tokens we signed, and we sign with these header
+// parameters alone: anything else (jwk, jku, x5u, x5c, crit, ...) is refused.
+const ALLOWED_HEADER = new Set(['alg', 'typ', 'kid'])
+
+const INVALID_MESSAGES: Record<string, string> = {
+  FAST_JWT_MALFORMED: 'The token is malformed',
+  FAST_JWT_INVALID_PAYLOAD: 'The token is malformed',
+  FAST_JWT_INVALID_ALGORITHM: 'The token algorithm is not allowed',
+  FAST_JWT_INVALID_SIGNATURE: 'The token signature is invalid',
+  FAST_JWT_MISSING_SIGNATURE: 'The token signature is missing',
+  FAST_JWT_MISSING_REQUIRED_CLAIM: 'The token lacks a required claim',
+  FAST_JWT_INVALID_CLAIM_TYPE: 'The token has a claim of the wrong type',
+  FAST_JWT_INVALID_CLAIM_VALUE: 'The token was not issued for this service'
+}
+
+/** Turns whatever verification threw into one of our 401 errors: token input never causes a 5xx. */
+function toAuthError (error: unknown, expected: TokenType): Error {
+  const code = error instanceof TokenError ? error.code : undefined
+  if (code === TokenError.codes.expired) return new TokenExpiredError({ cause: error })
+  if (code === TokenError.codes.inactive) return new TokenNotActiveError({ cause: error })
+  if (code === TokenError.codes.invalidType) return new WrongTokenTypeError(expected, { cause: error })
+  return new InvalidTokenError(INVALID_MESSAGES[code ?? ''] ?? 'The token is invalid', { cause: error })
+}
+
+function isStringArray (value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string')
+}
+
+/** Shape checks fast-jwt does not make: header allowlist and the types of our own claims. */
+function checkShape (header: Record<string, unknown>, payload: Record<string, unknown>): void {
+  for (const name of Object.keys(header)) {
+    if (!ALLOWED_HEADER.has(name)) throw new InvalidTokenError('The token header has an unsupported parameter')
+  }
+  if (typeof payload.sub !== 'string' || payload.sub.length === 0 ||
+      typeof payload.jti !== 'string' || typeof payload.fam !== 'string' ||
+      typeof payload.iat !== 'number' || typeof payload.exp !== 'number' ||
+      (payload.ep !== undefined && typeof payload.ep !== 'string') ||
+      (payload.roles !== undefined && !isStringArray(payload.roles))) {
+    throw new InvalidTokenError('The token has a claim of the wrong type')
+  }
+}
+
+export function createJwt (config: ResolvedOptions) {
+  const { key, algorithm, issuer, audience } = config
+  const requiredClaims = ['sub', 'jti', 'fam', 'iat', 'exp']
+  // fast-jwt only checks iss/aud when present, so a configured one is also required.
+  if (issuer !== undefined) requiredClaims.push('iss')
+  if (audience !== undefined) requiredClaims.push('aud')
+
+  const signerOptions = { key, algorithm, iss: issuer, aud: audience }
+  const signAccess = createSigner({ ...signerOptions, header: { alg: algorithm, typ: ACCESS_TYP }, expiresIn: config.accessTtl * 1000 })
+  const signRefresh = createSigner({ ...signerOptions, header: { alg: algorithm, typ: REFRESH_TYP }, expiresIn: config.refreshTtl * 1000 })
+
+  const verifierOptions = {
+    key,
+    algorithms: [algorithm],
+    allowedIss: issuer,
+    allowedAud: audience,
+    requiredClaims,
+    clockTolerance: config.clockTolerance * 1000, // fast-jwt counts milliseconds
+    complete: true as const
+  }
+  const verifyAccessJwt = createVerifier({ ...verifierOptions, checkTyp: ACCESS_TYP })
+  const verifyRefreshJwt = createVerifier({ ...verifierOptions, checkTyp: REFRESH_TYP })
+  // Revocation accepts expired tokens of either type: logging out with a stale token still ends its family.
+  const verifyAnyJwt = createVerifier({ ...verifierOptions, ignoreExpiration: true, ignoreNotBefore: true })
+
+  function decode (verifier: typeof verifyAccessJwt, token: string, expected: TokenType): { header: Record<string, unknown>, payload: Record<string, unknown> } {
+    let decoded
+    try {
+      decoded = verifier(token)
+    } catch (error) {
+      throw toAuthError(error, expected)
+    }
+    checkShape(decoded.header, decoded.payload)
+    return decoded
+  }
+
+  return {
+    signAccess: (payload: Record<string, unknown>): string => signAccess(payload),
+    signRefresh: (payload: Record<string, unknown>): string => signRefresh(payload),
+
+    verifyAccess (token: string): AccessTokenClaims {
+      return decode(verifyAccessJwt, token, 'access').payload as AccessTokenClaims
+    },
+
+    verifyRefresh (token: string): RefreshTokenClaims {
+      return decode(verifyRefreshJwt, token, 'refresh').payload as unknown as RefreshTokenClaims
+    },
+
+    /** Signature and issuer checks only, for revoke(): returns the claims and which kind of token it is. */
+    verifyAnyType (token: string): { claims: RefreshTokenClaims, type: TokenType } {
+      const { header, payload } = decode(verifyAnyJwt, token, 'access')
+      const typ = header.typ
+      if (typ !== ACCESS_TYP && typ !== REFRESH_TYP) throw new InvalidTokenError('The token type is not recognised')
+      return { claims: payload as unknown as RefreshTokenClaims, type: typ === ACCESS_TYP ? 'access' : 'refresh' }
+    }
+  }
+}
+
+export type Jwt = ReturnType<typeof createJwt>

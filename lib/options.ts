@@ -1,0 +1,190 @@
+import { Buffer } from 'node:buffer'
+import { toSeconds, type Duration } from './duration.js'
+import { InvalidOptionError } from './errors.js'
+import { OWASP_ARGON2ID, type PasswordOptions } from './passwords.js'
+import { memoryStore } from './stores/memory.js'
+import type { AuthStore } from './stores/types.js'
+import type { AuthUser } from './types.js'
+
+export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512'
+
+type MaybePromise<T> = T | Promise<T>
+
+/** The pluggable user lookup. */
+export interface JwtAuthUsers {
+  /** Loads the user named by a token's `sub` on every authenticated request (cached, see userCacheTtl). */
+  findById?: (id: string) => MaybePromise<AuthUser | null | undefined>
+  /** Loads a user by login name for the login route; the user must carry `passwordHash`. */
+  findByLogin?: (login: string) => MaybePromise<(AuthUser & { passwordHash: string }) | null | undefined>
+  /** Creates a user (POST /register). */
+  create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<AuthUser>
+  /** Stores an upgraded hash after a login whose hash `needsRehash`. */
+  updatePasswordHash?: (id: string, passwordHash: string) => MaybePromise<void>
+}
+
+export interface JwtAuthOptions {
+  /** HMAC secret: at least 32 bytes for HS256, 48 for HS384, 64 for HS512 (RFC 7518 section 3.2). */
+  secret: string | Buffer
+  /** HMAC algorithm; default 'HS256'. */
+  algorithm?: HmacAlgorithm
+  /** Put in every token as `iss` and required on verify. */
+  issuer?: string
+  /** Put in every token as `aud` and required on verify. */
+  audience?: string | string[]
+  /** Default '15m'. */
+  accessTokenTtl?: Duration
+  /** Default '7d'. */
+  refreshTokenTtl?: Duration
+  /** Seconds of leeway for exp and nbf; default 0. */
+  clockTolerance?: number
+  users?: JwtAuthUsers
+  /** How long a user loaded by findById is reused; 0 turns the cache off. Default '60s'. */
+  userCacheTtl?: Duration
+  /** Users kept in the cache at most; default 10,000. */
+  userCacheMax?: number
+  /** Default: memoryStore(), owned and closed by the plugin. */
+  store?: AuthStore
+  /** A store operation slower than this fails closed (503). Default '2s'. */
+  storeTimeout?: Duration
+  /** The realm of WWW-Authenticate challenges; default the issuer, else 'api'. */
+  realm?: string
+  /** argon2id parameters; defaults and minimums are OWASP's (m=19456 KiB, t=2, p=1). */
+  password?: PasswordOptions
+  /** Longer bearer tokens are refused before any parsing; default 8192 characters. */
+  maxTokenLength?: number
+}
+
+export interface ResolvedOptions {
+  key: Buffer
+  algorithm: HmacAlgorithm
+  issuer: string | undefined
+  audience: string | string[] | undefined
+  accessTtl: number
+  refreshTtl: number
+  clockTolerance: number
+  users: JwtAuthUsers
+  userCacheTtl: number
+  userCacheMax: number
+  store: AuthStore
+  ownsStore: boolean
+  storeTimeoutMs: number
+  realm: string
+  password: Required<PasswordOptions>
+  maxTokenLength: number
+}
+
+const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
+const KNOWN_OPTIONS = new Set<string>(['secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl',
+  'refreshTokenTtl', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'store', 'storeTimeout',
+  'realm', 'password', 'maxTokenLength'])
+const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash'] as const
+const STORE_METHODS = ['set', 'get', 'take', 'delete'] as const
+// token68-safe realm: it is put in a quoted-string as is
+const SAFE_REALM = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/
+
+function fail (message: string): never {
+  throw new InvalidOptionError(message)
+}
+
+function nonEmptyString (value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length === 0) fail(`${option} must be a non-empty string`)
+  return value
+}
+
+function positiveInteger (value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || (value as number) < 1) fail(`${option} must be a positive integer (got ${String(value)})`)
+  return value as number
+}
+
+function resolveKey (secret: unknown, algorithm: HmacAlgorithm): Buffer {
+  if (secret === undefined || secret === null || secret === '') fail('secret is required (an HMAC secret of at least 32 random bytes)')
+  if (typeof secret !== 'string' && !Buffer.isBuffer(secret)) fail('secret must be a string or a Buffer')
+  const key = Buffer.from(secret)
+  const minimum = HMAC_MIN_BYTES[algorithm]
+  if (key.length < minimum) fail(`secret must be at least ${minimum} bytes for ${algorithm} (got ${key.length}); generate one with: node -e "console.log(require('crypto').randomBytes(${minimum}).toString('base64'))"`)
+  return key
+}
+
+function resolveUsers (users: unknown): JwtAuthUsers {
+  if (users === undefined) return {}
+  if (users === null || typeof users !== 'object') fail('users must be an object of lookup functions')
+  for (const name of USER_CALLBACKS) {
+    const callback = (users as Record<string, unknown>)[name]
+    if (callback !== undefined && typeof callback !== 'function') fail(`users.${name} must be a function`)
+  }
+  return users as JwtAuthUsers
+}
+
+function resolveStore (store: unknown): AuthStore | undefined {
+  if (store === undefined) return undefined
+  if (store === null || typeof store !== 'object') fail('store must be an AuthStore (memoryStore(), redisStore(...) or an object with set/get/take/delete)')
+  for (const method of STORE_METHODS) {
+    if (typeof (store as Record<string, unknown>)[method] !== 'function') fail(`store.${method} must be a function`)
+  }
+  return store as AuthStore
+}
+
+function resolvePassword (password: unknown): Required<PasswordOptions> {
+  if (password === undefined) return { ...OWASP_ARGON2ID }
+  if (password === null || typeof password !== 'object') fail('password must be an object of argon2id parameters')
+  const resolved = { ...OWASP_ARGON2ID }
+  for (const name of Object.keys(OWASP_ARGON2ID) as Array<keyof PasswordOptions>) {
+    const value = (password as PasswordOptions)[name]
+    if (value === undefined) continue
+    if (!Number.isSafeInteger(value) || value < OWASP_ARGON2ID[name]) {
+      fail(`password.${name} must be an integer of at least ${OWASP_ARGON2ID[name]} (OWASP minimum; got ${String(value)})`)
+    }
+    resolved[name] = value
+  }
+  return resolved
+}
+
+/** Validates the register options and fills in the defaults; throws InvalidOptionError naming the option. */
+export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') fail('options must be an object')
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) fail(`unknown option ${name}`)
+  }
+
+  const algorithm = options.algorithm ?? 'HS256'
+  if (!Object.hasOwn(HMAC_MIN_BYTES, algorithm)) fail(`algorithm must be one of HS256, HS384, HS512 (got ${String(algorithm)})`)
+
+  const issuer = nonEmptyString(options.issuer, 'issuer')
+  const audience = options.audience
+  if (audience !== undefined) {
+    const list = Array.isArray(audience) ? audience : [audience]
+    if (list.length === 0 || !list.every((aud) => typeof aud === 'string' && aud.length > 0)) {
+      fail('audience must be a non-empty string or a non-empty array of them')
+    }
+  }
+
+  const clockTolerance = options.clockTolerance ?? 0
+  if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0) {
+    fail(`clockTolerance must be a non-negative number of seconds (got ${String(clockTolerance)})`)
+  }
+
+  const realm = options.realm ?? issuer ?? 'api'
+  if (typeof realm !== 'string' || !SAFE_REALM.test(realm)) fail('realm must be 1 to 128 printable ASCII characters without " or \\')
+
+  const resolved = {
+    key: resolveKey(options.secret, algorithm),
+    algorithm,
+    issuer,
+    audience,
+    accessTtl: toSeconds(options.accessTokenTtl ?? '15m', 'accessTokenTtl'),
+    refreshTtl: toSeconds(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl'),
+    clockTolerance,
+    users: resolveUsers(options.users),
+    userCacheTtl: toSeconds(options.userCacheTtl ?? '60s', 'userCacheTtl', { allowZero: true }),
+    userCacheMax: positiveInteger(options.userCacheMax, 'userCacheMax', 10_000),
+    storeTimeoutMs: toSeconds(options.storeTimeout ?? '2s', 'storeTimeout') * 1000,
+    realm,
+    password: resolvePassword(options.password),
+    maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', 8192)
+  }
+  // The default store is made last, once every option is valid, so its sweep timer never leaks.
+  const store = resolveStore(options.store)
+  return { ...resolved, store: store ?? memoryStore(), ownsStore: store === undefined }
+}

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import { InvalidTokenError, RefreshTokenReusedError, TokenRevokedError, UserNotFoundError } from './errors.js'
+import type { Jwt, RefreshTokenClaims } from './jwt.js'
+import type { ResolvedOptions } from './options.js'
+import type { StoreGuard } from './stores/guard.js'
+import type { UserCache } from './user-cache.js'
+import type { AccessTokenClaims, AuthUser, IssuableUser, IssueOptions, TokenPair } from './types.js'
+
+// Store keys. Revocation is keyed on ids carried by the token (jti, family,
+// user), never on the token string.
+export const refreshKey = (jti: string): string => `rt:${jti}`
+export const familyKey = (family: string): string => `fam:${family}`
+export const userKey = (userId: string): string => `usr:${userId}`
+
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep'])
+
+/** What the store keeps for a live refresh token (the token itself is never stored). */
+interface RefreshRecord {
+  sub: string
+  fam: string
+  roles?: readonly string[]
+  claims?: Record<string, unknown>
+}
+
+function parseRecord (stored: string): RefreshRecord | undefined {
+  try {
+    return JSON.parse(stored) as RefreshRecord
+  } catch {
+    return undefined
+  }
+}
+
+interface SessionsDeps {
+  config: ResolvedOptions
+  jwt: Jwt
+  guard: StoreGuard
+  userCache: UserCache
+  log: FastifyBaseLogger
+}
+
+function userIdOf (user: IssuableUser): string {
+  const id = user?.id
+  if ((typeof id !== 'string' && typeof id !== 'number') || String(id).length === 0) {
+    throw new TypeError('issue: user.id must be a non-empty string or a number')
+  }
+  return String(id)
+}
+
+function checkClaims (claims: Record<string, unknown> | undefined): void {
+  if (claims === undefined) return
+  if (claims === null || typeof claims !== 'object') throw new TypeError('issue: options.claims must be an object')
+  for (const name of Object.keys(claims)) {
+    if (RESERVED_CLAIMS.has(name)) throw new TypeError(`issue: the ${name} claim is set by the plugin and cannot be given`)
+  }
+  if (claims.roles !== undefined && !(Array.isArray(claims.roles) && claims.roles.every((role) => typeof role === 'string'))) {
+    throw new TypeError('issue: options.claims.roles must be an array of strings')
+  }
+}
+
+/**
+ * Login sessions on top of the store. A login starts a family; every access
+ * and refresh token carries its family id (`fam`). Refresh tokens rotate
+ * (RFC 9700 section 4.14): each is live in the store under its jti until taken,
+ * and a valid but already-taken one marks its family revoked. revokeAll moves
+ * the user to a new epoch (`ep`); tokens of an older epoch stop verifying.
+ */
+export function createSessions ({ config, jwt, guard, userCache, log }: SessionsDeps) {
+  const { store, users } = config
+  // A marker must outlive every token it guards: any token of the family or
+  // user was issued before the marker, so expires within the longest TTL.
+  const markerTtl = Math.ceil(Math.max(config.accessTtl, config.refreshTtl) + config.clockTolerance) + 1
+  const refreshRecordTtl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
+
+  async function isRevoked (claims: { sub: string, fam: string, ep?: string }): Promise<boolean> {
+    const [familyRevoked, epoch] = await guard(() => Promise.all([
+      store.get(familyKey(claims.fam)),
+      store.get(userKey(claims.sub))
+    ]))
+    // No epoch: revokeAll was never called, or so long ago that every older token expired.
+    return familyRevoked !== null || (epoch !== null && epoch !== claims.ep)
+  }
+
+  async function revokeFamily (family: string): Promise<void> {
+    await guard(() => store.set(familyKey(family), '1', markerTtl))
+  }
+
+  async function mint (sub: string, fam: string, epoch: string | undefined, roles: readonly string[] | undefined, claims: Record<string, unknown> | undefined): Promise<TokenPair> {
+    const refreshJti = randomUUID()
+    const record: RefreshRecord = { sub, fam, roles, claims }
+    await guard(() => store.set(refreshKey(refreshJti), JSON.stringify(record), refreshRecordTtl))
+    const access: Record<string, unknown> = { ...claims, sub, jti: randomUUID(), fam, ep: epoch }
+    if (roles !== undefined) access.roles = roles
+    return {
+      accessToken: jwt.signAccess(access),
+      refreshToken: jwt.signRefresh({ sub, jti: refreshJti, fam, ep: epoch }),
+      tokenType: 'Bearer',
+      expiresIn: config.accessTtl,
+      refreshExpiresIn: config.refreshTtl
+    }
+  }
+
+  async function loadUser (id: string): Promise<AuthUser | null> {
+    const cached = userCache.get(id)
+    if (cached !== undefined) return cached
+    const user = await users.findById!(id)
+    if (user === null || user === undefined) return null
+    userCache.set(id, user)
+    return user
+  }
+
+  return {
+    loadUser,
+
+    async issue (user: IssuableUser, options: IssueOptions = {}): Promise<TokenPair> {
+      const sub = userIdOf(user)
+      checkClaims(options.claims)
+      const roles = user.roles === undefined ? undefined : [...user.roles]
+      const epoch = await guard(() => store.get(userKey(sub)))
+      return mint(sub, randomUUID(), epoch ?? undefined, roles, options.claims)
+    },
+
+    async verify (token: string): Promise<AccessTokenClaims> {
+      const claims = jwt.verifyAccess(token)
+      if (await isRevoked(claims)) throw new TokenRevokedError()
+      return claims
+    },
+
+    async refresh (token: string): Promise<TokenPair> {
+      const claims: RefreshTokenClaims = jwt.verifyRefresh(token)
+      if (await isRevoked(claims)) throw new TokenRevokedError()
+      // The atomic take is the rotation: of concurrent refreshes, one gets the record.
+      const stored = await guard(() => store.take(refreshKey(claims.jti)))
+      if (stored === null) {
+        await revokeFamily(claims.fam)
+        log.warn({ sub: claims.sub, family: claims.fam }, 'fastify-jwt-auth: refresh token reuse detected; family revoked')
+        throw new RefreshTokenReusedError()
+      }
+      const record = parseRecord(stored)
+      if (record?.sub !== claims.sub || record.fam !== claims.fam) throw new InvalidTokenError('The refresh token does not match its session')
+      let roles = record.roles
+      if (users.findById !== undefined) {
+        // Fresh roles for the new access token; a user gone since login ends the session.
+        const user = await loadUser(claims.sub) as (AuthUser & { roles?: readonly string[] }) | null
+        if (user === null) throw new UserNotFoundError()
+        roles = Array.isArray(user.roles) ? user.roles : undefined
+      }
+      return mint(claims.sub, claims.fam, claims.ep, roles, record.claims)
+    },
+
+    async revoke (token: string): Promise<void> {
+      const { claims, type } = jwt.verifyAnyType(token)
+      await revokeFamily(claims.fam)
+      if (type === 'refresh') await guard(() => store.delete(refreshKey(claims.jti)))
+    },
+
+    async revokeAll (userId: string | number): Promise<void> {
+      const id = String(userId)
+      await guard(() => store.set(userKey(id), randomUUID(), markerTtl))
+      userCache.delete(id)
+    }
+  }
+}
+
+export type Sessions = ReturnType<typeof createSessions>

@@ -1,0 +1,104 @@
+import { StoreFullError } from '../errors.js'
+import type { AuthStore } from './types.js'
+
+export interface MemoryStoreOptions {
+  /** Live entries kept at most (default 1,000,000). A full store refuses writes; it never evicts. */
+  maxEntries?: number
+  /** Seconds between sweeps of expired entries (default 60). */
+  sweepInterval?: number
+}
+
+interface Entry {
+  value: string
+  expiresAt: number
+}
+
+/**
+ * A bounded in-process store for one instance. It never evicts a live entry to
+ * make room: dropping a revocation marker would let a revoked token through, so
+ * when full (after dropping expired entries) it refuses the write, which the
+ * plugin turns into a 503.
+ */
+class MemoryStore implements AuthStore {
+  readonly #entries = new Map<string, Entry>()
+  readonly #maxEntries: number
+  readonly #sweepTimer: NodeJS.Timeout
+  #lastFullSweep = 0
+
+  constructor ({ maxEntries = 1_000_000, sweepInterval = 60 }: MemoryStoreOptions) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new TypeError(`memoryStore: maxEntries must be a positive integer (got ${String(maxEntries)})`)
+    }
+    if (typeof sweepInterval !== 'number' || !(sweepInterval > 0)) {
+      throw new TypeError(`memoryStore: sweepInterval must be a positive number of seconds (got ${String(sweepInterval)})`)
+    }
+    this.#maxEntries = maxEntries
+    this.#sweepTimer = setInterval(() => this.sweep(), sweepInterval * 1000).unref()
+  }
+
+  get size (): number {
+    return this.#entries.size
+  }
+
+  async set (key: string, value: string, ttlSeconds: number): Promise<void> {
+    if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
+      throw new TypeError(`memoryStore: ttlSeconds must be a positive number (got ${String(ttlSeconds)})`)
+    }
+    const entries = this.#entries
+    if (entries.size >= this.#maxEntries && !entries.has(key)) {
+      // One full sweep per second at most, so a store kept full stays cheap.
+      const now = Date.now()
+      if (now - this.#lastFullSweep >= 1000) {
+        this.#lastFullSweep = now
+        this.sweep(now)
+      }
+      if (entries.size >= this.#maxEntries) throw new StoreFullError(entries.size)
+    }
+    entries.set(key, { value, expiresAt: Date.now() + ttlSeconds * 1000 })
+  }
+
+  async get (key: string): Promise<string | null> {
+    return this.#live(key)?.value ?? null
+  }
+
+  async take (key: string): Promise<string | null> {
+    // Atomic by construction: no await between the read and the delete.
+    const entry = this.#live(key)
+    if (entry === undefined) return null
+    this.#entries.delete(key)
+    return entry.value
+  }
+
+  async delete (key: string): Promise<void> {
+    this.#entries.delete(key)
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#sweepTimer)
+    this.#entries.clear()
+  }
+
+  /** Drops every expired entry. */
+  sweep (now = Date.now()): void {
+    for (const [key, entry] of this.#entries) {
+      if (entry.expiresAt <= now) this.#entries.delete(key)
+    }
+  }
+
+  #live (key: string): Entry | undefined {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt <= Date.now()) {
+      this.#entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+}
+
+export type { MemoryStore }
+
+/** An in-process, bounded, expiring store: the default, for a single instance. */
+export function memoryStore (options: MemoryStoreOptions = {}): MemoryStore {
+  return new MemoryStore(options)
+}

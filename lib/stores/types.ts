@@ -1,0 +1,13 @@
+/**
+ * Where the plugin keeps server-side state: live refresh tokens, revoked
+ * families and per-user revocation epochs. Any object of this shape is a store.
+ * Values are opaque strings; every key is written with a TTL.
+ */
+export interface AuthStore {
+  set (key: string, value: string, ttlSeconds: number): Promise<void>
+  get (key: string): Promise<string | null>
+  /** Atomic get-and-delete: of concurrent takes of one key, only one sees the value. */
+  take (key: string): Promise<string | null>
+  delete (key: string): Promise<void>
+  close? (): Promise<void>
+}

@@ -1,0 +1,112 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthStore } from './stores/types.js'
+
+/**
+ * Augment this interface to type `request.user` and the `users` callbacks:
+ *
+ *   declare module 'fastify-jwt-auth' {
+ *     interface JwtAuthTypes { user: { id: number, name: string, roles: string[] } }
+ *   }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface JwtAuthTypes {}
+
+/** The user when JwtAuthTypes is not augmented: a user record, or the claims when there is no findById. */
+export interface DefaultAuthUser {
+  id?: string | number
+  sub?: string
+  roles?: string[]
+  [key: string]: unknown
+}
+
+export type AuthUser = JwtAuthTypes extends { user: infer User } ? User : DefaultAuthUser
+
+/** What `issue` needs of a user: an id (becomes `sub`) and, optionally, roles. */
+export interface IssuableUser {
+  id: string | number
+  roles?: readonly string[]
+}
+
+/** Claims of a verified access token. */
+export interface AccessTokenClaims {
+  /** The user id, `String(user.id)`. */
+  sub: string
+  /** Unique token id. */
+  jti: string
+  /** Refresh family (login session) the token belongs to. */
+  fam: string
+  iat: number
+  exp: number
+  nbf?: number
+  iss?: string
+  aud?: string | string[]
+  roles?: string[]
+  /** The user's revocation epoch when the token was issued (see revokeAll). */
+  ep?: string
+  [claim: string]: unknown
+}
+
+/** What `authenticate` puts on `request.auth`. */
+export interface AuthContext {
+  token: string
+  claims: AccessTokenClaims
+}
+
+export interface TokenPair {
+  accessToken: string
+  refreshToken: string
+  tokenType: 'Bearer'
+  /** Seconds until the access token expires. */
+  expiresIn: number
+  /** Seconds until the refresh token expires. */
+  refreshExpiresIn: number
+}
+
+export interface IssueOptions {
+  /** Extra claims for the access token; registered claims (sub, jti, exp, ...) cannot be set. */
+  claims?: Record<string, unknown>
+}
+
+export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+export interface PasswordHasher {
+  /** argon2id hash (PHC string) of a password. Runs off the event loop. */
+  hashPassword (plain: string): Promise<string>
+  /** True when `plain` matches `hash`; false for a wrong password or a malformed hash. */
+  verifyPassword (hash: string, plain: string): Promise<boolean>
+  /** True when `hash` is not argon2id, or was made with weaker parameters than configured. */
+  needsRehash (hash: string): boolean
+}
+
+/** `app.jwtAuth` */
+export interface JwtAuthApi extends PasswordHasher {
+  /** Starts a login session: a new access and refresh token pair in a new family. */
+  issue (user: IssuableUser, options?: IssueOptions): Promise<TokenPair>
+  /** Spends a refresh token for a new pair; a spent token presented again revokes its family. */
+  refresh (refreshToken: string): Promise<TokenPair>
+  /** Verifies an access token (signature, claims, type, revocation) and returns its claims. */
+  verify (accessToken: string): Promise<AccessTokenClaims>
+  /** Revokes an access or refresh token and every token of its family. */
+  revoke (token: string): Promise<void>
+  /** Revokes every token issued to the user until now. */
+  revokeAll (userId: string | number): Promise<void>
+  /** Drops the user from the user cache. */
+  invalidateUser (userId: string | number): void
+  readonly store: AuthStore
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest / preHandler hook: RFC 6750 bearer authentication. */
+    authenticate: AuthenticateHook
+    /** A hook that answers 403 unless the user holds one of `roles` (authenticating first if needed). */
+    authorize (...roles: string[]): AuthenticateHook
+    jwtAuth: JwtAuthApi
+  }
+  interface FastifyRequest {
+    /** The authenticated user (set by `authenticate`). */
+    user: AuthUser
+    /** The verified token and its claims (set by `authenticate`). */
+    auth: AuthContext | null
+  }
+}
