@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { readBearerToken } from './bearer.js'
-import { withChallenge } from './challenge.js'
+import { challengeReply } from './challenge.js'
 import { UserNotFoundError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { Sessions } from './sessions.js'
@@ -21,12 +21,12 @@ export function createAuthenticate (config: ResolvedOptions, sessions: Sessions)
       token = readBearerToken(request, maxTokenLength)
       claims = await sessions.verify(token)
     } catch (error) {
-      throw withChallenge(error as Error, realm)
+      throw challengeReply(reply, error as Error, realm)
     }
     let user: AuthUser = claims as AuthUser
     if (hasUserLookup) {
       const found = await sessions.loadUser(claims.sub)
-      if (found === null) throw withChallenge(new UserNotFoundError(), realm)
+      if (found === null) throw challengeReply(reply, new UserNotFoundError(), realm)
       user = found
     }
     request.user = user

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { withChallenge } from './challenge.js'
+import { challengeReply } from './challenge.js'
 import { InsufficientScopeError } from './errors.js'
 import type { AuthenticateHook } from './types.js'
 
@@ -23,7 +23,7 @@ export function createAuthorize (realm: string, authenticate: AuthenticateHook) 
       if (request.auth === null) await authenticate(request, reply)
       const held = rolesOf(request)
       if (!Array.isArray(held) || !roles.some((role) => held.includes(role))) {
-        throw withChallenge(new InsufficientScopeError(), realm, scope)
+        throw challengeReply(reply, new InsufficientScopeError(), realm, scope)
       }
     }
   }

@@ -1,4 +1,4 @@
-import type { FastifyError } from 'fastify'
+import type { FastifyError, FastifyReply } from 'fastify'
 
 // RFC 6750 section 3: which error attribute each failure puts in the
 // WWW-Authenticate challenge. A missing token gets a bare challenge (no error
@@ -51,4 +51,14 @@ export function withChallenge<E extends Error> (error: E, realm: string, scope?:
     }
   }
   return error
+}
+
+/**
+ * For hooks: the challenge also goes straight onto the reply, so it survives
+ * an app error handler that builds its own answer.
+ */
+export function challengeReply<E extends Error> (reply: FastifyReply, error: E, realm: string, scope?: string): E {
+  const challenged = withChallenge(error, realm, scope) as E & { headers?: Record<string, string> }
+  if (challenged.headers !== undefined) reply.headers(challenged.headers)
+  return challenged
 }

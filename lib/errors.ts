@@ -26,7 +26,7 @@ export const TokenNotActiveError = createError<'FST_JWT_AUTH_TOKEN_NOT_ACTIVE', 
   'FST_JWT_AUTH_TOKEN_NOT_ACTIVE', 'The token is not valid yet', 401)
 
 export const WrongTokenTypeError = createError<'FST_JWT_AUTH_WRONG_TOKEN_TYPE', [string, Cause?]>(
-  'FST_JWT_AUTH_WRONG_TOKEN_TYPE', 'An %s token is required', 401)
+  'FST_JWT_AUTH_WRONG_TOKEN_TYPE', '%s token is required', 401)
 
 export const TokenRevokedError = createError<'FST_JWT_AUTH_TOKEN_REVOKED', [Cause?]>(
   'FST_JWT_AUTH_TOKEN_REVOKED', 'The token has been revoked', 401)

@@ -40,7 +40,7 @@ function toAuthError (error: unknown, expected: TokenType): Error {
   const code = error instanceof TokenError ? error.code : undefined
   if (code === TokenError.codes.expired) return new TokenExpiredError({ cause: error })
   if (code === TokenError.codes.inactive) return new TokenNotActiveError({ cause: error })
-  if (code === TokenError.codes.invalidType) return new WrongTokenTypeError(expected, { cause: error })
+  if (code === TokenError.codes.invalidType) return new WrongTokenTypeError(expected === 'access' ? 'An access' : 'A refresh', { cause: error })
   return new InvalidTokenError(INVALID_MESSAGES[code ?? ''] ?? 'The token is invalid', { cause: error })
 }
 
