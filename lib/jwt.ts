@@ -37,11 +37,11 @@ const INVALID_MESSAGES: Record<string, string> = {
 
 /** Turns whatever verification threw into one of our 401 errors: token input never causes a 5xx. */
 function toAuthError (error: unknown, expected: TokenType): Error {
-  const code = error instanceof TokenError ? error.code : undefined
+  const code = String((error as { code?: unknown }).code)
   if (code === TokenError.codes.expired) return new TokenExpiredError({ cause: error })
   if (code === TokenError.codes.inactive) return new TokenNotActiveError({ cause: error })
   if (code === TokenError.codes.invalidType) return new WrongTokenTypeError(expected === 'access' ? 'An access' : 'A refresh', { cause: error })
-  return new InvalidTokenError(INVALID_MESSAGES[code ?? ''] ?? 'The token is invalid', { cause: error })
+  return new InvalidTokenError(INVALID_MESSAGES[code] ?? 'The token is invalid', { cause: error })
 }
 
 function isStringArray (value: unknown): value is string[] {
@@ -88,6 +88,8 @@ export function createJwt (config: ResolvedOptions) {
   const verifyAnyJwt = createVerifier({ ...verifierOptions, ignoreExpiration: true, ignoreNotBefore: true })
 
   function decode (verifier: typeof verifyAccessJwt, token: string, expected: TokenType): { header: Record<string, unknown>, payload: Record<string, unknown> } {
+    // fast-jwt reports a non-string token as a wrong type; it is simply not a token.
+    if (typeof token !== 'string') throw new InvalidTokenError('The token must be a string')
     let decoded
     try {
       decoded = verifier(token)

@@ -214,3 +214,22 @@ t.test('the challenge carries a crafted token\'s error description, quoted safel
   const response = await app.inject({ url: '/me', headers: bearer(craftToken(ACCESS_HEADER, accessClaims(), { secret: 'another-secret-of-32-bytes-or-more!!' })) })
   t.equal(response.headers['www-authenticate'], 'Bearer realm="test-api", error="invalid_token", error_description="The token signature is invalid"')
 })
+
+t.test('invalidateUser is harmless with the user cache off', async (t) => {
+  const app = await buildApp(undefined, { options: { userCacheTtl: 0 } })
+  t.teardown(() => app.close())
+  app.jwtAuth.invalidateUser(1)
+  await app.jwtAuth.revokeAll(1)
+  const { accessToken } = await app.jwtAuth.issue({ id: 1 })
+  t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200)
+})
+
+t.test('the API refuses a token that is not a string with a 401', async (t) => {
+  const app = await buildApp(undefined)
+  t.teardown(() => app.close())
+  for (const token of [undefined, null, 42, {}, ['a.b.c'], Buffer.from('a.b.c')]) {
+    await t.rejects(app.jwtAuth.verify(token as unknown as string), { code: 'FST_JWT_AUTH_INVALID_TOKEN', statusCode: 401, message: 'The token must be a string' })
+    await t.rejects(app.jwtAuth.refresh(token as unknown as string), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
+    await t.rejects(app.jwtAuth.revoke(token as unknown as string), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
+  }
+})

@@ -6,19 +6,22 @@ import { StoreUnavailableError } from '../errors.js'
  * error as its `cause`), so no request waits on, or gets past, a broken store.
  */
 export function createStoreGuard (timeoutMs: number) {
-  return async function guard<T> (operation: () => Promise<T> | T): Promise<T> {
+  return function guard<T> (operation: () => Promise<T> | T): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((resolve, reject) => {
       timer = setTimeout(() => reject(new StoreUnavailableError({ cause: new Error(`store did not answer within ${timeoutMs} ms`) })), timeoutMs)
     })
-    try {
-      return await Promise.race([operation(), timeout])
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error
-      throw new StoreUnavailableError({ cause: error })
-    } finally {
-      clearTimeout(timer)
-    }
+    // The executor turns a synchronous throw into a rejection.
+    const attempt = new Promise<T>((resolve) => { resolve(operation()) })
+    return Promise.race([attempt, timeout]).then(
+      (value) => {
+        clearTimeout(timer)
+        return value
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError({ cause: error })
+      })
   }
 }
 
