@@ -16,11 +16,11 @@ export const OWASP_ARGON2ID: Readonly<Required<PasswordOptions>> = Object.freeze
 // @node-rs/argon2 declares these as const enums, which isolated modules cannot
 // read; the values are fixed by its ABI.
 const ARGON2ID = 2 as Algorithm
-const VERSION_0x13 = 1 as Version
+const ARGON2_VERSION_13 = 1 as Version
 
 /** argon2id hashing with explicit parameters (the library's own defaults are not relied on). */
 export function createPasswordHasher (options: Required<PasswordOptions> = OWASP_ARGON2ID): PasswordHasher {
-  const params = { ...options, algorithm: ARGON2ID, version: VERSION_0x13 }
+  const params = { ...options, algorithm: ARGON2ID, version: ARGON2_VERSION_13 }
   return {
     // @node-rs/argon2 runs on the libuv thread pool: the event loop never waits on a hash.
     async hashPassword (plain: string): Promise<string> {
@@ -44,7 +44,7 @@ export function createPasswordHasher (options: Required<PasswordOptions> = OWASP
         return true
       }
       return stored.algorithm !== ARGON2ID ||
-        stored.version !== VERSION_0x13 ||
+        stored.version !== ARGON2_VERSION_13 ||
         stored.memoryCost < options.memoryCost ||
         stored.timeCost < options.timeCost ||
         stored.parallelism < options.parallelism

@@ -8,7 +8,6 @@ import type { AuthStore } from './stores/types.js'
  *     interface JwtAuthTypes { user: { id: number, name: string, roles: string[] } }
  *   }
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface JwtAuthTypes {}
 
 /** The user when JwtAuthTypes is not augmented: a user record, or the claims when there is no findById. */

@@ -1,0 +1,102 @@
+// Type tests of the published declarations (dist/, through the exports map).
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import { expect, test } from 'tstyche'
+import jwtAuth, {
+  hashPassword, InvalidTokenError, jwtAuth as namedJwtAuth, memoryStore, needsRehash, StoreUnavailableError, verifyPassword,
+  type AccessTokenClaims, type AuthContext, type AuthStore, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type TokenPair
+} from 'fastify-jwt-auth'
+
+const app = Fastify()
+
+test('the plugin registers with its options', () => {
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32) })
+  expect(app.register).type.toBeCallableWith(namedJwtAuth, {
+    secret: Buffer.alloc(32),
+    algorithm: 'HS512',
+    issuer: 'api',
+    audience: ['a', 'b'],
+    accessTokenTtl: '15m',
+    refreshTokenTtl: 604800,
+    clockTolerance: 5,
+    users: {
+      findById: async (id: string) => ({ id, roles: ['admin'] }),
+      findByLogin: async () => null
+    },
+    userCacheTtl: 0,
+    store: memoryStore({ maxEntries: 10 }),
+    storeTimeout: '1s',
+    realm: 'api',
+    password: { memoryCost: 65536 }
+  })
+})
+
+test('wrong options fail to compile', () => {
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, {})
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 42 })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', algorithm: 'RS256' })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', accessTokenTtl: true })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', users: { findById: 'nope' } })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', store: { get: async () => null } })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', acessTokenTtl: '5m' })
+  expect<JwtAuthOptions>().type.not.toBeAssignableFrom({ secret: 'x', clockTolerance: '5s' })
+})
+
+test('decorators are typed', () => {
+  expect(app.authenticate).type.toBe<(request: FastifyRequest, reply: FastifyReply) => Promise<void>>()
+  expect(app.authorize).type.toBeCallableWith('admin', 'editor')
+  expect(app.authorize).type.not.toBeCallableWith(1)
+  expect(app.jwtAuth).type.toBe<JwtAuthApi>()
+  expect(app.jwtAuth.issue({ id: 1, roles: ['admin'] })).type.toBe<Promise<TokenPair>>()
+  expect(app.jwtAuth.issue).type.toBeCallableWith({ id: 'u1' }, { claims: { tenant: 'acme' } })
+  expect(app.jwtAuth.issue).type.not.toBeCallableWith({ name: 'no id' })
+  expect(app.jwtAuth.refresh('t')).type.toBe<Promise<TokenPair>>()
+  expect(app.jwtAuth.verify('t')).type.toBe<Promise<AccessTokenClaims>>()
+  expect(app.jwtAuth.revoke('t')).type.toBe<Promise<void>>()
+  expect(app.jwtAuth.revokeAll).type.toBeCallableWith(1)
+  expect(app.jwtAuth.invalidateUser).type.toBeCallableWith('1')
+  expect(app.jwtAuth.hashPassword('pw')).type.toBe<Promise<string>>()
+  expect(app.jwtAuth.verifyPassword('hash', 'pw')).type.toBe<Promise<boolean>>()
+  expect(app.jwtAuth.needsRehash('hash')).type.toBe<boolean>()
+  expect(app.jwtAuth.store).type.toBe<AuthStore>()
+})
+
+test('hooks accept authenticate and authorize', () => {
+  expect(app.get).type.toBeCallableWith('/me', { onRequest: app.authenticate }, async () => 'ok')
+  expect(app.get).type.toBeCallableWith('/admin', { preHandler: [app.authenticate, app.authorize('admin')] }, async () => 'ok')
+})
+
+test('request.user and request.auth are typed', () => {
+  app.get('/me', { onRequest: app.authenticate }, async (request) => {
+    expect(request.user).type.toBe<AuthUser>()
+    expect(request.auth).type.toBe<AuthContext | null>()
+    expect(request.auth?.claims.sub).type.toBe<string | undefined>()
+    expect(request.auth?.claims.roles).type.toBe<string[] | undefined>()
+    return 'ok'
+  })
+})
+
+test('token pair and claims shapes', () => {
+  expect<TokenPair>().type.toBe<{ accessToken: string, refreshToken: string, tokenType: 'Bearer', expiresIn: number, refreshExpiresIn: number }>()
+  expect<AccessTokenClaims['fam']>().type.toBe<string>()
+})
+
+test('stores', () => {
+  const custom: AuthStore = {
+    set: async () => {},
+    get: async () => null,
+    take: async () => null,
+    delete: async () => {}
+  }
+  expect(custom).type.toBeAssignableTo<AuthStore>()
+  expect(memoryStore()).type.toBeAssignableTo<AuthStore>()
+  expect(memoryStore).type.not.toBeCallableWith({ maxEntries: '10' })
+  expect({ get: async () => null }).type.not.toBeAssignableTo<AuthStore>()
+})
+
+test('password helpers and errors', () => {
+  expect(hashPassword('pw')).type.toBe<Promise<string>>()
+  expect(verifyPassword('h', 'pw')).type.toBe<Promise<boolean>>()
+  expect(needsRehash('h')).type.toBe<boolean>()
+  expect(new InvalidTokenError('bad').code).type.toBe<'FST_JWT_AUTH_INVALID_TOKEN'>()
+  expect(new StoreUnavailableError().statusCode).type.toBe<number | undefined>()
+})
