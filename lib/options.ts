@@ -4,7 +4,7 @@ import { InvalidOptionError } from './errors.js'
 import { OWASP_ARGON2ID, type PasswordOptions } from './passwords.js'
 import { memoryStore } from './stores/memory.js'
 import type { AuthStore } from './stores/types.js'
-import type { AuthUser } from './types.js'
+import type { FoundUser } from './types.js'
 
 export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512'
 
@@ -13,11 +13,11 @@ type MaybePromise<T> = T | Promise<T>
 /** The pluggable user lookup. */
 export interface JwtAuthUsers {
   /** Loads the user named by a token's `sub` on every authenticated request (cached, see userCacheTtl). */
-  findById?: (id: string) => MaybePromise<AuthUser | null | undefined>
+  findById?: (id: string) => MaybePromise<FoundUser | null | undefined>
   /** Loads a user by login name for the login route; the user must carry `passwordHash`. */
-  findByLogin?: (login: string) => MaybePromise<(AuthUser & { passwordHash: string }) | null | undefined>
+  findByLogin?: (login: string) => MaybePromise<(FoundUser & { passwordHash: string }) | null | undefined>
   /** Creates a user (POST /register). */
-  create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<AuthUser>
+  create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<FoundUser>
   /** Stores an upgraded hash after a login whose hash `needsRehash`. */
   updatePasswordHash?: (id: string, passwordHash: string) => MaybePromise<void>
 }

@@ -103,8 +103,10 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
   async function loadUser (id: string): Promise<AuthUser | null> {
     const cached = userCache.get(id)
     if (cached !== undefined) return cached
-    const user = await users.findById!(id)
-    if (user === null || user === undefined) return null
+    const found = await users.findById!(id)
+    if (found === null || found === undefined) return null
+    // FoundUser and AuthUser name the same type once JwtAuthTypes is augmented.
+    const user = found as AuthUser
     userCache.set(id, user)
     return user
   }

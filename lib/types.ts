@@ -20,6 +20,12 @@ export interface DefaultAuthUser {
 
 export type AuthUser = JwtAuthTypes extends { user: infer User } ? User : DefaultAuthUser
 
+/**
+ * What users.findById may return: the augmented user type, or any object when
+ * JwtAuthTypes is not augmented (not a thenable: a promise is an object too).
+ */
+export type FoundUser = JwtAuthTypes extends { user: infer User } ? User : object & { then?: never }
+
 /** What `issue` needs of a user: an id (becomes `sub`) and, optionally, roles. */
 export interface IssuableUser {
   id: string | number

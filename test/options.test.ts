@@ -60,7 +60,7 @@ for (const [name, options, message] of cases) {
   t.test(`register fails on ${name}`, async (t) => {
     const error = await registerWith(options)
     t.ok(error instanceof InvalidOptionError, 'an InvalidOptionError')
-    t.equal((error as InvalidOptionError).code, 'FST_JWT_AUTH_INVALID_OPTION')
+    t.equal((error as { code?: string }).code, 'FST_JWT_AUTH_INVALID_OPTION')
     t.match((error as Error).message, /^fastify-jwt-auth: /)
     t.match((error as Error).message, message)
   })

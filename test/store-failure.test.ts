@@ -36,11 +36,11 @@ for (const mode of ['throw', 'sync-throw', 'hang'] as const) {
     t.ok(elapsed < 2000, `answered in ${elapsed} ms (storeTimeout 200 ms)`)
     t.equal((await app.inject({ url: '/admin', headers: bearer(pair.accessToken) })).statusCode, 503, 'authorize too')
 
-    await t.rejects(app.jwtAuth.issue({ id: 1 }), { statusCode: 503 }, 'no token is issued')
-    await t.rejects(app.jwtAuth.refresh(pair.refreshToken), { statusCode: 503 }, 'no token is refreshed')
-    await t.rejects(app.jwtAuth.verify(pair.accessToken), { statusCode: 503 })
-    await t.rejects(app.jwtAuth.revoke(pair.accessToken), { statusCode: 503 }, 'a revocation that cannot be stored is an error, not a silent success')
-    await t.rejects(app.jwtAuth.revokeAll(1), { statusCode: 503 })
+    await t.rejects(app.jwtAuth.issue({ id: 1 }), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', statusCode: 503 }, 'no token is issued')
+    await t.rejects(app.jwtAuth.refresh(pair.refreshToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', statusCode: 503 }, 'no token is refreshed')
+    await t.rejects(app.jwtAuth.verify(pair.accessToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', statusCode: 503 })
+    await t.rejects(app.jwtAuth.revoke(pair.accessToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', statusCode: 503 }, 'a revocation that cannot be stored is an error, not a silent success')
+    await t.rejects(app.jwtAuth.revokeAll(1), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', statusCode: 503 })
 
     store.mode = 'ok'
     t.equal((await app.inject({ url: '/me', headers: bearer(pair.accessToken) })).statusCode, 200, 'recovers when the store is back')
@@ -70,7 +70,7 @@ t.test('a refresh whose take fails does not count as reuse', async (t) => {
   const app = await buildApp(store)
   t.teardown(async () => { await app.close(); await inner.close() })
   const pair = await app.jwtAuth.issue({ id: 1 })
-  await t.rejects(app.jwtAuth.refresh(pair.refreshToken), { statusCode: 503 })
+  await t.rejects(app.jwtAuth.refresh(pair.refreshToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', statusCode: 503 })
   failTake = false
   const rotated = await app.jwtAuth.refresh(pair.refreshToken)
   t.equal((await app.inject({ url: '/me', headers: bearer(rotated.accessToken) })).statusCode, 200, 'the refresh token was still live, its family intact')

@@ -30,6 +30,13 @@ test('the plugin registers with its options', () => {
   })
 })
 
+test('findById may return a plain interface when JwtAuthTypes is not augmented', () => {
+  interface PlainUser { id: number, name: string }
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', users: { findById: async (): Promise<PlainUser | null> => null } })
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', users: { findById: (): PlainUser | undefined => undefined } })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', users: { findById: async () => 42 } })
+})
+
 test('wrong options fail to compile', () => {
   expect(app.register).type.not.toBeCallableWith(jwtAuth, {})
   expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 42 })
@@ -98,5 +105,6 @@ test('password helpers and errors', () => {
   expect(verifyPassword('h', 'pw')).type.toBe<Promise<boolean>>()
   expect(needsRehash('h')).type.toBe<boolean>()
   expect(new InvalidTokenError('bad').code).type.toBe<'FST_JWT_AUTH_INVALID_TOKEN'>()
-  expect(new StoreUnavailableError().statusCode).type.toBe<number | undefined>()
+  expect(new StoreUnavailableError().statusCode).type.toBe<503>()
+  expect(new InvalidTokenError('bad').statusCode).type.toBe<401>()
 })
