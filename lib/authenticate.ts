@@ -16,6 +16,8 @@ export function createAuthenticate (config: ResolvedOptions, sessions: Sessions)
   const hasUserLookup = config.users.findById !== undefined
 
   return async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // Already done for this request (protectByDefault, then the route's own hook).
+    if (request.auth !== null) return
     let token, claims
     try {
       token = readBearerToken(request, maxTokenLength)

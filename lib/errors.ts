@@ -55,3 +55,18 @@ export const StoreUnavailableError = define<'FST_JWT_AUTH_STORE_UNAVAILABLE', 50
 
 export const StoreFullError = define<'FST_JWT_AUTH_STORE_FULL', 503, [number, Cause?]>(
   'FST_JWT_AUTH_STORE_FULL', 'The memory store is full (%d live entries); raise maxEntries or use redisStore', 503)
+
+export const InvalidCredentialsError = define<'FST_JWT_AUTH_INVALID_CREDENTIALS', 401, [Cause?]>(
+  'FST_JWT_AUTH_INVALID_CREDENTIALS', 'Invalid username or password', 401)
+
+export const InvalidCaptchaError = define<'FST_JWT_AUTH_INVALID_CAPTCHA', 400, [string, Cause?]>(
+  'FST_JWT_AUTH_INVALID_CAPTCHA', '%s', 400)
+
+export const AccountLockedError = define<'FST_JWT_AUTH_ACCOUNT_LOCKED', 429, [Cause?]>(
+  'FST_JWT_AUTH_ACCOUNT_LOCKED', 'Too many failed logins for this account; try again later', 429)
+
+export const UsernameTakenError = define<'FST_JWT_AUTH_USERNAME_TAKEN', 409, [Cause?]>(
+  'FST_JWT_AUTH_USERNAME_TAKEN', 'This username is already taken', 409)
+
+export const WeakPasswordError = define<'FST_JWT_AUTH_WEAK_PASSWORD', 400, [string, Cause?]>(
+  'FST_JWT_AUTH_WEAK_PASSWORD', '%s', 400)

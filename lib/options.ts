@@ -1,7 +1,9 @@
 import { Buffer } from 'node:buffer'
+import type { RateLimitPluginOptions } from '@fastify/rate-limit'
 import { toSeconds, type Duration } from './duration.js'
 import { InvalidOptionError } from './errors.js'
 import { OWASP_ARGON2ID, type PasswordOptions } from './passwords.js'
+import { resolveProtectByDefault, resolveRateLimit, resolveRoutes, type ProtectByDefaultOptions, type ResolvedRoutes, type RoutesOptions } from './routes/options.js'
 import { memoryStore } from './stores/memory.js'
 import type { AuthStore } from './stores/types.js'
 import type { FoundUser } from './types.js'
@@ -52,6 +54,12 @@ export interface JwtAuthOptions {
   password?: PasswordOptions
   /** Longer bearer tokens are refused before any parsing; default 8192 characters. */
   maxTokenLength?: number
+  /** The HTTP routes under a prefix: true for the defaults, false (default) for none. */
+  routes?: boolean | RoutesOptions
+  /** @fastify/rate-limit options for the auth routes; default { max: 10, timeWindow: '1 minute' }; false turns it off. */
+  rateLimit?: false | RateLimitPluginOptions
+  /** Run authenticate on every route except those with `config: { public: true }`. Default false. */
+  protectByDefault?: boolean | ProtectByDefaultOptions
 }
 
 export interface ResolvedOptions {
@@ -71,12 +79,15 @@ export interface ResolvedOptions {
   realm: string
   password: Required<PasswordOptions>
   maxTokenLength: number
+  routes: ResolvedRoutes | null
+  rateLimit: RateLimitPluginOptions | null
+  protectByDefault: Required<ProtectByDefaultOptions> | null
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
 const KNOWN_OPTIONS = new Set<string>(['secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl',
   'refreshTokenTtl', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'store', 'storeTimeout',
-  'realm', 'password', 'maxTokenLength'])
+  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault'])
 const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash'] as const
 const STORE_METHODS = ['set', 'get', 'take', 'delete'] as const
 // token68-safe realm: it is put in a quoted-string as is
@@ -168,6 +179,7 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
   const realm = options.realm ?? issuer ?? 'api'
   if (typeof realm !== 'string' || !SAFE_REALM.test(realm)) fail('realm must be 1 to 128 printable ASCII characters without " or \\')
 
+  const users = resolveUsers(options.users)
   const resolved = {
     key: resolveKey(options.secret, algorithm),
     algorithm,
@@ -176,13 +188,16 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     accessTtl: toSeconds(options.accessTokenTtl ?? '15m', 'accessTokenTtl'),
     refreshTtl: toSeconds(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl'),
     clockTolerance,
-    users: resolveUsers(options.users),
+    users,
     userCacheTtl: toSeconds(options.userCacheTtl ?? '60s', 'userCacheTtl', { allowZero: true }),
     userCacheMax: positiveInteger(options.userCacheMax, 'userCacheMax', 10_000),
     storeTimeoutMs: toSeconds(options.storeTimeout ?? '2s', 'storeTimeout') * 1000,
     realm,
     password: resolvePassword(options.password),
-    maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', 8192)
+    maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', 8192),
+    routes: resolveRoutes(options.routes, users.findByLogin !== undefined),
+    rateLimit: resolveRateLimit(options.rateLimit),
+    protectByDefault: resolveProtectByDefault(options.protectByDefault)
   }
   // The default store is made last, once every option is valid, so its sweep timer never leaks.
   const store = resolveStore(options.store)

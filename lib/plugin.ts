@@ -2,27 +2,30 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticate } from './authenticate.js'
 import { createAuthorize } from './authorize.js'
+import { createCaptchas } from './captcha.js'
 import { withChallenge } from './challenge.js'
+import { createCredentialCheck } from './credentials.js'
 import { createJwt } from './jwt.js'
+import { createLockout } from './lockout.js'
 import { resolveOptions, type JwtAuthOptions } from './options.js'
 import { createPasswordHasher } from './passwords.js'
+import { installProtectByDefault } from './protect.js'
+import { authRoutes } from './routes/index.js'
 import { createSessions } from './sessions.js'
 import { createStoreGuard } from './stores/guard.js'
+import { authHooks, installSwagger } from './swagger.js'
 import type { AuthUser, JwtAuthApi } from './types.js'
 import { createUserCache } from './user-cache.js'
 
 async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): Promise<void> {
   const config = resolveOptions(options)
   const { realm, store } = config
+  const guard = createStoreGuard(config.storeTimeoutMs)
   const userCache = createUserCache(config.userCacheTtl, config.userCacheMax)
-  const sessions = createSessions({
-    config,
-    jwt: createJwt(config),
-    guard: createStoreGuard(config.storeTimeoutMs),
-    userCache,
-    log: app.log
-  })
+  const sessions = createSessions({ config, jwt: createJwt(config), guard, userCache, log: app.log })
   const authenticate = createAuthenticate(config, sessions)
+  const authorize = createAuthorize(realm, authenticate)
+  authHooks.add(authenticate)
 
   // Errors thrown to the app carry their RFC 6750 challenge, as from the hook.
   const challenged = <A extends unknown[], R>(operation: (...args: A) => Promise<R>) =>
@@ -49,8 +52,31 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   app.decorateRequest('user', null as unknown as AuthUser)
   app.decorateRequest('auth', null)
   app.decorate('authenticate', authenticate)
-  app.decorate('authorize', createAuthorize(realm, authenticate))
+  app.decorate('authorize', (...roles: string[]) => {
+    const hook = authorize(...roles)
+    authHooks.add(hook)
+    return hook
+  })
   app.decorate('jwtAuth', api)
+
+  const swaggerConfig = installSwagger(app, config)
+  installProtectByDefault(app, config, authenticate)
+
+  if (config.routes !== null) {
+    const credentials = createCredentialCheck(config.users, api, app.log)
+    app.addHook('onReady', async () => { await credentials.prepare() })
+    await app.register(authRoutes, {
+      prefix: config.routes.prefix,
+      config,
+      routes: config.routes,
+      api,
+      authenticate,
+      captchas: config.routes.captcha === null ? null : createCaptchas(config.routes.captcha, store, guard),
+      lockout: config.routes.lockout === null ? null : createLockout(config.routes.lockout, store, guard),
+      credentials,
+      swaggerConfig
+    })
+  }
 
   // Own what you open: only a store the plugin created is closed with the app.
   if (config.ownsStore) app.addHook('onClose', async () => { await store.close?.() })

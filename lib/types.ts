@@ -101,6 +101,10 @@ export interface JwtAuthApi extends PasswordHasher {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** With protectByDefault: this route needs no authentication. */
+    public?: boolean
+  }
   interface FastifyInstance {
     /** onRequest / preHandler hook: RFC 6750 bearer authentication. */
     authenticate: AuthenticateHook

@@ -41,6 +41,22 @@ class MemoryStore implements AuthStore {
   }
 
   async set (key: string, value: string, ttlSeconds: number): Promise<void> {
+    this.#write(key, value, ttlSeconds)
+  }
+
+  async increment (key: string, ttlSeconds: number): Promise<number> {
+    const entry = this.#live(key)
+    if (entry === undefined) {
+      this.#write(key, '1', ttlSeconds)
+      return 1
+    }
+    // Keeps the expiry of the window the counter was created in.
+    const count = (Number.parseInt(entry.value, 10) || 0) + 1
+    entry.value = String(count)
+    return count
+  }
+
+  #write (key: string, value: string, ttlSeconds: number): void {
     if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
       throw new TypeError(`memoryStore: ttlSeconds must be a positive number (got ${String(ttlSeconds)})`)
     }

@@ -9,5 +9,11 @@ export interface AuthStore {
   /** Atomic get-and-delete: of concurrent takes of one key, only one sees the value. */
   take (key: string): Promise<string | null>
   delete (key: string): Promise<void>
+  /**
+   * Atomic counter: adds 1 to the integer at `key` (0 when missing) and returns
+   * the new value; the TTL is set when the key is created. Optional: without
+   * it, counters fall back to get-then-set, which can undercount under races.
+   */
+  increment? (key: string, ttlSeconds: number): Promise<number>
   close? (): Promise<void>
 }

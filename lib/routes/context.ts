@@ -1,0 +1,30 @@
+import type { FastifyReply } from 'fastify'
+import type { Captchas } from '../captcha.js'
+import type { CredentialCheck } from '../credentials.js'
+import type { Lockout } from '../lockout.js'
+import type { ResolvedOptions } from '../options.js'
+import type { AuthenticateHook, JwtAuthApi, TokenPair } from '../types.js'
+import type { ResolvedRoutes } from './options.js'
+
+/** What the route modules are given by the plugin entry. */
+export interface RoutesContext {
+  config: ResolvedOptions
+  routes: ResolvedRoutes
+  api: JwtAuthApi
+  authenticate: AuthenticateHook
+  captchas: Captchas | null
+  lockout: Lockout | null
+  credentials: CredentialCheck
+  /** Route config that makes @fastify/swagger document the plugin's security schemes. */
+  swaggerConfig: Record<string, unknown>
+}
+
+/** RFC 6749 section 5.1: token responses are never cached. */
+export function noStore (reply: FastifyReply): void {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+}
+
+/** The OAuth 2 style body of a token pair. */
+export function tokenResponse (pair: TokenPair) {
+  return { access_token: pair.accessToken, refresh_token: pair.refreshToken, token_type: pair.tokenType, expires_in: pair.expiresIn }
+}

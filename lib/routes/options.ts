@@ -1,0 +1,129 @@
+import type { RateLimitPluginOptions } from '@fastify/rate-limit'
+import { toSeconds, type Duration } from '../duration.js'
+import { InvalidOptionError } from '../errors.js'
+
+/** A captcha challenge: the answer and its SVG picture. */
+export interface Captcha {
+  text: string
+  svg: string
+}
+
+export interface CaptchaOptions {
+  /** How long a captcha may be answered; default '5m'. */
+  ttl?: Duration
+  /** Replaces the svg-captcha generator. */
+  create?: () => Captcha | Promise<Captcha>
+}
+
+export interface LockoutOptions {
+  /** Failed logins for one account, within `window`, that lock it; default 5. */
+  maxFailures?: number
+  /** Default '15m'. */
+  window?: Duration
+  /** How long the account stays locked; default '15m'. */
+  duration?: Duration
+}
+
+/** Returns why a password is refused, or nothing to accept it. */
+export type PasswordPolicy = (password: string, input: { username: string }) => string | undefined | null | Promise<string | undefined | null>
+
+export interface RoutesOptions {
+  /** Default '/auth'. */
+  prefix?: string
+  /** Captcha on login and register; default true. */
+  captcha?: boolean | CaptchaOptions
+  /** POST /swagger-login (OAuth2 password flow for Swagger UI); development only. Default false. */
+  swaggerLogin?: boolean
+  /** Per-account lockout after repeated failed logins; default on, false turns it off. */
+  lockout?: false | LockoutOptions
+  /** Extra password rule for POST /register, on top of the length bounds. */
+  passwordPolicy?: PasswordPolicy
+}
+
+export interface ProtectByDefaultOptions {
+  /** Route URL prefixes left public (for example the Swagger UI prefix '/docs'). */
+  publicPrefixes?: string[]
+}
+
+export interface ResolvedRoutes {
+  prefix: string
+  captcha: { ttl: number, create: (() => Captcha | Promise<Captcha>) | undefined } | null
+  swaggerLogin: boolean
+  lockout: { maxFailures: number, window: number, duration: number } | null
+  passwordPolicy: PasswordPolicy | undefined
+}
+
+/** Passwords are bounded before any hashing: at least this many characters... */
+export const MIN_PASSWORD_LENGTH = 8
+/** ...and at most this many (long passphrases fit; megabyte bodies do not reach argon2). */
+export const MAX_PASSWORD_LENGTH = 1024
+
+const DEFAULT_RATE_LIMIT: RateLimitPluginOptions = { max: 10, timeWindow: '1 minute' }
+
+function fail (message: string): never {
+  throw new InvalidOptionError(message)
+}
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function resolveCaptcha (captcha: unknown): ResolvedRoutes['captcha'] {
+  if (captcha === false) return null
+  if (captcha === undefined || captcha === true) return { ttl: 300, create: undefined }
+  if (!isObject(captcha)) fail('routes.captcha must be true, false or { ttl, create }')
+  if (captcha.create !== undefined && typeof captcha.create !== 'function') fail('routes.captcha.create must be a function returning { text, svg }')
+  return { ttl: toSeconds(captcha.ttl ?? '5m', 'routes.captcha.ttl'), create: captcha.create as (() => Captcha | Promise<Captcha>) | undefined }
+}
+
+function resolveLockout (lockout: unknown): ResolvedRoutes['lockout'] {
+  if (lockout === false) return null
+  const options = lockout ?? {}
+  if (!isObject(options)) fail('routes.lockout must be false or { maxFailures, window, duration }')
+  const maxFailures = options.maxFailures ?? 5
+  if (!Number.isSafeInteger(maxFailures) || (maxFailures as number) < 1) fail(`routes.lockout.maxFailures must be a positive integer (got ${String(maxFailures)})`)
+  return {
+    maxFailures: maxFailures as number,
+    window: toSeconds(options.window ?? '15m', 'routes.lockout.window'),
+    duration: toSeconds(options.duration ?? '15m', 'routes.lockout.duration')
+  }
+}
+
+/** `routes` option: false/undefined for none, true for the defaults, or an object. */
+export function resolveRoutes (routes: unknown, hasFindByLogin: boolean): ResolvedRoutes | null {
+  if (routes === undefined || routes === false) return null
+  const options = routes === true ? {} : routes
+  if (!isObject(options)) fail('routes must be true, false or an object')
+  if (!hasFindByLogin) fail('routes need users.findByLogin to check logins')
+  const prefix = options.prefix ?? '/auth'
+  if (typeof prefix !== 'string' || !/^(\/[\w.~-]+)*$/.test(prefix)) fail(`routes.prefix must be a path such as '/auth' (got ${JSON.stringify(prefix)})`)
+  if (options.swaggerLogin !== undefined && typeof options.swaggerLogin !== 'boolean') fail('routes.swaggerLogin must be a boolean')
+  if (options.passwordPolicy !== undefined && typeof options.passwordPolicy !== 'function') fail('routes.passwordPolicy must be a function')
+  return {
+    prefix,
+    captcha: resolveCaptcha(options.captcha),
+    swaggerLogin: options.swaggerLogin === true,
+    lockout: resolveLockout(options.lockout),
+    passwordPolicy: options.passwordPolicy as PasswordPolicy | undefined
+  }
+}
+
+/** `rateLimit` option: @fastify/rate-limit options for the auth routes, or false. */
+export function resolveRateLimit (rateLimit: unknown): RateLimitPluginOptions | null {
+  if (rateLimit === false) return null
+  if (rateLimit === undefined) return { ...DEFAULT_RATE_LIMIT }
+  if (!isObject(rateLimit)) fail('rateLimit must be false or @fastify/rate-limit options such as { max: 10, timeWindow: \'1 minute\' }')
+  return { ...DEFAULT_RATE_LIMIT, ...rateLimit }
+}
+
+/** `protectByDefault` option. */
+export function resolveProtectByDefault (protect: unknown): Required<ProtectByDefaultOptions> | null {
+  if (protect === undefined || protect === false) return null
+  const options = protect === true ? {} : protect
+  if (!isObject(options)) fail('protectByDefault must be true, false or { publicPrefixes }')
+  const publicPrefixes = options.publicPrefixes ?? []
+  if (!Array.isArray(publicPrefixes) || !publicPrefixes.every((prefix) => typeof prefix === 'string' && prefix.startsWith('/'))) {
+    fail('protectByDefault.publicPrefixes must be an array of paths starting with /')
+  }
+  return { publicPrefixes }
+}

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify'
+import { UsernameTakenError, WeakPasswordError } from '../errors.js'
+import type { IssuableUser } from '../types.js'
+import { noStore, tokenResponse, type RoutesContext } from './context.js'
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './options.js'
+import { errorResponses, registerBody, routeSchema, tokenPair } from './schemas.js'
+
+// Never taken from the request body into users.create: no self-assigned id or roles (mass assignment).
+const NOT_PROFILE = new Set(['username', 'password', 'captchaId', 'captcha', 'id', 'roles', 'passwordHash'])
+
+async function checkPolicy ({ routes }: RoutesContext, password: string, username: string): Promise<void> {
+  // Characters as people count them (code points), not UTF-16 units.
+  const length = [...password].length
+  if (length < MIN_PASSWORD_LENGTH) throw new WeakPasswordError(`The password must have at least ${MIN_PASSWORD_LENGTH} characters`)
+  if (length > MAX_PASSWORD_LENGTH) throw new WeakPasswordError(`The password must have at most ${MAX_PASSWORD_LENGTH} characters`)
+  const reason = await routes.passwordPolicy?.(password, { username })
+  if (typeof reason === 'string' && reason.length > 0) throw new WeakPasswordError(reason)
+}
+
+export async function registerRoute (app: FastifyInstance, context: RoutesContext): Promise<void> {
+  const { users } = context.config
+  if (users.create === undefined) return
+  const create = users.create
+
+  app.post<{ Body: Record<string, unknown> & { username: string, password: string } }>('/register', {
+    config: { ...context.swaggerConfig, public: true },
+    schema: routeSchema({
+      summary: 'Create an account and log in',
+      tags: ['auth'],
+      body: registerBody,
+      response: { 201: tokenPair, ...errorResponses(400, 409, 429, 503) }
+    })
+  }, async (request, reply) => {
+    const { username, password, captchaId, captcha } = request.body
+    await context.captchas?.check(captchaId, captcha)
+    await checkPolicy(context, password, username)
+    if (await users.findByLogin!(username) != null) throw new UsernameTakenError()
+    const profile = Object.fromEntries(Object.entries(request.body).filter(([key]) => !NOT_PROFILE.has(key)))
+    const passwordHash = await context.api.hashPassword(password)
+    const user = await create({ ...profile, username, passwordHash }) as IssuableUser
+    noStore(reply)
+    return reply.code(201).send(tokenResponse(await context.api.issue(user)))
+  })
+}

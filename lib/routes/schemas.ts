@@ -1,0 +1,86 @@
+import type { FastifySchema } from 'fastify'
+import { MAX_PASSWORD_LENGTH } from './options.js'
+
+// JSON schemas of the auth routes: Fastify validates the input and serializes
+// the output with them, and @fastify/swagger documents them.
+
+const errorBody = {
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' }
+  }
+} as const
+
+export const errorResponses = (...statuses: number[]): Record<number, typeof errorBody> =>
+  Object.fromEntries(statuses.map((status) => [status, errorBody]))
+
+export const tokenPair = {
+  type: 'object',
+  required: ['access_token', 'refresh_token', 'token_type', 'expires_in'],
+  properties: {
+    access_token: { type: 'string' },
+    refresh_token: { type: 'string' },
+    token_type: { type: 'string', enum: ['Bearer'] },
+    expires_in: { type: 'integer', description: 'Seconds until the access token expires' }
+  }
+} as const
+
+const credentials = {
+  username: { type: 'string', minLength: 1, maxLength: 256 },
+  password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH }
+} as const
+
+const captchaFields = {
+  captchaId: { type: 'string', maxLength: 64, description: 'From GET /captcha; required when captcha is on' },
+  captcha: { type: 'string', maxLength: 32, description: 'The characters shown in the captcha image (case-insensitive)' }
+} as const
+
+export const loginBody = {
+  type: 'object',
+  required: ['username', 'password'],
+  properties: { ...credentials, ...captchaFields }
+} as const
+
+export const registerBody = {
+  type: 'object',
+  required: ['username', 'password'],
+  // Profile fields pass through to users.create; the password bounds are the policy's, for a reasoned 400.
+  additionalProperties: true,
+  properties: { username: credentials.username, password: { type: 'string' }, ...captchaFields }
+} as const
+
+export const swaggerLoginBody = {
+  type: 'object',
+  required: ['username', 'password'],
+  properties: { ...credentials, grant_type: { type: 'string', enum: ['password'] } }
+} as const
+
+export const refreshBody = {
+  type: 'object',
+  required: ['refresh_token'],
+  properties: { refresh_token: { type: 'string', minLength: 1, maxLength: 8192 } }
+} as const
+
+export const captchaResponse = {
+  type: 'object',
+  required: ['captchaId', 'image', 'expiresIn'],
+  properties: {
+    captchaId: { type: 'string' },
+    image: { type: 'string', description: 'SVG image as a data URL' },
+    expiresIn: { type: 'integer', description: 'Seconds the captcha may be answered' }
+  }
+} as const
+
+export const userResponse = {
+  type: 'object',
+  additionalProperties: true,
+  description: 'The authenticated user, without its password hash'
+} as const
+
+/** A route schema with the OpenAPI fields @fastify/swagger reads (without depending on its types). */
+export function routeSchema (schema: FastifySchema & { summary: string, tags: string[], consumes?: string[] }): FastifySchema {
+  return schema
+}

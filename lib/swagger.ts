@@ -1,0 +1,87 @@
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import type { ResolvedOptions } from './options.js'
+import { isProtectedByDefault } from './protect.js'
+
+/** Hooks that authenticate: `authenticate` and every hook made by `authorize`. */
+export const authHooks = new WeakSet<object>()
+
+const AUTH_HOOK_NAMES = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const
+
+function asList (hooks: unknown): unknown[] {
+  if (hooks === undefined || hooks === null) return []
+  return Array.isArray(hooks) ? hooks : [hooks]
+}
+
+const hasAuthHook = (hooks: unknown): boolean => asList(hooks).some((hook) => authHooks.has(hook as object))
+
+// Hooks added with instance.addHook() are not in the route options; Fastify
+// keeps them under its 'fastify.hooks' symbol, which is looked up by name so a
+// Fastify without it only loses this detection.
+function contextHooks (instance: object): Record<string, unknown> | undefined {
+  for (let scope: object | null = instance; scope !== null; scope = Object.getPrototypeOf(scope)) {
+    const symbol = Object.getOwnPropertySymbols(scope).find((candidate) => candidate.description === 'fastify.hooks')
+    if (symbol !== undefined) return (scope as Record<symbol, Record<string, unknown>>)[symbol]
+  }
+  return undefined
+}
+
+function usesAuthenticationHooks (route: RouteOptions, config: ResolvedOptions): boolean {
+  return isProtectedByDefault(config.protectByDefault, route.config?.public, route.url) ||
+    AUTH_HOOK_NAMES.some((name) => hasAuthHook(route[name]))
+}
+
+function hasContextAuthHook (instance: object): boolean {
+  const hooks = contextHooks(instance)
+  return hooks !== undefined && AUTH_HOOK_NAMES.some((name) => hasAuthHook(hooks[name]))
+}
+
+/**
+ * With @fastify/swagger registered first: marks every authenticated route
+ * with the bearer scheme (and the password-flow scheme with swaggerLogin).
+ * Returns the route config that adds the schemes to the document, for the
+ * plugin's own routes; {} without @fastify/swagger.
+ */
+export function installSwagger (app: FastifyInstance, config: ResolvedOptions): Record<string, unknown> {
+  if (!app.hasPlugin('@fastify/swagger')) return {}
+  const schemes: Record<string, unknown> = {
+    bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+  }
+  if (config.routes?.swaggerLogin === true) {
+    schemes.swaggerLogin = {
+      type: 'oauth2',
+      description: 'Username and password (development only)',
+      flows: { password: { tokenUrl: `${config.routes.prefix}/swagger-login`, scopes: {} } }
+    }
+  }
+  const security = Object.keys(schemes).map((name) => ({ [name]: [] }))
+
+  const mark = (route: RouteOptions): void => {
+    if ((route.schema as { security?: unknown } | undefined)?.security !== undefined) return
+    route.schema = { ...route.schema, security } as RouteOptions['schema']
+  }
+  // Context hooks (instance.addHook) are only in place once the app is ready:
+  // those routes are looked at again then. @fastify/swagger keeps the same
+  // route objects and builds the document after ready.
+  let pending: Array<{ instance: object, route: RouteOptions }> = []
+  app.addHook('onRoute', function markAuthenticatedRoute (route) {
+    if (usesAuthenticationHooks(route, config)) mark(route)
+    else pending.push({ instance: this, route })
+  })
+  app.addHook('onReady', async () => {
+    for (const { instance, route } of pending) {
+      if (hasContextAuthHook(instance)) mark(route)
+    }
+    pending = []
+  })
+
+  return {
+    // @fastify/swagger passes the document being built to this per-route transform.
+    swaggerTransform ({ openapiObject }: { openapiObject?: { components?: { securitySchemes?: Record<string, unknown> } } }) {
+      if (openapiObject !== undefined) {
+        openapiObject.components ??= {}
+        openapiObject.components.securitySchemes = { ...schemes, ...openapiObject.components.securitySchemes }
+      }
+      return {}
+    }
+  }
+}
