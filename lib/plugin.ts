@@ -59,7 +59,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   })
   app.decorate('jwtAuth', api)
 
-  const swaggerConfig = installSwagger(app, config)
+  const routeConfig = installSwagger(app, config)
   installProtectByDefault(app, config, authenticate)
 
   if (config.routes !== null) {
@@ -74,7 +74,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
       captchas: config.routes.captcha === null ? null : createCaptchas(config.routes.captcha, store, guard),
       lockout: config.routes.lockout === null ? null : createLockout(config.routes.lockout, store, guard),
       credentials,
-      swaggerConfig
+      routeConfig
     })
   }
 

@@ -2,6 +2,11 @@ import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import { isProtectedByDefault } from './protect.js'
 
+interface SwaggerTransformInput {
+  openapiObject?: { components?: { securitySchemes?: Record<string, unknown> } }
+  swaggerObject?: { securityDefinitions?: Record<string, unknown> }
+}
+
 /** Hooks that authenticate: `authenticate` and every hook made by `authorize`. */
 export const authHooks = new WeakSet<object>()
 
@@ -43,15 +48,14 @@ function hasContextAuthHook (instance: object): boolean {
  */
 export function installSwagger (app: FastifyInstance, config: ResolvedOptions): Record<string, unknown> {
   if (!app.hasPlugin('@fastify/swagger')) return {}
-  const schemes: Record<string, unknown> = {
-    bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
-  }
+  // OpenAPI 3 schemes, and their Swagger 2.0 equivalents (2.0 has no bearer type).
+  const schemes: Record<string, unknown> = { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
+  const definitions: Record<string, unknown> = { bearerAuth: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'Bearer <access token>' } }
   if (config.routes?.swaggerLogin === true) {
-    schemes.swaggerLogin = {
-      type: 'oauth2',
-      description: 'Username and password (development only)',
-      flows: { password: { tokenUrl: `${config.routes.prefix}/swagger-login`, scopes: {} } }
-    }
+    const tokenUrl = `${config.routes.prefix}/swagger-login`
+    const description = 'Username and password (development only)'
+    schemes.swaggerLogin = { type: 'oauth2', description, flows: { password: { tokenUrl, scopes: {} } } }
+    definitions.swaggerLogin = { type: 'oauth2', description, flow: 'password', tokenUrl, scopes: {} }
   }
   const security = Object.keys(schemes).map((name) => ({ [name]: [] }))
 
@@ -76,10 +80,12 @@ export function installSwagger (app: FastifyInstance, config: ResolvedOptions): 
 
   return {
     // @fastify/swagger passes the document being built to this per-route transform.
-    swaggerTransform ({ openapiObject }: { openapiObject?: { components?: { securitySchemes?: Record<string, unknown> } } }) {
+    swaggerTransform ({ openapiObject, swaggerObject }: SwaggerTransformInput) {
       if (openapiObject !== undefined) {
         openapiObject.components ??= {}
         openapiObject.components.securitySchemes = { ...schemes, ...openapiObject.components.securitySchemes }
+      } else if (swaggerObject !== undefined) {
+        swaggerObject.securityDefinitions = { ...definitions, ...swaggerObject.securityDefinitions }
       }
       return {}
     }

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify'
 import type { RoutesContext } from './context.js'
 import { captchaResponse, errorResponses, routeSchema } from './schemas.js'
 
-export async function captchaRoute (app: FastifyInstance, { captchas, swaggerConfig }: RoutesContext): Promise<void> {
+export async function captchaRoute (app: FastifyInstance, { captchas, routeConfig }: RoutesContext): Promise<void> {
   if (captchas === null) return
   app.get('/captcha', {
-    config: { ...swaggerConfig, public: true },
+    config: { ...routeConfig, public: true },
     schema: routeSchema({
       summary: 'A one-time captcha for login and register',
       tags: ['auth'],

@@ -15,8 +15,8 @@ export interface RoutesContext {
   captchas: Captchas | null
   lockout: Lockout | null
   credentials: CredentialCheck
-  /** Route config that makes @fastify/swagger document the plugin's security schemes. */
-  swaggerConfig: Record<string, unknown>
+  /** Config of every auth route: the Swagger schemes transform, and rate limits when the app has its own @fastify/rate-limit. */
+  routeConfig: Record<string, unknown>
 }
 
 /** RFC 6749 section 5.1: token responses are never cached. */

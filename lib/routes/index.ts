@@ -11,8 +11,8 @@ export async function authRoutes (app: FastifyInstance, context: RoutesContext):
   const limits = context.config.rateLimit
   if (limits !== null) {
     if (app.hasDecorator('rateLimit')) {
-      // The app registered @fastify/rate-limit itself: use it, with our limits on our routes.
-      app.addHook('onRoute', (route) => { route.config = { rateLimit: limits, ...route.config } })
+      // The app registered @fastify/rate-limit itself: use it, with our limits in our routes' config.
+      context = { ...context, routeConfig: { ...context.routeConfig, rateLimit: limits } }
     } else {
       await app.register(rateLimit, limits)
     }

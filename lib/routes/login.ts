@@ -21,10 +21,10 @@ async function checkLogin ({ lockout, credentials }: RoutesContext, username: st
 }
 
 export async function loginRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
-  const { api, captchas, swaggerConfig } = context
+  const { api, captchas, routeConfig } = context
 
   app.post<{ Body: LoginBody }>('/login', {
-    config: { ...swaggerConfig, public: true },
+    config: { ...routeConfig, public: true },
     schema: routeSchema({
       summary: 'Log in with a username and password (and the captcha when it is on)',
       tags: ['auth'],
@@ -46,7 +46,7 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
   await app.register(async (swaggerLogin) => {
     await swaggerLogin.register(formbody, { bodyLimit: 16 * 1024 })
     swaggerLogin.post<{ Body: LoginBody }>('/swagger-login', {
-      config: { ...swaggerConfig, public: true },
+      config: { ...routeConfig, public: true },
       schema: routeSchema({
         summary: 'OAuth2 password flow for Swagger UI (development only)',
         tags: ['auth'],

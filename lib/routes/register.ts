@@ -23,7 +23,7 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
   const create = users.create
 
   app.post<{ Body: Record<string, unknown> & { username: string, password: string } }>('/register', {
-    config: { ...context.swaggerConfig, public: true },
+    config: { ...context.routeConfig, public: true },
     schema: routeSchema({
       summary: 'Create an account and log in',
       tags: ['auth'],

@@ -10,9 +10,9 @@ function withoutSecrets (user: unknown): unknown {
   return Object.fromEntries(Object.entries(user).filter(([key]) => !SECRET_FIELDS.has(key)))
 }
 
-export async function sessionRoutes (app: FastifyInstance, { api, authenticate, swaggerConfig }: RoutesContext): Promise<void> {
+export async function sessionRoutes (app: FastifyInstance, { api, authenticate, routeConfig }: RoutesContext): Promise<void> {
   app.post<{ Body: { refresh_token: string } }>('/refresh', {
-    config: { ...swaggerConfig, public: true },
+    config: { ...routeConfig, public: true },
     schema: routeSchema({
       summary: 'Spend a refresh token for a new token pair (rotation)',
       tags: ['auth'],
@@ -26,7 +26,7 @@ export async function sessionRoutes (app: FastifyInstance, { api, authenticate, 
 
   app.post('/logout', {
     onRequest: authenticate,
-    config: swaggerConfig,
+    config: routeConfig,
     schema: routeSchema({
       summary: 'Revoke the access token and every token of its session',
       tags: ['auth'],
@@ -39,7 +39,7 @@ export async function sessionRoutes (app: FastifyInstance, { api, authenticate, 
 
   app.get('/me', {
     onRequest: authenticate,
-    config: swaggerConfig,
+    config: routeConfig,
     schema: routeSchema({
       summary: 'The authenticated user',
       tags: ['auth'],

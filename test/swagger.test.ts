@@ -1,0 +1,101 @@
+import swagger from '@fastify/swagger'
+import Fastify from 'fastify'
+import t from 'tap'
+import jwtAuth, { type JwtAuthOptions } from '../lib/index.js'
+import { SECRET } from './helpers/app.js'
+
+interface Operation { security?: unknown, summary?: string, requestBody?: { content: Record<string, unknown> } }
+interface OpenApiDocument { components: { securitySchemes?: Record<string, unknown> }, paths: Record<string, Record<string, Operation>> }
+
+async function build (options: Partial<JwtAuthOptions> = {}, swaggerOptions: Record<string, unknown> = {}) {
+  const app = Fastify()
+  await app.register(swagger, { openapi: { info: { title: 'test', version: '1.0.0' } }, ...swaggerOptions })
+  await app.register(jwtAuth, { secret: SECRET, routes: true, users: { findByLogin: async () => null, create: async () => ({ id: 1 }) }, ...options })
+  app.get('/public', async () => 'ok')
+  app.get('/route-hook', { onRequest: app.authenticate }, async () => 'ok')
+  app.get('/route-hook-array', { preHandler: [async () => {}, app.authorize('admin')] }, async () => 'ok')
+  app.get('/own-security', { onRequest: app.authenticate, schema: { security: [] } as never }, async () => 'ok')
+  app.register(async (api) => {
+    api.addHook('onRequest', api.authenticate)
+    api.get('/context-hook', async () => 'ok')
+    api.register(async (inner) => { inner.get('/nested', async () => 'ok') })
+  })
+  app.register(async (api) => {
+    api.get('/hook-added-after', async () => 'ok')
+    api.addHook('preValidation', api.authorize('admin'))
+  })
+  await app.ready()
+  return { app, doc: app.swagger() as unknown as OpenApiDocument }
+}
+
+const BEARER = [{ bearerAuth: [] }]
+
+t.test('the document gets the bearer scheme and every authenticated route is marked', async (t) => {
+  const { app, doc } = await build()
+  t.teardown(() => app.close())
+  t.same(doc.components.securitySchemes, { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } })
+  const security = (path: string, method = 'get'): unknown => doc.paths[path]?.[method]?.security
+  for (const path of ['/route-hook', '/route-hook-array', '/context-hook', '/nested', '/hook-added-after']) {
+    t.same(security(path), BEARER, path)
+  }
+  t.same(security('/auth/me'), BEARER)
+  t.same(security('/auth/logout', 'post'), BEARER)
+  for (const [path, method] of [['/public', 'get'], ['/auth/login', 'post'], ['/auth/refresh', 'post'], ['/auth/captcha', 'get'], ['/auth/register', 'post']]) {
+    t.equal(security(path!, method), undefined, `${path} is public`)
+  }
+  t.same(security('/own-security'), [], 'a route with its own security keeps it')
+  t.notOk(doc.paths['/auth/swagger-login'], 'no swagger-login unless asked for')
+  t.ok(doc.paths['/auth/login']?.post?.summary, 'the auth routes are documented')
+  t.ok(doc.paths['/auth/login']?.post?.requestBody?.content['application/json'], 'with their body schema')
+})
+
+t.test('swaggerLogin adds an OAuth2 password-flow scheme pointing at /swagger-login', async (t) => {
+  const { app, doc } = await build({ routes: { swaggerLogin: true, prefix: '/session' } })
+  t.teardown(() => app.close())
+  t.same(doc.components.securitySchemes?.swaggerLogin, {
+    type: 'oauth2',
+    description: 'Username and password (development only)',
+    flows: { password: { tokenUrl: '/session/swagger-login', scopes: {} } }
+  })
+  t.same(doc.paths['/route-hook']?.get?.security, [{ bearerAuth: [] }, { swaggerLogin: [] }])
+  t.ok(doc.paths['/session/swagger-login']?.post?.requestBody?.content['application/x-www-form-urlencoded'])
+})
+
+t.test('protectByDefault routes are marked, public ones are not', async (t) => {
+  const { app, doc } = await build({ protectByDefault: { publicPrefixes: ['/documentation'] } })
+  t.teardown(() => app.close())
+  t.same(doc.paths['/public']?.get?.security, BEARER)
+  t.equal(doc.paths['/auth/login']?.post?.security, undefined)
+})
+
+t.test('existing security schemes of the app are kept, and YAML output has ours too', async (t) => {
+  const { app, doc } = await build({}, { openapi: { info: { title: 't', version: '1' }, components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } } } })
+  t.teardown(() => app.close())
+  t.same(Object.keys(doc.components.securitySchemes ?? {}).sort(), ['apiKey', 'bearerAuth'])
+  const yaml = app.swagger({ yaml: true }) as unknown as string
+  t.match(yaml, /bearerAuth:\n\s+type: http\n\s+scheme: bearer/)
+})
+
+t.test('without @fastify/swagger nothing is added', async (t) => {
+  const app = Fastify()
+  await app.register(jwtAuth, { secret: SECRET, routes: true, users: { findByLogin: async () => null } })
+  const seen: unknown[] = []
+  app.addHook('onRoute', (route) => { if (route.method === 'GET') seen.push(route.schema && (route.schema as { security?: unknown }).security) })
+  app.get('/x', { onRequest: app.authenticate }, async () => 'ok')
+  await app.ready()
+  t.same(seen, [undefined])
+  await app.close()
+})
+
+t.test('swagger 2.0 mode gets securityDefinitions', async (t) => {
+  const app = Fastify()
+  await app.register(swagger, { swagger: { info: { title: 't', version: '1' } } })
+  await app.register(jwtAuth, { secret: SECRET, routes: { swaggerLogin: true }, users: { findByLogin: async () => null } })
+  app.get('/private', { onRequest: app.authenticate }, async () => 'ok')
+  await app.ready()
+  const doc = app.swagger() as unknown as { securityDefinitions: Record<string, unknown>, paths: Record<string, Record<string, Operation>> }
+  t.same(doc.securityDefinitions.bearerAuth, { type: 'apiKey', name: 'Authorization', in: 'header', description: 'Bearer <access token>' })
+  t.match(doc.securityDefinitions.swaggerLogin, { type: 'oauth2', flow: 'password', tokenUrl: '/auth/swagger-login' })
+  t.same(doc.paths['/private']?.get?.security, [{ bearerAuth: [] }, { swaggerLogin: [] }])
+  await app.close()
+})
