@@ -1,5 +1,5 @@
 import { AccountLockedError } from './errors.js'
-import type { ResolvedRoutes } from './routes/options.js'
+import type { ResolvedRoutes } from './routes/route-options.js'
 import type { StoreGuard } from './stores/guard.js'
 import type { AuthStore } from './stores/types.js'
 

@@ -22,7 +22,7 @@ const hasAuthHook = (hooks: unknown): boolean => asList(hooks).some((hook) => au
 // Hooks added with instance.addHook() are not in the route options; Fastify
 // keeps them under its 'fastify.hooks' symbol, which is looked up by name so a
 // Fastify without it only loses this detection.
-function contextHooks (instance: object): Record<string, unknown> | undefined {
+export function contextHooks (instance: object): Record<string, unknown> | undefined {
   for (let scope: object | null = instance; scope !== null; scope = Object.getPrototypeOf(scope)) {
     const symbol = Object.getOwnPropertySymbols(scope).find((candidate) => candidate.description === 'fastify.hooks')
     if (symbol !== undefined) return (scope as Record<symbol, Record<string, unknown>>)[symbol]

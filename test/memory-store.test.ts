@@ -85,3 +85,24 @@ t.test('bad arguments are refused', async (t) => {
   await t.rejects(store.set('a', '1', Infinity), /ttlSeconds/)
   await t.rejects(store.set('a', '1', Number.NaN), /ttlSeconds/)
 })
+
+t.test('increment: an atomic counter with the ttl of its first write', async (t) => {
+  const clock = { now: 9_000_000 }
+  const realNow = Date.now
+  Date.now = () => clock.now
+  t.teardown(() => { Date.now = realNow })
+  const store = memoryStore()
+  t.teardown(() => store.close())
+  t.equal(await store.increment('n', 10), 1)
+  t.equal(await store.increment('n', 10), 2)
+  const counts = await Promise.all(Array.from({ length: 20 }, () => store.increment('n', 10)))
+  t.same(counts.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 3), 'no two increments see the same count')
+  t.equal(await store.get('n'), '22')
+  clock.now += 9_000
+  t.equal(await store.increment('n', 10), 23, 'the window is not extended')
+  clock.now += 1_000
+  t.equal(await store.increment('n', 10), 1, 'a new window after expiry')
+  await store.set('text', 'abc', 10)
+  t.equal(await store.increment('text', 10), 1, 'a non-numeric value counts from 0')
+  await t.rejects(store.increment('fresh', 0), /ttlSeconds/)
+})

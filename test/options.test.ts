@@ -100,3 +100,43 @@ t.test('resolveOptions refuses a non-object directly (Fastify itself refuses it 
   const { resolveOptions } = await import('../lib/options.js')
   t.throws(() => resolveOptions('secret' as unknown as JwtAuthOptions), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /options must be an object/ })
 })
+
+const findByLogin = async (): Promise<null> => null
+const routeCases: Array<[string, Record<string, unknown>, RegExp]> = [
+  ['routes without findByLogin', { secret: SECRET, routes: true }, /routes need users.findByLogin/],
+  ['routes not an object', { secret: SECRET, routes: 'yes', users: { findByLogin } }, /routes must be true, false or an object/],
+  ['a bad prefix', { secret: SECRET, routes: { prefix: 'auth' }, users: { findByLogin } }, /routes.prefix must be a path such as '\/auth' \(got "auth"\)/],
+  ['a prefix with a trailing slash', { secret: SECRET, routes: { prefix: '/auth/' }, users: { findByLogin } }, /routes.prefix/],
+  ['swaggerLogin not a boolean', { secret: SECRET, routes: { swaggerLogin: 'yes' }, users: { findByLogin } }, /routes.swaggerLogin must be a boolean/],
+  ['passwordPolicy not a function', { secret: SECRET, routes: { passwordPolicy: /x/ }, users: { findByLogin } }, /routes.passwordPolicy must be a function/],
+  ['captcha not an object', { secret: SECRET, routes: { captcha: 'svg' }, users: { findByLogin } }, /routes.captcha must be true, false or \{ ttl, create \}/],
+  ['captcha.create not a function', { secret: SECRET, routes: { captcha: { create: 'x' } }, users: { findByLogin } }, /routes.captcha.create must be a function/],
+  ['captcha.ttl zero', { secret: SECRET, routes: { captcha: { ttl: 0 } }, users: { findByLogin } }, /routes.captcha.ttl must be a positive/],
+  ['lockout not an object', { secret: SECRET, routes: { lockout: true }, users: { findByLogin } }, /routes.lockout must be false or/],
+  ['lockout.maxFailures zero', { secret: SECRET, routes: { lockout: { maxFailures: 0 } }, users: { findByLogin } }, /routes.lockout.maxFailures must be a positive integer/],
+  ['lockout.window bad', { secret: SECRET, routes: { lockout: { window: '5' } }, users: { findByLogin } }, /routes.lockout.window/],
+  ['lockout.duration bad', { secret: SECRET, routes: { lockout: { duration: -1 } }, users: { findByLogin } }, /routes.lockout.duration/],
+  ['rateLimit not an object', { secret: SECRET, rateLimit: true }, /rateLimit must be false or @fastify\/rate-limit options/],
+  ['users.create not a function', { secret: SECRET, users: { create: 1 } }, /users.create must be a function/]
+]
+
+for (const [name, options, message] of routeCases) {
+  t.test(`register fails on ${name}`, async (t) => {
+    const error = await registerWith(options)
+    t.equal((error as { code?: string }).code, 'FST_JWT_AUTH_INVALID_OPTION')
+    t.match((error as Error).message, message)
+  })
+}
+
+t.test('route options in every accepted form', async (t) => {
+  const accepted: Array<Partial<JwtAuthOptions>> = [
+    { routes: false },
+    { routes: true, users: { findByLogin } },
+    { routes: { prefix: '/api/v1/auth', captcha: { ttl: '2m', create: () => ({ text: 'a', svg: '<svg/>' }) }, lockout: false, swaggerLogin: true }, users: { findByLogin } },
+    { routes: { prefix: '', captcha: false, lockout: { maxFailures: 3, window: 60, duration: '1h' } }, users: { findByLogin }, rateLimit: false },
+    { routes: { captcha: true }, users: { findByLogin }, rateLimit: { max: 100, timeWindow: 60_000 } }
+  ]
+  for (const options of accepted) {
+    t.equal(await registerWith({ secret: SECRET, ...options }), null, JSON.stringify(options.routes))
+  }
+})

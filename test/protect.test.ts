@@ -22,6 +22,7 @@ async function build (protectByDefault: unknown) {
   app.get('/docs', async () => 'docs')
   app.get('/docs/*', async () => 'asset')
   app.get('/docsecret', async () => 'not docs')
+  app.get('/static/*', async () => 'static')
   app.register(async (child) => {
     child.get('/nested', async () => 'nested')
   }, { prefix: '/child' })
@@ -30,7 +31,7 @@ async function build (protectByDefault: unknown) {
 }
 
 t.test('protectByDefault: every route needs a token unless marked public', async (t) => {
-  const { app, findById } = await build({ publicPrefixes: ['/docs'] })
+  const { app, findById } = await build({ publicPrefixes: ['/docs', '/static/'] })
   t.teardown(() => app.close())
   const { accessToken } = await app.jwtAuth.issue({ id: 'u1' })
 
@@ -43,6 +44,7 @@ t.test('protectByDefault: every route needs a token unless marked public', async
   t.equal((await app.inject({ url: '/health' })).statusCode, 200, 'config.public routes are public')
   t.equal((await app.inject({ url: '/docs' })).statusCode, 200, 'a public prefix')
   t.equal((await app.inject({ url: '/docs/swagger.json' })).statusCode, 200, 'and below it')
+  t.equal((await app.inject({ url: '/static/app.js' })).statusCode, 200, 'a prefix given with its trailing slash')
   t.equal((await app.inject({ url: '/docs/../private' })).statusCode, 401, 'a raw URL trick does not escape: the matched route decides')
   t.equal((await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'a', password: 'b' } })).statusCode, 401, 'the plugin login route is reachable (wrong password, not missing token)')
   t.equal((await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'a', password: 'b' } })).json().code, 'FST_JWT_AUTH_INVALID_CREDENTIALS')

@@ -350,3 +350,27 @@ t.test('swagger-login: OAuth2 password flow, only when asked for', async (t) => 
   t.equal((await form('username=alice')).statusCode, 400)
   t.equal((await form('grant_type=client_credentials&username=alice&password=x')).statusCode, 400)
 })
+
+t.test('a custom captcha generator must return { text, svg } strings', async (t) => {
+  const app = Fastify()
+  await app.register(jwtAuth, { secret: SECRET, routes: { captcha: { create: () => ({ text: '', svg: '<svg/>' }) } }, users: { findByLogin: async () => null } })
+  t.teardown(() => app.close())
+  const response = await app.inject({ url: '/auth/captcha' })
+  t.equal(response.statusCode, 500, 'an app bug, reported as such')
+  const bad = Fastify()
+  await bad.register(jwtAuth, { secret: SECRET, routes: { captcha: { ttl: 60, create: async () => ({ text: 'abc', svg: 42 as unknown as string }) } }, users: { findByLogin: async () => null } })
+  t.teardown(() => bad.close())
+  t.equal((await bad.inject({ url: '/auth/captcha' })).statusCode, 500)
+})
+
+t.test('/me never returns a password or its hash, whatever findById gives', async (t) => {
+  const app = Fastify()
+  await app.register(jwtAuth, {
+    secret: SECRET,
+    routes: { captcha: false },
+    users: { findByLogin: async () => null, findById: async (id) => ({ id, password: 'plain', passwordHash: 'hash', name: 'n' }) }
+  })
+  t.teardown(() => app.close())
+  const { accessToken } = await app.jwtAuth.issue({ id: 4 })
+  t.same((await app.inject({ url: '/auth/me', headers: bearer(accessToken) })).json(), { id: '4', name: 'n' })
+})

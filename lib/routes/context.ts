@@ -4,7 +4,7 @@ import type { CredentialCheck } from '../credentials.js'
 import type { Lockout } from '../lockout.js'
 import type { ResolvedOptions } from '../options.js'
 import type { AuthenticateHook, JwtAuthApi, TokenPair } from '../types.js'
-import type { ResolvedRoutes } from './options.js'
+import type { ResolvedRoutes } from './route-options.js'
 
 /** What the route modules are given by the plugin entry. */
 export interface RoutesContext {

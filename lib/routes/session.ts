@@ -5,8 +5,8 @@ import { errorResponses, refreshBody, routeSchema, tokenPair, userResponse } fro
 // Fields of a user record that never leave the server, whatever findById returns.
 const SECRET_FIELDS = new Set(['passwordHash', 'password'])
 
-function withoutSecrets (user: unknown): unknown {
-  if (user === null || typeof user !== 'object') return user
+// request.user is an object: the found user, or the token claims.
+function withoutSecrets (user: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(user).filter(([key]) => !SECRET_FIELDS.has(key)))
 }
 
