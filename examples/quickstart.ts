@@ -1,8 +1,8 @@
-// The README's quick start, runnable: `npm run example`, then follow the printed curl commands.
+// The README's quick start, runnable: `npm run example:quickstart`, then follow the printed curl commands.
 // In-memory store, no Redis needed.
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
-import jwtAuth, { hashPassword, verifyPassword } from '../lib/index.js'
+import jwtAuth, { hashPassword, verifyPassword } from 'fastify-jwt-auth'
 
 interface User { id: number, username: string, passwordHash: string, roles: string[] }
 

@@ -1,6 +1,7 @@
 // Coverage is measured on lib/ only (not on tests, helpers or dist/). The
-// package test runs the built dist/, whose source maps point back into lib/
-// with another line structure: it checks packaging and counts for nothing here.
+// package and browser tests run the built dist/ (the browser test through the
+// example server), whose source maps point back into lib/ with another line
+// structure: they check packaging and the browser, and count for nothing here.
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -9,5 +10,5 @@ const libFiles = readdirSync('lib', { recursive: true })
   .map((file) => join('lib', String(file)))
 
 export default function coverageMap (testFile) {
-  return testFile.endsWith('package.test.ts') ? null : libFiles
+  return /(package|browser)\.test\.ts$/.test(testFile) ? null : libFiles
 }
