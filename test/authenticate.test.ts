@@ -1,16 +1,14 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import jwtAuth from '../lib/index.js'
-import { ACCESS_HEADER, accessClaims, bearer, buildApp, craftToken, SECRET, STORE_FACTORIES, type TestUser } from './helpers/app.js'
+import { ACCESS_HEADER, accessClaims, bearer, appOnStore, buildApp, craftToken, SECRET, STORE_FACTORIES, type TestUser } from './helpers/app.js'
+import { fakeClock } from './helpers/clock.js'
 
 const REALM = 'test-api' // the issuer, the default realm
 
 for (const { name, create } of STORE_FACTORIES) {
   t.test(`authenticate (${name} store)`, async (t) => {
-    const store = await create()
-    t.teardown(() => store.close?.())
-    const app = await buildApp(store)
-    t.teardown(() => app.close())
+    const app = await appOnStore(t, create)
     const pair = await app.jwtAuth.issue({ id: 1, roles: ['admin'] })
 
     t.test('a valid access token authenticates and sets request.user and request.auth', async (t) => {
@@ -134,10 +132,7 @@ t.test('user cache: findById once per ttl, invalidateUser and revokeAll drop the
 })
 
 t.test('user cache: expires after userCacheTtl, is bounded by userCacheMax, and 0 turns it off', async (t) => {
-  const clock = t.context.clock = { now: Date.now() }
-  const realNow = Date.now
-  Date.now = () => clock.now
-  t.teardown(() => { Date.now = realNow })
+  const clock = fakeClock(t)
 
   const cached = await buildApp(undefined, { options: { userCacheTtl: '10s', userCacheMax: 2 } })
   t.teardown(() => cached.close())

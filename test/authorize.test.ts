@@ -1,14 +1,11 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import jwtAuth from '../lib/index.js'
-import { bearer, buildApp, SECRET, STORE_FACTORIES } from './helpers/app.js'
+import { bearer, appOnStore, buildApp, SECRET, STORE_FACTORIES } from './helpers/app.js'
 
 for (const { name, create } of STORE_FACTORIES) {
   t.test(`authorize (${name} store)`, async (t) => {
-    const store = await create()
-    t.teardown(() => store.close?.())
-    const app = await buildApp(store)
-    t.teardown(() => app.close())
+    const app = await appOnStore(t, create)
     const admin = await app.jwtAuth.issue({ id: 1 })
     const user = await app.jwtAuth.issue({ id: 2 })
     const noRoles = await app.jwtAuth.issue({ id: 3 })

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { ACCESS_HEADER, accessClaims, bearer, buildApp, craftToken } from './helpers/app.js'
+import { fakeClock } from './helpers/clock.js'
 
 const now = (): number => Math.floor(Date.now() / 1000)
 
@@ -25,10 +26,7 @@ t.test('with the default tolerance of 0, a token is refused the second after exp
 })
 
 t.test('issued tokens expire after accessTokenTtl', async (t) => {
-  const clock = { now: Date.now() }
-  const realNow = Date.now
-  Date.now = () => clock.now
-  t.teardown(() => { Date.now = realNow })
+  const clock = fakeClock(t)
   const app = await buildApp(undefined, { options: { accessTokenTtl: '1m', refreshTokenTtl: '2m' } })
   t.teardown(() => app.close())
   const pair = await app.jwtAuth.issue({ id: 1 })

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { ACCESS_HEADER, accessClaims, bearer, buildApp, craftToken, REFRESH_HEADER, SECRET, STORE_FACTORIES } from './helpers/app.js'
+import { ACCESS_HEADER, accessClaims, bearer, appOnStore, buildApp, craftToken, REFRESH_HEADER, SECRET, STORE_FACTORIES } from './helpers/app.js'
 
 const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
 const now = (): number => Math.floor(Date.now() / 1000)
@@ -119,10 +119,7 @@ function challengeFor (status: number): RegExp {
 
 for (const { name, create } of STORE_FACTORIES) {
   t.test(`hostile tokens (${name} store)`, async (t) => {
-    const store = await create()
-    t.teardown(() => store.close?.())
-    const app = await buildApp(store)
-    t.teardown(() => app.close())
+    const app = await appOnStore(t, create)
 
     t.equal((await app.inject({ url: '/me', headers: bearer(valid()) })).statusCode, 200, 'control: the crafting tool makes valid tokens')
 
@@ -173,7 +170,7 @@ for (const { name, create } of STORE_FACTORIES) {
     })
 
     t.test('a prototype-pollution payload grants nothing', async (t) => {
-      const noFindById = await buildApp(store, { findById: false })
+      const noFindById = await buildApp(app.jwtAuth.store, { findById: false })
       t.teardown(() => noFindById.close())
       const token = craftToken(ACCESS_HEADER, b64(JSON.stringify(accessClaims({ sub: '9', fam: 'f9', roles: undefined })).replace('{', '{"__proto__":{"roles":["admin"]},')))
       const response = await noFindById.inject({ url: '/admin', headers: bearer(token) })

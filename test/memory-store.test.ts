@@ -1,5 +1,6 @@
 import t from 'tap'
 import { memoryStore } from '../lib/index.js'
+import { fakeClock } from './helpers/clock.js'
 
 t.test('set, get, take, delete', async (t) => {
   const store = memoryStore()
@@ -25,10 +26,7 @@ t.test('take is atomic: of concurrent takes exactly one sees the value', async (
 })
 
 t.test('entries expire after their ttl and the sweep frees them', async (t) => {
-  const clock = { now: 1_000_000 }
-  const realNow = Date.now
-  Date.now = () => clock.now
-  t.teardown(() => { Date.now = realNow })
+  const clock = fakeClock(t, 1_000_000)
   const store = memoryStore()
   t.teardown(() => store.close())
   await store.set('short', 'x', 1)
@@ -55,10 +53,7 @@ t.test('the periodic sweep runs on its own and never keeps the process alive', a
 })
 
 t.test('bounded: a full store refuses new keys rather than evicting live ones', async (t) => {
-  const clock = { now: 5_000_000 }
-  const realNow = Date.now
-  Date.now = () => clock.now
-  t.teardown(() => { Date.now = realNow })
+  const clock = fakeClock(t, 5_000_000)
   const store = memoryStore({ maxEntries: 3 })
   t.teardown(() => store.close())
   await store.set('a', '1', 10)
@@ -87,10 +82,7 @@ t.test('bad arguments are refused', async (t) => {
 })
 
 t.test('increment: an atomic counter with the ttl of its first write', async (t) => {
-  const clock = { now: 9_000_000 }
-  const realNow = Date.now
-  Date.now = () => clock.now
-  t.teardown(() => { Date.now = realNow })
+  const clock = fakeClock(t, 9_000_000)
   const store = memoryStore()
   t.teardown(() => store.close())
   t.equal(await store.increment('n', 10), 1)

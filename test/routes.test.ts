@@ -5,6 +5,7 @@ import t from 'tap'
 import jwtAuth, { hashPassword } from '../lib/index.js'
 import { bearer, SECRET } from './helpers/app.js'
 import { buildRoutesApp, CAPTCHA_TEXT, fixedCaptcha, getCaptcha, login, PASSWORDS, seedUsers } from './helpers/routes-app.js'
+import { fakeClock } from './helpers/clock.js'
 
 const users = await seedUsers()
 
@@ -156,10 +157,7 @@ t.test('a user record without a password hash can never log in', async (t) => {
 })
 
 t.test('per-account lockout', async (t) => {
-  const clock = { now: Date.now() }
-  const realNow = Date.now
-  Date.now = () => clock.now
-  t.teardown(() => { Date.now = realNow })
+  const clock = fakeClock(t)
   const app = await buildRoutesApp({ users, routes: { captcha: false, lockout: { maxFailures: 3, window: '10m', duration: '5m' } }, options: { rateLimit: false } })
   t.teardown(() => app.close())
   const attempt = async (username: string, password: string) => login(app, username, password, {})

@@ -1,12 +1,9 @@
 import t from 'tap'
-import { bearer, buildApp, decodePart, STORE_FACTORIES } from './helpers/app.js'
+import { bearer, appOnStore, buildApp, decodePart, STORE_FACTORIES } from './helpers/app.js'
 
 for (const { name, create } of STORE_FACTORIES) {
   t.test(`tokens (${name} store)`, async (t) => {
-    const store = await create()
-    t.teardown(() => store.close?.())
-    const app = await buildApp(store)
-    t.teardown(() => app.close())
+    const app = await appOnStore(t, create)
     const me = async (token: string) => app.inject({ url: '/me', headers: bearer(token) })
 
     t.test('issue returns a typed pair with unique ids and the configured claims', async (t) => {

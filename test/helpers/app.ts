@@ -102,3 +102,12 @@ export function brokenStore (mode: 'throw' | 'hang' | 'sync-throw'): AuthStore {
   }
   return { set: fail, get: fail, take: fail, delete: fail }
 }
+
+/** For the suites run once per store: a fresh store and an app on it, both closed at teardown. */
+export async function appOnStore (t: { teardown: (fn: () => unknown) => void }, create: () => Promise<AuthStore> | AuthStore, build: BuildOptions = {}): Promise<TestApp> {
+  const store = await create()
+  t.teardown(() => store.close?.())
+  const app = await buildApp(store, build)
+  t.teardown(() => app.close())
+  return app
+}
