@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { captchaRoute } from './captcha.js'
 import type { RoutesContext } from './context.js'
 import { loginRoutes } from './login.js'
+import { rateLimitOptions } from './rate-limit.js'
 import { registerRoute } from './register.js'
 import { sessionRoutes } from './session.js'
 
@@ -14,7 +15,7 @@ export async function authRoutes (app: FastifyInstance, context: RoutesContext):
       // The app registered @fastify/rate-limit itself: use it, with our limits in our routes' config.
       context = { ...context, routeConfig: { ...context.routeConfig, rateLimit: limits } }
     } else {
-      await app.register(rateLimit, limits)
+      await app.register(rateLimit, rateLimitOptions(limits, context.config.store))
     }
   }
   // Auth bodies are small: refuse large ones before parsing.

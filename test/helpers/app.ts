@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
-import jwtAuth, { memoryStore, type AuthStore, type JwtAuthOptions } from '../../lib/index.js'
+import jwtAuth, { memoryStore, redisStore, type AuthStore, type JwtAuthOptions } from '../../lib/index.js'
+import { sharedRedis } from './redis.js'
 
 export const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 export const ISSUER = 'test-api'
@@ -19,9 +20,13 @@ export const USERS: TestUser[] = [
   { id: 3, username: 'carol', roles: [] }
 ]
 
-/** The stores every behaviour test runs against; the Redis store joins this list. */
+let redisPrefixes = 0
+
+/** The stores every behaviour test runs against: one suite, both stores. */
 export const STORE_FACTORIES: Array<{ name: string, create: () => Promise<AuthStore> | AuthStore }> = [
-  { name: 'memory', create: () => memoryStore() }
+  { name: 'memory', create: () => memoryStore() },
+  // A real redis-server per test file; each store gets its own key prefix.
+  { name: 'redis', create: async () => redisStore({ url: (await sharedRedis()).url, keyPrefix: `test${++redisPrefixes}:` }) }
 ]
 
 export interface BuildOptions {

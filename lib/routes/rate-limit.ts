@@ -1,0 +1,37 @@
+import type { RateLimitPluginOptions } from '@fastify/rate-limit'
+import { StoreUnavailableError } from '../errors.js'
+import { RedisStore, type RedisClient } from '../stores/redis.js'
+import type { AuthStore } from '../stores/types.js'
+
+type Callback = (error: unknown, result?: unknown) => void
+
+// @fastify/rate-limit defines these two Lua commands on the client and calls them with a callback.
+const RATE_LIMIT_COMMANDS = new Set<string | symbol>(['rateLimit', 'rateLimitRead'])
+
+/**
+ * The client for @fastify/rate-limit: the store's own, with its command errors
+ * made 503s (fail closed) rather than the plugin's 500s.
+ */
+function failClosedClient (client: RedisClient): RedisClient {
+  return new Proxy(client, {
+    get (target, property) {
+      const value: unknown = Reflect.get(target, property, target)
+      if (typeof value !== 'function') return value
+      if (!RATE_LIMIT_COMMANDS.has(property)) return value.bind(target)
+      return (...args: unknown[]) => {
+        const callback = args.pop() as Callback
+        return value.call(target, ...args, (error: unknown, result: unknown) =>
+          callback(error == null ? null : new StoreUnavailableError({ cause: error }), result))
+      }
+    }
+  })
+}
+
+/**
+ * The rate limiter's options: with a Redis store (and no store of the app's
+ * own choosing), the limits live in the same Redis, so they hold across instances.
+ */
+export function rateLimitOptions (limits: RateLimitPluginOptions, store: AuthStore): RateLimitPluginOptions {
+  if (!(store instanceof RedisStore) || limits.redis !== undefined || limits.store !== undefined) return limits
+  return { nameSpace: `${store.keyPrefix}rl:`, ...limits, redis: failClosedClient(store.client) as RateLimitPluginOptions['redis'] }
+}

@@ -1,0 +1,76 @@
+import Fastify from 'fastify'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import jwtAuth, { redisStore } from '../lib/index.js'
+import { bearer, buildApp, SECRET } from './helpers/app.js'
+import { startCluster } from './helpers/redis.js'
+import { PASSWORDS, seedUsers } from './helpers/routes-app.js'
+
+const cluster = await startCluster()
+t.teardown(() => cluster.stop())
+
+const clusterStore = (keyPrefix: string) => redisStore({ cluster: { nodes: cluster.nodes }, keyPrefix })
+
+t.test('the store on a 3-master cluster: keys spread over the masters, no cross-slot command', async (t) => {
+  const store = clusterStore('cl:')
+  t.teardown(() => store.close())
+  for (let i = 0; i < 30; i++) await store.set(`k${i}`, String(i), 60)
+  for (let i = 0; i < 30; i++) t.equal(await store.get(`k${i}`), String(i))
+  t.equal(await store.take('k1'), '1')
+  t.equal(await store.take('k1'), null)
+  t.equal(await store.increment('n', 60), 1)
+  t.equal(await store.increment('n', 60), 2)
+  await store.delete('k2')
+  t.equal(await store.get('k2'), null)
+  const perNode = await Promise.all(cluster.nodes.map(async ({ port }) => {
+    const node = new Redis({ port, host: '127.0.0.1' })
+    const keys = await node.keys('cl:*')
+    await node.quit()
+    return keys.length
+  }))
+  t.ok(perNode.every((count) => count > 0), `keys on every master: ${perNode.join(', ')}`)
+})
+
+t.test('sessions on the cluster: rotation, reuse detection and revocation across two instances', async (t) => {
+  const [a, b] = await Promise.all([0, 1].map(async () => {
+    const app = await buildApp(clusterStore('sess:'))
+    t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+    return app
+  })) as [Awaited<ReturnType<typeof buildApp>>, Awaited<ReturnType<typeof buildApp>>]
+  const me = async (app: typeof a, token: string) => (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
+
+  const login = await a.jwtAuth.issue({ id: 1 })
+  t.equal(await me(b, login.accessToken), 200)
+  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).jwtAuth.refresh(login.refreshToken)))
+  t.equal(results.filter((result) => result.status === 'fulfilled').length, 1, 'one of ten concurrent refreshes wins')
+  const winner = (results.find((result) => result.status === 'fulfilled') as PromiseFulfilledResult<{ accessToken: string }>).value
+  t.equal(await me(a, winner.accessToken), 401, 'the reuse revoked the family')
+
+  const second = await b.jwtAuth.issue({ id: 2 })
+  await a.jwtAuth.revoke(second.refreshToken)
+  t.equal(await me(b, second.accessToken), 401)
+  const third = await b.jwtAuth.issue({ id: 3 })
+  await a.jwtAuth.revokeAll(3)
+  t.equal(await me(b, third.accessToken), 401)
+  t.equal(await me(b, (await a.jwtAuth.issue({ id: 3 })).accessToken), 200)
+})
+
+t.test('login, lockout and the rate limiter on the cluster', async (t) => {
+  const users = await seedUsers()
+  const app = Fastify()
+  await app.register(jwtAuth, {
+    secret: SECRET,
+    store: clusterStore('routes:'),
+    routes: { captcha: false, lockout: { maxFailures: 2 } },
+    rateLimit: { max: 5, timeWindow: '1 minute' },
+    users: { findByLogin: async (login) => users.find((user) => user.username === login) ?? null }
+  })
+  t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+  const login = (username: string, password: string) => app.inject({ method: 'POST', url: '/auth/login', payload: { username, password } })
+  t.equal((await login('alice', PASSWORDS.alice)).statusCode, 200)
+  t.equal((await login('bob', 'wrong')).statusCode, 401)
+  t.equal((await login('bob', 'wrong')).statusCode, 401)
+  t.equal((await login('bob', PASSWORDS.bob)).statusCode, 429, 'locked')
+  t.equal((await login('alice', PASSWORDS.alice)).statusCode, 200)
+  t.equal((await login('alice', PASSWORDS.alice)).statusCode, 429, 'rate limited after five')
+})

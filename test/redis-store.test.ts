@@ -1,0 +1,186 @@
+import fastifyRedis from '@fastify/redis'
+import Fastify from 'fastify'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import jwtAuth, { redisStore } from '../lib/index.js'
+import { bearer, buildApp, decodePart, SECRET } from './helpers/app.js'
+import { sharedRedis } from './helpers/redis.js'
+import { CAPTCHA_TEXT, fixedCaptcha, PASSWORDS, seedUsers } from './helpers/routes-app.js'
+
+const server = await sharedRedis()
+const admin = new Redis(server.url)
+t.teardown(() => admin.quit())
+let prefixes = 0
+const freshPrefix = (): string => `rs${++prefixes}:`
+
+t.test('operations, under the key prefix, each with its TTL', async (t) => {
+  const store = redisStore({ url: server.url, keyPrefix: 'ops:' })
+  t.teardown(() => store.close())
+  await store.set('a', '1', 60)
+  t.equal(await admin.get('ops:a'), '1', 'stored under the prefix')
+  const ttl = await admin.pttl('ops:a')
+  t.ok(ttl > 59_000 && ttl <= 60_000, `PTTL ${ttl} ms`)
+  t.equal(await store.get('a'), '1')
+  t.equal(await store.get('missing'), null)
+  t.equal(await store.take('a'), '1')
+  t.equal(await store.take('a'), null)
+  await store.set('b', '2', 0.25)
+  t.ok(await admin.pttl('ops:b') <= 250, 'fractional seconds are kept as milliseconds')
+  await store.delete('b')
+  t.equal(await store.get('b'), null)
+  t.equal(await store.increment('n', 30), 1)
+  t.equal(await store.increment('n', 30), 2)
+  t.ok(await admin.pttl('ops:n') <= 30_000)
+  await t.rejects(store.set('x', '1', 0), /ttlSeconds must be a positive number/)
+  await t.rejects(store.increment('x', -1), /ttlSeconds/)
+})
+
+t.test('take is atomic across clients: of concurrent takes exactly one sees the value', async (t) => {
+  const stores = Array.from({ length: 4 }, () => redisStore({ url: server.url, keyPrefix: 'race:' }))
+  t.teardown(() => Promise.all(stores.map((store) => store.close())))
+  await stores[0]!.set('k', 'v', 60)
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 4]!.take('k')))
+  t.equal(results.filter((value) => value === 'v').length, 1)
+  const counts = await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 4]!.increment('c', 60)))
+  t.same([...counts].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1), 'increments never collide')
+})
+
+t.test('options: exactly one connection source', async (t) => {
+  t.throws(() => redisStore({}), /give exactly one of client, url, redisOptions or cluster \(got none\)/)
+  t.throws(() => redisStore({ url: server.url, client: admin }), /\(got client, url\)/)
+  t.throws(() => redisStore(null as never), /options must be an object/)
+  t.throws(() => redisStore({ client: admin, keyPrefix: 5 as never }), /keyPrefix must be a string/)
+  const fromOptions = redisStore({ redisOptions: { host: '127.0.0.1', port: server.port }, keyPrefix: 'opt:' })
+  await fromOptions.set('x', 'y', 5)
+  t.equal(await admin.get('opt:x'), 'y', 'redisOptions open a client')
+  await fromOptions.close()
+  await t.rejects(fromOptions.client.get('x'), /Connection is closed/, 'and the store closes what it opened')
+})
+
+t.test('a client you pass is used as is and never closed by the store', async (t) => {
+  const client = new Redis(server.url)
+  t.teardown(() => client.quit())
+  const store = redisStore({ client })
+  await store.set('own', '1', 5)
+  t.equal(await admin.get('jwt-auth:own'), '1', 'default prefix jwt-auth:')
+  await store.close()
+  t.equal(client.status, 'ready')
+})
+
+t.test('with @fastify/redis: redisStore({ client: app.redis })', async (t) => {
+  const app = Fastify()
+  await app.register(fastifyRedis, { url: server.url })
+  await app.register(jwtAuth, { secret: SECRET, store: redisStore({ client: app.redis, keyPrefix: freshPrefix() }) })
+  app.get('/me', { onRequest: app.authenticate }, async (request) => request.auth?.claims.sub)
+  const { accessToken } = await app.jwtAuth.issue({ id: 1 })
+  t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).body, '1')
+  await app.jwtAuth.store.close?.()
+  t.equal(await app.redis.ping(), 'PONG', 'closing the store leaves the @fastify/redis client open')
+  await app.close()
+})
+
+t.test('two instances on one Redis see each other\'s tokens and revocations at once', async (t) => {
+  const prefix = freshPrefix()
+  const [a, b] = await Promise.all([0, 1].map(async () => {
+    const app = await buildApp(redisStore({ url: server.url, keyPrefix: prefix }))
+    t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+    return app
+  })) as [Awaited<ReturnType<typeof buildApp>>, Awaited<ReturnType<typeof buildApp>>]
+  const me = async (app: typeof a, token: string) => (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
+
+  const login = await a.jwtAuth.issue({ id: 1 })
+  t.equal(await me(b, login.accessToken), 200, 'issued on A, accepted on B')
+  const rotated = await b.jwtAuth.refresh(login.refreshToken)
+  t.equal(await me(a, rotated.accessToken), 200, 'refreshed on B, accepted on A')
+
+  await b.jwtAuth.revoke(rotated.accessToken)
+  t.equal(await me(a, rotated.accessToken), 401, 'revoked on B, refused on A')
+  await t.rejects(a.jwtAuth.refresh(rotated.refreshToken), { code: 'FST_JWT_AUTH_TOKEN_REVOKED' })
+
+  const second = await a.jwtAuth.issue({ id: 2 })
+  await b.jwtAuth.revokeAll(2)
+  t.equal(await me(a, second.accessToken), 401, 'revokeAll on B, refused on A')
+  t.equal(await me(a, (await b.jwtAuth.issue({ id: 2 })).accessToken), 200, 'a new token works everywhere')
+
+  const third = await a.jwtAuth.issue({ id: 1 })
+  const next = await a.jwtAuth.refresh(third.refreshToken)
+  await t.rejects(b.jwtAuth.refresh(third.refreshToken), { code: 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED' }, 'reuse seen on B')
+  t.equal(await me(a, next.accessToken), 401, 'and the family is revoked on A')
+})
+
+t.test('the concurrent refresh race across instances: exactly one wins, the reuse is detected', async (t) => {
+  const prefix = freshPrefix()
+  const apps = await Promise.all([0, 1, 2].map(async () => {
+    const app = await buildApp(redisStore({ url: server.url, keyPrefix: prefix }))
+    t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+    return app
+  }))
+  for (let round = 0; round < 5; round++) {
+    const login = await apps[0]!.jwtAuth.issue({ id: 1 })
+    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => apps[i % 3]!.jwtAuth.refresh(login.refreshToken)))
+    const winners = results.filter((result) => result.status === 'fulfilled')
+    t.equal(winners.length, 1, `round ${round}: one winner of 12`)
+    const codes = new Set(results.flatMap((result) => result.status === 'rejected' ? [(result.reason as { code: string }).code] : []))
+    t.ok([...codes].every((code) => code === 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED' || code === 'FST_JWT_AUTH_TOKEN_REVOKED'), [...codes].join())
+    t.ok(codes.has('FST_JWT_AUTH_REFRESH_TOKEN_REUSED'), 'the reuse was detected')
+  }
+})
+
+t.test('every key has a TTL no longer than the token it guards', async (t) => {
+  const prefix = freshPrefix()
+  const users = await seedUsers()
+  const Fastify5 = Fastify()
+  await Fastify5.register(jwtAuth, {
+    secret: SECRET,
+    accessTokenTtl: '5m',
+    refreshTokenTtl: '1h',
+    store: redisStore({ url: server.url, keyPrefix: prefix }),
+    routes: { captcha: fixedCaptcha, lockout: { maxFailures: 5, window: '10m', duration: '10m' } },
+    users: { findByLogin: async (login) => users.find((user) => user.username === login) ?? null }
+  })
+  const app = Fastify5
+  t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+  const captchaId = (await app.inject({ url: '/auth/captcha' })).json().captchaId
+  await app.inject({ url: '/auth/captcha' }) // an unanswered one stays until its TTL
+  const login = (await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'alice', password: PASSWORDS.alice, captchaId, captcha: CAPTCHA_TEXT } })).json()
+  await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'bob', password: 'wrong', captchaId: (await app.inject({ url: '/auth/captcha' })).json().captchaId, captcha: CAPTCHA_TEXT } })
+  const rotated = (await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: login.refresh_token } })).json()
+  await app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(rotated.access_token) })
+  await app.jwtAuth.revokeAll(2)
+
+  const keys = await admin.keys(`${prefix}*`)
+  const limits: Record<string, number> = { 'rt:': 3600, 'fam:': 3600, 'usr:': 3600, 'cap:': 300, 'lf:': 600, 'lk:': 600, 'rl:': 60 }
+  const kinds = new Set<string>()
+  for (const key of keys) {
+    const kind = Object.keys(limits).find((candidate) => key.startsWith(prefix + candidate))
+    t.ok(kind, `${key} is a known kind of key`)
+    kinds.add(kind!)
+    const ttl = await admin.pttl(key)
+    t.ok(ttl > 0 && ttl <= (limits[kind!]! + 2) * 1000, `${key}: PTTL ${ttl} ms within ${limits[kind!]} s`)
+  }
+  t.same([...kinds].sort(), ['cap:', 'fam:', 'lf:', 'rl:', 'rt:', 'usr:'], 'every kind was checked')
+  t.equal(decodePart(rotated.access_token, 1).sub, '1')
+})
+
+t.test('rate limits hold across instances sharing the Redis store', async (t) => {
+  const prefix = freshPrefix()
+  const users = await seedUsers()
+  const [a, b] = await Promise.all([0, 1].map(async () => {
+    const app = Fastify()
+    await app.register(jwtAuth, {
+      secret: SECRET,
+      store: redisStore({ url: server.url, keyPrefix: prefix }),
+      routes: { captcha: false },
+      rateLimit: { max: 3, timeWindow: '1 minute' },
+      users: { findByLogin: async (login) => users.find((user) => user.username === login) ?? null }
+    })
+    t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+    return app
+  })) as [ReturnType<typeof Fastify>, ReturnType<typeof Fastify>]
+  const statuses = []
+  for (const app of [a, b, a, b]) {
+    statuses.push((await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x' } })).statusCode)
+  }
+  t.same(statuses, [401, 401, 401, 429], 'the fourth request is limited, whichever instance it reaches')
+  t.ok((await admin.keys(`${prefix}rl:*`)).length > 0, 'the counters are in the shared Redis')
+})
