@@ -99,3 +99,18 @@ t.test('a Redis that never answers at start-up: 503, no crash', async (t) => {
   t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
   await t.rejects(app.jwtAuth.issue({ id: 1 }), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' })
 })
+
+t.test('closing a store whose Redis is gone ends reconnection at once', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const store = redisStore({ url: server.url })
+  await store.set('a', '1', 5)
+  await server.kill()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const started = Date.now()
+  await store.close()
+  t.ok(Date.now() - started < 1500, 'close does not hang')
+  await server.start() // Redis is back on the same port...
+  await new Promise((resolve) => setTimeout(resolve, 2500)) // ...for longer than the longest reconnect delay
+  t.not(store.client.status, 'ready', 'the closed store did not reconnect')
+})

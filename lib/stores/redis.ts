@@ -101,11 +101,10 @@ export class RedisStore implements AuthStore {
   /** Closes the client if the store opened it. */
   async close (): Promise<void> {
     if (!this.#owned) return
-    try {
-      await this.client.quit()
-    } catch {
-      this.client.disconnect()
-    }
+    // quit() lets pending replies arrive; when it fails (Redis gone or hung),
+    // disconnect() still stops the client and its reconnection.
+    await this.client.quit().catch(() => {})
+    this.client.disconnect()
   }
 }
 
