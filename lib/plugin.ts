@@ -44,6 +44,8 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
     verify: challenged(sessions.verify),
     revoke: challenged(sessions.revoke),
     revokeAll: sessions.revokeAll,
+    sessions: sessions.sessions,
+    revokeSession: sessions.revokeSession,
     invalidateUser: (userId) => userCache.delete(String(userId)),
     store
   }

@@ -5,13 +5,26 @@ import type { Jwt, RefreshTokenClaims } from './jwt.js'
 import type { ResolvedOptions } from './options.js'
 import type { StoreGuard } from './stores/guard.js'
 import type { UserCache } from './user-cache.js'
-import type { AccessTokenClaims, AuthUser, IssuableUser, IssueOptions, TokenPair } from './types.js'
+import type { AccessTokenClaims, AuthUser, IssuableUser, IssueOptions, SessionInfo, SessionMetadata, TokenPair } from './types.js'
 
 // Store keys. Revocation is keyed on ids carried by the token (jti, family,
 // user), never on the token string.
 export const refreshKey = (jti: string): string => `rt:${jti}`
 export const familyKey = (family: string): string => `fam:${family}`
 export const userKey = (userId: string): string => `usr:${userId}`
+/** The per-user session index: one hash per user, a field per family (no keyspace scan). */
+export const sessionsKey = (userId: string): string => `ses:${userId}`
+
+// Request details are stored as given, but bounded.
+const clip = (value: unknown): string | undefined => typeof value === 'string' ? value.slice(0, 256) : undefined
+
+interface SessionRecord {
+  createdAt: number
+  lastRefreshedAt: number
+  expiresAt: number
+  ip?: string
+  userAgent?: string
+}
 
 const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep'])
 
@@ -19,6 +32,7 @@ const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'
 interface RefreshRecord {
   sub: string
   fam: string
+  createdAt: number
   roles?: readonly string[]
   claims?: Record<string, unknown>
 }
@@ -81,14 +95,26 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
     return familyRevoked !== null || (epoch !== null && epoch !== claims.ep)
   }
 
-  async function revokeFamily (family: string): Promise<void> {
-    await guard(() => store.set(familyKey(family), '1', markerTtl))
+  const hasIndex = store.hset !== undefined && store.hgetall !== undefined && store.hdel !== undefined
+
+  async function revokeFamily (family: string, sub: string): Promise<void> {
+    await guard(async () => {
+      await store.set(familyKey(family), '1', markerTtl)
+      if (hasIndex) await store.hdel!(sessionsKey(sub), family)
+    })
   }
 
-  async function mint (sub: string, fam: string, epoch: string | undefined, roles: readonly string[] | undefined, claims: Record<string, unknown> | undefined): Promise<TokenPair> {
+  interface Session { sub: string, fam: string, createdAt: number, epoch: string | undefined, metadata: SessionMetadata | undefined }
+
+  async function mint ({ sub, fam, createdAt, epoch, metadata }: Session, roles: readonly string[] | undefined, claims: Record<string, unknown> | undefined): Promise<TokenPair> {
     const refreshJti = randomUUID()
-    const record: RefreshRecord = { sub, fam, roles, claims }
-    await guard(() => store.set(refreshKey(refreshJti), JSON.stringify(record), refreshRecordTtl))
+    const record: RefreshRecord = { sub, fam, createdAt, roles, claims }
+    const now = Date.now()
+    const session: SessionRecord = { createdAt, lastRefreshedAt: now, expiresAt: now + config.refreshTtl * 1000, ip: clip(metadata?.ip), userAgent: clip(metadata?.userAgent) }
+    await guard(async () => {
+      await store.set(refreshKey(refreshJti), JSON.stringify(record), refreshRecordTtl)
+      if (hasIndex) await store.hset!(sessionsKey(sub), fam, JSON.stringify(session), refreshRecordTtl)
+    })
     const access: Record<string, unknown> = { ...claims, sub, jti: randomUUID(), fam, ep: epoch }
     if (roles !== undefined) access.roles = roles
     return {
@@ -119,7 +145,7 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
       checkClaims(options.claims)
       const roles = user.roles === undefined ? undefined : [...user.roles]
       const epoch = await guard(() => store.get(userKey(sub)))
-      return mint(sub, randomUUID(), epoch ?? undefined, roles, options.claims)
+      return mint({ sub, fam: randomUUID(), createdAt: Date.now(), epoch: epoch ?? undefined, metadata: options.metadata }, roles, options.claims)
     },
 
     async verify (token: string): Promise<AccessTokenClaims> {
@@ -128,13 +154,13 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
       return claims
     },
 
-    async refresh (token: string): Promise<TokenPair> {
+    async refresh (token: string, metadata?: SessionMetadata): Promise<TokenPair> {
       const claims: RefreshTokenClaims = jwt.verifyRefresh(token)
       if (await isRevoked(claims)) throw new TokenRevokedError()
       // The atomic take is the rotation: of concurrent refreshes, one gets the record.
       const stored = await guard(() => store.take(refreshKey(claims.jti)))
       if (stored === null) {
-        await revokeFamily(claims.fam)
+        await revokeFamily(claims.fam, claims.sub)
         log.warn({ sub: claims.sub, family: claims.fam }, 'fastify-jwt-auth: refresh token reuse detected; family revoked')
         throw new RefreshTokenReusedError()
       }
@@ -147,19 +173,60 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
         if (user === null) throw new UserNotFoundError()
         roles = Array.isArray(user.roles) ? user.roles : undefined
       }
-      return mint(claims.sub, claims.fam, claims.ep, roles, record.claims)
+      return mint({ sub: claims.sub, fam: claims.fam, createdAt: record.createdAt, epoch: claims.ep, metadata }, roles, record.claims)
     },
 
     async revoke (token: string): Promise<void> {
       const { claims, type } = jwt.verifyAnyType(token)
-      await revokeFamily(claims.fam)
+      await revokeFamily(claims.fam, claims.sub)
       if (type === 'refresh') await guard(() => store.delete(refreshKey(claims.jti)))
     },
 
     async revokeAll (userId: string | number): Promise<void> {
       const id = String(userId)
-      await guard(() => store.set(userKey(id), randomUUID(), markerTtl))
+      await guard(async () => {
+        await store.set(userKey(id), randomUUID(), markerTtl)
+        if (hasIndex) await store.delete(sessionsKey(id))
+      })
       userCache.delete(id)
+    },
+
+    async sessions (userId: string | number): Promise<SessionInfo[]> {
+      if (!hasIndex) throw new TypeError('sessions() needs a store with hset, hgetall and hdel (memoryStore and redisStore have them)')
+      const sub = String(userId)
+      const fields = await guard(() => store.hgetall!(sessionsKey(sub)))
+      const now = Date.now()
+      const families = Object.keys(fields)
+      const revoked = await guard(() => Promise.all(families.map((family) => store.get(familyKey(family)))))
+      const live: SessionInfo[] = []
+      const stale: string[] = []
+      families.forEach((family, i) => {
+        const session = JSON.parse(fields[family]!) as SessionRecord
+        if (session.expiresAt <= now || revoked[i] !== null) {
+          stale.push(family)
+          return
+        }
+        live.push({
+          familyId: family,
+          createdAt: new Date(session.createdAt).toISOString(),
+          lastRefreshedAt: new Date(session.lastRefreshedAt).toISOString(),
+          expiresAt: new Date(session.expiresAt).toISOString(),
+          ...(session.ip === undefined ? {} : { ip: session.ip }),
+          ...(session.userAgent === undefined ? {} : { userAgent: session.userAgent })
+        })
+      })
+      // Expired and revoked families leave the index as they are found.
+      if (stale.length > 0) await guard(() => Promise.all(stale.map((family) => store.hdel!(sessionsKey(sub), family))))
+      return live.sort((a, b) => b.lastRefreshedAt.localeCompare(a.lastRefreshedAt))
+    },
+
+    async revokeSession (userId: string | number, familyId: string): Promise<boolean> {
+      if (!hasIndex) throw new TypeError('revokeSession() needs a store with hset, hgetall and hdel (memoryStore and redisStore have them)')
+      const sub = String(userId)
+      const fields = await guard(() => store.hgetall!(sessionsKey(sub)))
+      if (typeof familyId !== 'string' || !Object.hasOwn(fields, familyId)) return false
+      await revokeFamily(familyId, sub)
+      return true
     }
   }
 }

@@ -67,9 +67,28 @@ export interface TokenPair {
   refreshExpiresIn: number
 }
 
+/** Request details kept with a login session (for `sessions()`). */
+export interface SessionMetadata {
+  ip?: string
+  userAgent?: string
+}
+
+/** A live login session (refresh family) of a user. */
+export interface SessionInfo {
+  familyId: string
+  /** ISO 8601 times. */
+  createdAt: string
+  lastRefreshedAt: string
+  expiresAt: string
+  ip?: string
+  userAgent?: string
+}
+
 export interface IssueOptions {
   /** Extra claims for the access token; registered claims (sub, jti, exp, ...) cannot be set. */
   claims?: Record<string, unknown>
+  /** Kept with the session, for `sessions()`. */
+  metadata?: SessionMetadata
 }
 
 export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
@@ -88,13 +107,17 @@ export interface JwtAuthApi extends PasswordHasher {
   /** Starts a login session: a new access and refresh token pair in a new family. */
   issue (user: IssuableUser, options?: IssueOptions): Promise<TokenPair>
   /** Spends a refresh token for a new pair; a spent token presented again revokes its family. */
-  refresh (refreshToken: string): Promise<TokenPair>
+  refresh (refreshToken: string, metadata?: SessionMetadata): Promise<TokenPair>
   /** Verifies an access token (signature, claims, type, revocation) and returns its claims. */
   verify (accessToken: string): Promise<AccessTokenClaims>
   /** Revokes an access or refresh token and every token of its family. */
   revoke (token: string): Promise<void>
   /** Revokes every token issued to the user until now. */
   revokeAll (userId: string | number): Promise<void>
+  /** The user's live login sessions, newest use first (needs a store with hset/hgetall/hdel). */
+  sessions (userId: string | number): Promise<SessionInfo[]>
+  /** Ends one login session of the user; false when the user has no such session. */
+  revokeSession (userId: string | number, familyId: string): Promise<boolean>
   /** Drops the user from the user cache. */
   invalidateUser (userId: string | number): void
   readonly store: AuthStore

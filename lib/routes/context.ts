@@ -1,9 +1,9 @@
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Captchas } from '../captcha.js'
 import type { CredentialCheck } from '../credentials.js'
 import type { Lockout } from '../lockout.js'
 import type { ResolvedOptions } from '../options.js'
-import type { AuthenticateHook, JwtAuthApi, TokenPair } from '../types.js'
+import type { AuthenticateHook, JwtAuthApi, SessionMetadata, TokenPair } from '../types.js'
 import type { ResolvedRoutes } from './route-options.js'
 
 /** What the route modules are given by the plugin entry. */
@@ -27,4 +27,9 @@ export function noStore (reply: FastifyReply): void {
 /** The OAuth 2 style body of a token pair. */
 export function tokenResponse (pair: TokenPair) {
   return { access_token: pair.accessToken, refresh_token: pair.refreshToken, token_type: pair.tokenType, expires_in: pair.expiresIn }
+}
+
+/** What a login session keeps of the request that made or refreshed it. */
+export function sessionMetadata (request: FastifyRequest): SessionMetadata {
+  return { ip: request.ip, userAgent: request.headers['user-agent'] }
 }

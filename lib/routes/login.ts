@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody'
 import type { FastifyInstance } from 'fastify'
 import { InvalidCredentialsError } from '../errors.js'
 import type { IssuableUser } from '../types.js'
-import { noStore, tokenResponse, type RoutesContext } from './context.js'
+import { noStore, sessionMetadata, tokenResponse, type RoutesContext } from './context.js'
 import { errorResponses, loginBody, routeSchema, swaggerLoginBody, tokenPair } from './schemas.js'
 
 interface LoginBody { username: string, password: string, captchaId?: string, captcha?: string }
@@ -37,7 +37,7 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
     await captchas?.check(captchaId, captcha)
     const user = await checkLogin(context, username, password)
     noStore(reply)
-    return tokenResponse(await api.issue(user))
+    return tokenResponse(await api.issue(user, { metadata: sessionMetadata(request) }))
   })
 
   if (!context.routes.swaggerLogin) return
@@ -62,7 +62,7 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
       })
     }, async (request, reply) => {
       const user = await checkLogin(context, request.body.username, request.body.password)
-      const pair = await api.issue(user)
+      const pair = await api.issue(user, { metadata: sessionMetadata(request) })
       noStore(reply)
       return { access_token: pair.accessToken, token_type: pair.tokenType, expires_in: pair.expiresIn }
     })

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { UsernameTakenError, WeakPasswordError } from '../errors.js'
 import type { IssuableUser } from '../types.js'
-import { noStore, tokenResponse, type RoutesContext } from './context.js'
+import { noStore, sessionMetadata, tokenResponse, type RoutesContext } from './context.js'
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './route-options.js'
 import { errorResponses, registerBody, routeSchema, tokenPair } from './schemas.js'
 
@@ -39,6 +39,6 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
     const passwordHash = await context.api.hashPassword(password)
     const user = await create({ ...profile, username, passwordHash }) as IssuableUser
     noStore(reply)
-    return reply.code(201).send(tokenResponse(await context.api.issue(user)))
+    return reply.code(201).send(tokenResponse(await context.api.issue(user, { metadata: sessionMetadata(request) })))
   })
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { noStore, tokenResponse, type RoutesContext } from './context.js'
+import { noStore, sessionMetadata, tokenResponse, type RoutesContext } from './context.js'
 import { errorResponses, refreshBody, routeSchema, tokenPair, userResponse } from './schemas.js'
 
 // Fields of a user record that never leave the server, whatever findById returns.
@@ -21,7 +21,7 @@ export async function sessionRoutes (app: FastifyInstance, { api, authenticate, 
     })
   }, async (request, reply) => {
     noStore(reply)
-    return tokenResponse(await api.refresh(request.body.refresh_token))
+    return tokenResponse(await api.refresh(request.body.refresh_token, sessionMetadata(request)))
   })
 
   app.post('/logout', {

@@ -56,6 +56,29 @@ class MemoryStore implements AuthStore {
     return count
   }
 
+  // A hash is one entry holding JSON: one entry per user index, updated without an await in between.
+  async hset (key: string, field: string, value: string, ttlSeconds: number): Promise<void> {
+    const entry = this.#live(key)
+    const fields = entry === undefined ? {} : JSON.parse(entry.value) as Record<string, string>
+    fields[field] = value
+    const remaining = entry === undefined ? 0 : (entry.expiresAt - Date.now()) / 1000
+    this.#write(key, JSON.stringify(fields), Math.max(remaining, ttlSeconds))
+  }
+
+  async hgetall (key: string): Promise<Record<string, string>> {
+    const entry = this.#live(key)
+    return entry === undefined ? {} : JSON.parse(entry.value) as Record<string, string>
+  }
+
+  async hdel (key: string, field: string): Promise<void> {
+    const entry = this.#live(key)
+    if (entry === undefined) return
+    const fields = JSON.parse(entry.value) as Record<string, string>
+    delete fields[field]
+    if (Object.keys(fields).length === 0) this.#entries.delete(key)
+    else entry.value = JSON.stringify(fields)
+  }
+
   #write (key: string, value: string, ttlSeconds: number): void {
     if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
       throw new TypeError(`memoryStore: ttlSeconds must be a positive number (got ${String(ttlSeconds)})`)

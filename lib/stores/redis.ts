@@ -29,11 +29,14 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
 
 // Atomic on a single key, so safe on a Cluster without hash tags.
 const TAKE = "local value = redis.call('GET', KEYS[1]) if value then redis.call('DEL', KEYS[1]) end return value"
+// The index key lives at least as long as its newest field needs.
+const HASH_SET = "local ttl = redis.call('PTTL', KEYS[1]) redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end return 1"
 const INCREMENT = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n"
 
 type ScriptedClient = RedisClient & {
   jwtAuthTake (key: string): Promise<string | null>
   jwtAuthIncrement (key: string, ttlMs: number): Promise<number>
+  jwtAuthHashSet (key: string, field: string, value: string, ttlMs: number): Promise<number>
 }
 
 const toMs = (ttlSeconds: number): number => {
@@ -73,6 +76,7 @@ export class RedisStore implements AuthStore {
     if (typeof this.keyPrefix !== 'string') throw new TypeError('redisStore: keyPrefix must be a string')
     client.defineCommand('jwtAuthTake', { numberOfKeys: 1, lua: TAKE })
     client.defineCommand('jwtAuthIncrement', { numberOfKeys: 1, lua: INCREMENT })
+    client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
     this.#scripted = client as ScriptedClient
     // An unhandled 'error' event would crash the process; failures surface as command errors (503).
     if (owned) client.on('error', () => {})
@@ -96,6 +100,18 @@ export class RedisStore implements AuthStore {
 
   async increment (key: string, ttlSeconds: number): Promise<number> {
     return Number(await this.#scripted.jwtAuthIncrement(this.keyPrefix + key, toMs(ttlSeconds)))
+  }
+
+  async hset (key: string, field: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.#scripted.jwtAuthHashSet(this.keyPrefix + key, field, value, toMs(ttlSeconds))
+  }
+
+  async hgetall (key: string): Promise<Record<string, string>> {
+    return this.client.hgetall(this.keyPrefix + key)
+  }
+
+  async hdel (key: string, field: string): Promise<void> {
+    await this.client.hdel(this.keyPrefix + key, field)
   }
 
   /** Closes the client if the store opened it. */

@@ -15,5 +15,13 @@ export interface AuthStore {
    * it, counters fall back to get-then-set, which can undercount under races.
    */
   increment? (key: string, ttlSeconds: number): Promise<number>
+  /**
+   * A field of the hash at `key` (the per-user session index); the key lives
+   * at least `ttlSeconds` from now. Optional, with hgetall and hdel: without
+   * them, `sessions()` is not available.
+   */
+  hset? (key: string, field: string, value: string, ttlSeconds: number): Promise<void>
+  hgetall? (key: string): Promise<Record<string, string>>
+  hdel? (key: string, field: string): Promise<void>
   close? (): Promise<void>
 }

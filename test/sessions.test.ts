@@ -1,0 +1,108 @@
+import t from 'tap'
+import { memoryStore, type AuthStore } from '../lib/index.js'
+import { appOnStore, bearer, buildApp, decodePart, STORE_FACTORIES, USERS } from './helpers/app.js'
+import { fakeClock } from './helpers/clock.js'
+import { buildRoutesApp, PASSWORDS, seedUsers } from './helpers/routes-app.js'
+
+for (const { name, create } of STORE_FACTORIES) {
+  t.test(`sessions (${name} store)`, async (t) => {
+    const users = [...USERS, { id: 4, username: 'dan', roles: [] }, { id: 5, username: 'eve', roles: [] }]
+    const app = await appOnStore(t, create, { users })
+    const family = (token: string): string => decodePart(token, 1).fam as string
+
+    t.test('each login is a session with its request details; newest use first', async (t) => {
+      const laptop = await app.jwtAuth.issue({ id: 1 }, { metadata: { ip: '10.0.0.1', userAgent: 'Laptop/1.0' } })
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      const phone = await app.jwtAuth.issue({ id: 1 }, { metadata: { ip: '10.0.0.2', userAgent: 'x'.repeat(1000) } })
+      await app.jwtAuth.issue({ id: 2 })
+      const sessions = await app.jwtAuth.sessions(1)
+      t.equal(sessions.length, 2, 'only user 1\'s sessions')
+      t.same(sessions.map((session) => session.familyId), [family(phone.accessToken), family(laptop.accessToken)])
+      t.match(sessions[1], { ip: '10.0.0.1', userAgent: 'Laptop/1.0' })
+      t.equal(sessions[0]!.userAgent!.length, 256, 'request details are bounded')
+      for (const session of sessions) {
+        t.match(session.createdAt, /^\d{4}-\d\d-\d\dT/)
+        t.ok(Date.parse(session.expiresAt) > Date.now() + 6 * 24 * 3600_000, 'expires with the refresh token (7 days)')
+      }
+      t.same(await app.jwtAuth.sessions('404'), [], 'a user without sessions')
+    })
+
+    t.test('a refresh updates lastRefreshedAt and the request details, not createdAt', async (t) => {
+      const login = await app.jwtAuth.issue({ id: 3 }, { metadata: { ip: '1.1.1.1' } })
+      const [before] = await app.jwtAuth.sessions(3)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      await app.jwtAuth.refresh(login.refreshToken, { ip: '2.2.2.2', userAgent: 'After/2' })
+      const [after] = await app.jwtAuth.sessions(3)
+      t.equal(after!.familyId, before!.familyId, 'the same session')
+      t.equal(after!.createdAt, before!.createdAt)
+      t.ok(after!.lastRefreshedAt > before!.lastRefreshedAt)
+      t.match(after, { ip: '2.2.2.2', userAgent: 'After/2' })
+      const noDetails = await app.jwtAuth.issue({ id: 3 })
+      t.notOk('ip' in (await app.jwtAuth.sessions(3)).find((session) => session.familyId === family(noDetails.accessToken))!)
+    })
+
+    t.test('revokeSession ends one session; others stay', async (t) => {
+      const first = await app.jwtAuth.issue({ id: 4 })
+      const second = await app.jwtAuth.issue({ id: 4 })
+      t.equal(await app.jwtAuth.revokeSession(4, family(first.accessToken)), true)
+      t.equal((await app.inject({ url: '/me', headers: bearer(first.accessToken) })).statusCode, 401, 'its access token is revoked')
+      await t.rejects(app.jwtAuth.refresh(first.refreshToken), { code: 'FST_JWT_AUTH_TOKEN_REVOKED' })
+      t.equal((await app.inject({ url: '/me', headers: bearer(second.accessToken) })).statusCode, 200, 'the other session lives')
+      t.same((await app.jwtAuth.sessions(4)).map((session) => session.familyId), [family(second.accessToken)])
+      t.equal(await app.jwtAuth.revokeSession(4, 'no-such-family'), false)
+      t.equal(await app.jwtAuth.revokeSession(1, family(second.accessToken)), false, 'another user\'s session is not yours to end')
+      t.equal(await app.jwtAuth.revokeSession(4, 42 as unknown as string), false)
+      t.equal((await app.jwtAuth.sessions(4)).length, 1)
+    })
+
+    t.test('revoke, refresh reuse and revokeAll take sessions off the list', async (t) => {
+      const a = await app.jwtAuth.issue({ id: 5 })
+      const b = await app.jwtAuth.issue({ id: 5 })
+      const c = await app.jwtAuth.issue({ id: 5 })
+      await app.jwtAuth.revoke(a.accessToken)
+      await app.jwtAuth.refresh(b.refreshToken)
+      await t.rejects(app.jwtAuth.refresh(b.refreshToken), { code: 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED' })
+      t.same((await app.jwtAuth.sessions(5)).map((session) => session.familyId), [family(c.accessToken)])
+      await app.jwtAuth.revokeAll(5)
+      t.same(await app.jwtAuth.sessions(5), [])
+      const after = await app.jwtAuth.issue({ id: 5 })
+      t.same((await app.jwtAuth.sessions(5)).map((session) => session.familyId), [family(after.accessToken)], 'a login after revokeAll is listed')
+    })
+  })
+}
+
+t.test('expired sessions leave the list (and the index)', async (t) => {
+  const clock = fakeClock(t)
+  const store = memoryStore()
+  t.teardown(() => store.close())
+  const app = await buildApp(store, { options: { refreshTokenTtl: '1h' } })
+  t.teardown(() => app.close())
+  await app.jwtAuth.issue({ id: 1 })
+  clock.now += 30 * 60_000
+  const recent = await app.jwtAuth.issue({ id: 1 })
+  clock.now += 31 * 60_000
+  t.same((await app.jwtAuth.sessions(1)).map((session) => session.familyId), [decodePart(recent.accessToken, 1).fam])
+  t.same(Object.keys(await store.hgetall('ses:1')), [decodePart(recent.accessToken, 1).fam], 'the expired one was dropped from the index')
+})
+
+t.test('a store without hash operations: login works, sessions() says why it cannot', async (t) => {
+  const inner = memoryStore()
+  const store: AuthStore = { get: (k) => inner.get(k), set: (k, v, s) => inner.set(k, v, s), take: (k) => inner.take(k), delete: (k) => inner.delete(k) }
+  const app = await buildApp(store)
+  t.teardown(async () => { await app.close(); await inner.close() })
+  const login = await app.jwtAuth.issue({ id: 1 })
+  t.ok(await app.jwtAuth.refresh(login.refreshToken))
+  await app.jwtAuth.revokeAll(1)
+  await t.rejects(app.jwtAuth.sessions(1), /sessions\(\) needs a store with hset, hgetall and hdel/)
+  await t.rejects(app.jwtAuth.revokeSession(1, 'x'), /revokeSession\(\) needs a store/)
+})
+
+t.test('the routes record the client ip and user agent', async (t) => {
+  const app = await buildRoutesApp({ users: await seedUsers(), routes: { captcha: false }, options: { rateLimit: false } })
+  t.teardown(() => app.close())
+  const login = await app.inject({ method: 'POST', url: '/auth/login', headers: { 'user-agent': 'Test-Agent/3' }, payload: { username: 'alice', password: PASSWORDS.alice } })
+  const [session] = await app.jwtAuth.sessions(1)
+  t.match(session, { ip: '127.0.0.1', userAgent: 'Test-Agent/3' })
+  await app.inject({ method: 'POST', url: '/auth/refresh', headers: { 'user-agent': 'Refresher/1' }, payload: { refresh_token: login.json().refresh_token } })
+  t.match((await app.jwtAuth.sessions(1))[0], { userAgent: 'Refresher/1' })
+})
