@@ -3,13 +3,13 @@
 // - public route, user route, admin-only route
 // - the plugin's routes under /auth with captcha, rate limiting and lockout
 // - Swagger UI at /docs, whose Authorize button logs in through /auth/swagger-login (development only)
-// - two seeded users with argon2id hashes; in-memory store (no Redis needed)
+// - two seeded users with argon2id hashes; in-memory store, or Redis when REDIS_URL is set
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
-import jwtAuth, { hashPassword, memoryStore } from 'fastify-jwt-auth'
+import jwtAuth, { hashPassword, memoryStore, redisStore } from 'fastify-jwt-auth'
 
 interface User { id: number, username: string, passwordHash: string, roles: string[], displayName: string }
 
@@ -34,6 +34,11 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
   await app.register(swagger, { openapi: { info: { title: 'fastify-jwt-auth example', version: '1.0.0' } } })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false } })
 
+  // REDIS_URL=redis://127.0.0.1:6379 npm run example: several instances then share logins and logouts.
+  const store = process.env.REDIS_URL === undefined ? memoryStore() : redisStore({ url: process.env.REDIS_URL, keyPrefix: 'jwt-auth-example:' })
+  app.addHook('onClose', async () => { await store.close() })
+  app.log.info(`store: ${process.env.REDIS_URL === undefined ? 'memory' : 'redis'}`)
+
   const secret = process.env.JWT_SECRET
   if (secret === undefined) app.log.warn('JWT_SECRET is not set: using a random secret, so tokens die with the process')
 
@@ -41,7 +46,7 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
     secret: secret ?? randomBytes(32),
     issuer: 'fastify-jwt-auth-example',
     audience: 'example-clients',
-    store: memoryStore(),
+    store,
     routes: { captcha: true, swaggerLogin: true },
     users: {
       findById: async (id) => {
@@ -74,6 +79,9 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
 
   app.get('/api/admin/users', { onRequest: app.authorize('admin'), schema: { summary: 'Admins only' } as object }, async () =>
     users.map(publicUser))
+
+  app.get('/api/sessions', { onRequest: app.authenticate, schema: { summary: 'Your live logins' } as object }, async (request) =>
+    app.jwtAuth.sessions(request.auth!.claims.sub))
 
   return app
 }

@@ -74,3 +74,12 @@ t.test('login, lockout and the rate limiter on the cluster', async (t) => {
   t.equal((await login('alice', PASSWORDS.alice)).statusCode, 200)
   t.equal((await login('alice', PASSWORDS.alice)).statusCode, 429, 'rate limited after five')
 })
+
+t.test('cluster options are passed through, over the fail-fast defaults', async (t) => {
+  const store = redisStore({ cluster: { nodes: cluster.nodes, options: { scaleReads: 'master', redisOptions: { commandTimeout: 500 } } }, keyPrefix: 'opts:' })
+  t.teardown(() => store.close())
+  await store.set('a', '1', 10)
+  t.equal(await store.get('a'), '1')
+  t.equal((store.client as unknown as { options: { redisOptions: { commandTimeout: number, maxRetriesPerRequest: number } } }).options.redisOptions.commandTimeout, 500)
+  t.equal((store.client as unknown as { options: { redisOptions: { maxRetriesPerRequest: number } } }).options.redisOptions.maxRetriesPerRequest, 1, 'defaults kept where not overridden')
+})

@@ -1,9 +1,10 @@
 // Type tests of the published declarations (dist/, through the exports map).
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { expect, test } from 'tstyche'
+import { Redis } from 'ioredis'
 import jwtAuth, {
-  hashPassword, InvalidTokenError, jwtAuth as namedJwtAuth, memoryStore, needsRehash, StoreUnavailableError, verifyPassword,
-  type AccessTokenClaims, type AuthContext, type AuthStore, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type TokenPair
+  hashPassword, InvalidTokenError, jwtAuth as namedJwtAuth, memoryStore, needsRehash, redisStore, RedisStore, StoreUnavailableError, verifyPassword,
+  type AccessTokenClaims, type AuthContext, type AuthStore, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type SessionInfo, type TokenPair
 } from 'fastify-jwt-auth'
 
 const app = Fastify()
@@ -98,6 +99,21 @@ test('stores', () => {
   expect(memoryStore()).type.toBeAssignableTo<AuthStore>()
   expect(memoryStore).type.not.toBeCallableWith({ maxEntries: '10' })
   expect({ get: async () => null }).type.not.toBeAssignableTo<AuthStore>()
+})
+
+test('redis store and sessions', () => {
+  expect(redisStore({ url: 'redis://127.0.0.1:6379' })).type.toBe<RedisStore>()
+  expect(redisStore).type.toBeCallableWith({ client: new Redis({ lazyConnect: true }), keyPrefix: 'app:' })
+  expect(redisStore).type.toBeCallableWith({ cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } })
+  expect(redisStore).type.toBeCallableWith({ redisOptions: { sentinels: [{ host: '127.0.0.1', port: 26379 }], name: 'mymaster' } })
+  expect(redisStore).type.not.toBeCallableWith({ url: 42 })
+  expect(redisStore({ url: 'redis://x' })).type.toBeAssignableTo<AuthStore>()
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', store: redisStore({ url: 'redis://x' }) })
+  expect(app.jwtAuth.sessions(1)).type.toBe<Promise<SessionInfo[]>>()
+  expect(app.jwtAuth.revokeSession(1, 'family')).type.toBe<Promise<boolean>>()
+  expect(app.jwtAuth.issue).type.toBeCallableWith({ id: 1 }, { metadata: { ip: '::1', userAgent: 'ua' } })
+  expect(app.jwtAuth.refresh).type.toBeCallableWith('token', { ip: '::1' })
+  expect(app.jwtAuth.issue).type.not.toBeCallableWith({ id: 1 }, { metadata: { ip: 1 } })
 })
 
 test('password helpers and errors', () => {
