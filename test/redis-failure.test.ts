@@ -114,3 +114,40 @@ t.test('closing a store whose Redis is gone ends reconnection at once', async (t
   await new Promise((resolve) => setTimeout(resolve, 2500)) // ...for longer than the longest reconnect delay
   t.not(store.client.status, 'ready', 'the closed store did not reconnect')
 })
+
+t.test('through Sentinel: redisStore({ redisOptions: { sentinels, name } })', async (t) => {
+  const { startSentinel } = await import('./helpers/redis.js')
+  const { sentinel, stop } = await startSentinel()
+  t.teardown(stop)
+  const app = await buildApp(redisStore({ redisOptions: { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: 'mymaster' } }))
+  t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+  const login = await app.jwtAuth.issue({ id: 1 })
+  t.equal((await app.inject({ url: '/me', headers: bearer(login.accessToken) })).statusCode, 200)
+  const rotated = await app.jwtAuth.refresh(login.refreshToken)
+  await t.rejects(app.jwtAuth.refresh(login.refreshToken), { code: 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED' })
+  t.equal((await app.inject({ url: '/me', headers: bearer(rotated.accessToken) })).statusCode, 401)
+})
+
+t.test('an outage does not pile up commands: the offline queue stays bounded', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const store = redisStore({ url: server.url })
+  const app = await buildApp(store)
+  t.teardown(async () => { await app.close(); await store.close() })
+  const { accessToken } = await app.jwtAuth.issue({ id: 1 })
+  await server.kill()
+  const queue = (): number => (store.client as unknown as { offlineQueue: { length: number } }).offlineQueue.length
+  let peak = 0
+  const statuses = new Set<number>()
+  // 200 requests over about 1.5 seconds of outage
+  for (let burst = 0; burst < 4; burst++) {
+    const responses = await Promise.all(Array.from({ length: 50 }, () => app.inject({ url: '/me', headers: bearer(accessToken) })))
+    for (const response of responses) statuses.add(response.statusCode)
+    peak = Math.max(peak, queue())
+    await new Promise((resolve) => setTimeout(resolve, 300))
+  }
+  t.same([...statuses], [503])
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  t.ok(peak <= 100, `at most one burst queued at a time (peak ${peak} commands)`)
+  t.equal(queue(), 0, 'and the queue drains while Redis is still down')
+})

@@ -1,7 +1,7 @@
 // Real redis-server processes on free loopback ports (no mocks): started by the
 // tests so they can kill, pause and restart them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,7 +25,7 @@ export class RedisServer {
   child: ChildProcess | undefined
   readonly dir: string
 
-  constructor (readonly port: number, readonly extraArgs: string[] = []) {
+  constructor (readonly port: number, readonly extraArgs: string[] = [], readonly configFile?: string) {
     this.dir = mkdtempSync(join(tmpdir(), 'jwt-auth-redis-'))
   }
 
@@ -34,7 +34,8 @@ export class RedisServer {
   }
 
   async start (): Promise<this> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    const config = this.configFile === undefined ? [] : [this.configFile]
+    const child = spawn('redis-server', [...config, '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--dir', this.dir, '--protected-mode', 'no', ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     running.add(child)
@@ -42,7 +43,7 @@ export class RedisServer {
       let output = ''
       const onData = (chunk: Buffer): void => {
         output += String(chunk)
-        if (output.includes('Ready to accept connections')) {
+        if (output.includes('Ready to accept connections') || output.includes('Sentinel ID is')) {
           child.stdout!.off('data', onData)
           child.stdout!.resume()
           resolve()
@@ -111,5 +112,24 @@ export async function startCluster (): Promise<{ nodes: Array<{ host: string, po
   return {
     nodes: servers.map((server) => ({ host: '127.0.0.1', port: server.port })),
     stop: async () => { await Promise.all(servers.map((server) => server.stop())) }
+  }
+}
+
+/** A master and one Sentinel monitoring it as 'mymaster'. */
+export async function startSentinel (): Promise<{ master: RedisServer, sentinel: RedisServer, stop: () => Promise<void> }> {
+  const master = await startRedis()
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'jwt-auth-sentinel-'))
+  const configFile = join(dir, 'sentinel.conf')
+  writeFileSync(configFile, `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds mymaster 1000\n`)
+  const sentinel = await new RedisServer(port, ['--sentinel'], configFile).start()
+  return {
+    master,
+    sentinel,
+    stop: async () => {
+      await sentinel.stop()
+      await master.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
   }
 }
