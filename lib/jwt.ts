@@ -1,4 +1,4 @@
-import { createSigner, createVerifier, TokenError } from 'fast-jwt'
+import { createSigner, createVerifier, TokenError, type Algorithm } from 'fast-jwt'
 import { InvalidTokenError, TokenExpiredError, TokenNotActiveError, WrongTokenTypeError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { AccessTokenClaims } from './types.js'
@@ -62,34 +62,70 @@ function checkShape (header: Record<string, unknown>, payload: Record<string, un
   }
 }
 
+// The key id of a token, read before verification to pick the key (the
+// verifier then checks the whole token, this header included).
+function keyIdOf (token: string): unknown {
+  const dot = token.indexOf('.')
+  try {
+    return (JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString()) as { kid?: unknown } | null)?.kid
+  } catch {
+    throw new InvalidTokenError('The token is malformed')
+  }
+}
+
 export function createJwt (config: ResolvedOptions) {
-  const { key, algorithm, issuer, audience } = config
+  const { signing, issuer, audience } = config
   const requiredClaims = ['sub', 'jti', 'fam', 'iat', 'exp']
   // fast-jwt only checks iss/aud when present, so a configured one is also required.
   if (issuer !== undefined) requiredClaims.push('iss')
   if (audience !== undefined) requiredClaims.push('aud')
 
-  const signerOptions = { key, algorithm, iss: issuer, aud: audience }
-  const signAccess = createSigner({ ...signerOptions, header: { alg: algorithm, typ: ACCESS_TYP }, expiresIn: config.accessTtl * 1000 })
-  const signRefresh = createSigner({ ...signerOptions, header: { alg: algorithm, typ: REFRESH_TYP }, expiresIn: config.refreshTtl * 1000 })
+  const signingKey = signing.kind === 'hmac'
+    ? { key: signing.key, algorithm: signing.algorithm, kid: undefined }
+    : { key: signing.keys[0]!.privatePem!, algorithm: signing.keys[0]!.algorithm, kid: signing.keys[0]!.kid }
+  const signerOptions = { key: signingKey.key, algorithm: signingKey.algorithm, kid: signingKey.kid, iss: issuer, aud: audience }
+  const header = (typ: string) => ({ alg: signingKey.algorithm, typ })
+  const signAccess = createSigner({ ...signerOptions, header: header(ACCESS_TYP), expiresIn: config.accessTtl * 1000 })
+  const signRefresh = createSigner({ ...signerOptions, header: header(REFRESH_TYP), expiresIn: config.refreshTtl * 1000 })
 
-  const verifierOptions = {
-    key,
-    algorithms: [algorithm],
-    allowedIss: issuer,
-    allowedAud: audience,
-    requiredClaims,
-    clockTolerance: config.clockTolerance * 1000, // fast-jwt counts milliseconds
-    complete: true as const
+  // Each key verifies only with its own algorithm.
+  const verifierSet = (key: Buffer | string, algorithm: Algorithm) => {
+    const options = {
+      key,
+      algorithms: [algorithm],
+      allowedIss: issuer,
+      allowedAud: audience,
+      requiredClaims,
+      clockTolerance: config.clockTolerance * 1000, // fast-jwt counts milliseconds
+      complete: true as const
+    }
+    return {
+      access: createVerifier({ ...options, checkTyp: ACCESS_TYP }),
+      refresh: createVerifier({ ...options, checkTyp: REFRESH_TYP }),
+      // Revocation accepts expired tokens of either type: logging out with a stale token still ends its family.
+      any: createVerifier({ ...options, ignoreExpiration: true, ignoreNotBefore: true })
+    }
   }
-  const verifyAccessJwt = createVerifier({ ...verifierOptions, checkTyp: ACCESS_TYP })
-  const verifyRefreshJwt = createVerifier({ ...verifierOptions, checkTyp: REFRESH_TYP })
-  // Revocation accepts expired tokens of either type: logging out with a stale token still ends its family.
-  const verifyAnyJwt = createVerifier({ ...verifierOptions, ignoreExpiration: true, ignoreNotBefore: true })
+  type VerifierSet = ReturnType<typeof verifierSet>
 
-  function decode (verifier: typeof verifyAccessJwt, token: string, expected: TokenType): { header: Record<string, unknown>, payload: Record<string, unknown> } {
+  let verifiersFor: (token: string) => VerifierSet
+  if (signing.kind === 'hmac') {
+    const verifiers = verifierSet(signing.key, signing.algorithm)
+    verifiersFor = () => verifiers
+  } else {
+    const byKid = new Map(signing.keys.map((key) => [key.kid, verifierSet(key.publicPem, key.algorithm)]))
+    verifiersFor = (token) => {
+      const kid = keyIdOf(token)
+      const verifiers = typeof kid === 'string' ? byKid.get(kid) : undefined
+      if (verifiers === undefined) throw new InvalidTokenError('The token key is unknown')
+      return verifiers
+    }
+  }
+
+  function decode (kind: keyof VerifierSet, token: string, expected: TokenType): { header: Record<string, unknown>, payload: Record<string, unknown> } {
     // fast-jwt reports a non-string token as a wrong type; it is simply not a token.
     if (typeof token !== 'string') throw new InvalidTokenError('The token must be a string')
+    const verifier = verifiersFor(token)[kind]
     let decoded
     try {
       decoded = verifier(token)
@@ -105,16 +141,16 @@ export function createJwt (config: ResolvedOptions) {
     signRefresh: (payload: Record<string, unknown>): string => signRefresh(payload),
 
     verifyAccess (token: string): AccessTokenClaims {
-      return decode(verifyAccessJwt, token, 'access').payload as AccessTokenClaims
+      return decode('access', token, 'access').payload as AccessTokenClaims
     },
 
     verifyRefresh (token: string): RefreshTokenClaims {
-      return decode(verifyRefreshJwt, token, 'refresh').payload as unknown as RefreshTokenClaims
+      return decode('refresh', token, 'refresh').payload as unknown as RefreshTokenClaims
     },
 
     /** Signature and issuer checks only, for revoke(): returns the claims and which kind of token it is. */
     verifyAnyType (token: string): { claims: RefreshTokenClaims, type: TokenType } {
-      const { header, payload } = decode(verifyAnyJwt, token, 'access')
+      const { header, payload } = decode('any', token, 'access')
       const typ = header.typ
       if (typ !== ACCESS_TYP && typ !== REFRESH_TYP) throw new InvalidTokenError('The token type is not recognised')
       return { claims: payload as unknown as RefreshTokenClaims, type: typ === ACCESS_TYP ? 'access' : 'refresh' }

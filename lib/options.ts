@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer'
 import type { RateLimitPluginOptions } from '@fastify/rate-limit'
 import { toSeconds, type Duration } from './duration.js'
 import { InvalidOptionError } from './errors.js'
+import { resolveKeys, type ResolvedKey, type SigningKey } from './keys.js'
 import { OWASP_ARGON2ID, type PasswordOptions } from './passwords.js'
 import { resolveProtectByDefault, resolveRateLimit, resolveRoutes, type ProtectByDefaultOptions, type ResolvedRoutes, type RoutesOptions } from './routes/route-options.js'
 import { memoryStore } from './stores/memory.js'
@@ -24,11 +25,7 @@ export interface JwtAuthUsers {
   updatePasswordHash?: (id: string, passwordHash: string) => MaybePromise<void>
 }
 
-export interface JwtAuthOptions {
-  /** HMAC secret: at least 32 bytes for HS256, 48 for HS384, 64 for HS512 (RFC 7518 section 3.2). */
-  secret: string | Buffer
-  /** HMAC algorithm; default 'HS256'. */
-  algorithm?: HmacAlgorithm
+interface CommonOptions {
   /** Put in every token as `iss` and required on verify. */
   issuer?: string
   /** Put in every token as `aud` and required on verify. */
@@ -62,9 +59,31 @@ export interface JwtAuthOptions {
   protectByDefault?: boolean | ProtectByDefaultOptions
 }
 
+/** HMAC: one shared secret signs and verifies. */
+export interface HmacOptions extends CommonOptions {
+  /** HMAC secret: at least 32 bytes for HS256, 48 for HS384, 64 for HS512 (RFC 7518 section 3.2). */
+  secret: string | Buffer
+  /** HMAC algorithm; default 'HS256'. */
+  algorithm?: HmacAlgorithm
+  keys?: never
+}
+
+/** Asymmetric keys: the first signs, every one verifies (with its own algorithm), the JWKS publishes them. */
+export interface KeysOptions extends CommonOptions {
+  keys: SigningKey[]
+  secret?: never
+  algorithm?: never
+}
+
+export type JwtAuthOptions = HmacOptions | KeysOptions
+
+/** How tokens are signed and verified. */
+export type Signing =
+  | { kind: 'hmac', key: Buffer, algorithm: HmacAlgorithm }
+  | { kind: 'keys', keys: ResolvedKey[] }
+
 export interface ResolvedOptions {
-  key: Buffer
-  algorithm: HmacAlgorithm
+  signing: Signing
   issuer: string | undefined
   audience: string | string[] | undefined
   accessTtl: number
@@ -85,7 +104,7 @@ export interface ResolvedOptions {
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
-const KNOWN_OPTIONS = new Set<string>(['secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl',
+const KNOWN_OPTIONS = new Set<string>(['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl',
   'refreshTokenTtl', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'store', 'storeTimeout',
   'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault'])
 const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash'] as const
@@ -159,8 +178,12 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     if (!KNOWN_OPTIONS.has(name)) fail(`unknown option ${name}`)
   }
 
+  const { keys } = options as { keys?: unknown }
+  if (keys !== undefined && ((options as { secret?: unknown }).secret !== undefined || options.algorithm !== undefined)) {
+    fail('give either secret (HMAC) or keys (asymmetric), never both: an HMAC secret and public keys are not mixed')
+  }
   const algorithm = options.algorithm ?? 'HS256'
-  if (!Object.hasOwn(HMAC_MIN_BYTES, algorithm)) fail(`algorithm must be one of HS256, HS384, HS512 (got ${String(algorithm)})`)
+  if (!Object.hasOwn(HMAC_MIN_BYTES, algorithm)) fail(`algorithm must be one of HS256, HS384, HS512 (got ${String(algorithm)}); asymmetric algorithms go with keys`)
 
   const issuer = nonEmptyString(options.issuer, 'issuer')
   const audience = options.audience
@@ -181,8 +204,9 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
 
   const users = resolveUsers(options.users)
   const resolved = {
-    key: resolveKey(options.secret, algorithm),
-    algorithm,
+    signing: (keys === undefined
+      ? { kind: 'hmac', key: resolveKey((options as HmacOptions).secret, algorithm), algorithm }
+      : { kind: 'keys', keys: resolveKeys(keys) }) satisfies Signing as Signing,
     issuer,
     audience,
     accessTtl: toSeconds(options.accessTokenTtl ?? '15m', 'accessTokenTtl'),

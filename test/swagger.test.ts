@@ -7,10 +7,10 @@ import { SECRET } from './helpers/app.js'
 interface Operation { security?: unknown, summary?: string, requestBody?: { content: Record<string, unknown> } }
 interface OpenApiDocument { components: { securitySchemes?: Record<string, unknown> }, paths: Record<string, Record<string, Operation>> }
 
-async function build (options: Partial<JwtAuthOptions> = {}, swaggerOptions: Record<string, unknown> = {}) {
+async function build (options: Record<string, unknown> = {}, swaggerOptions: Record<string, unknown> = {}) {
   const app = Fastify()
   await app.register(swagger, { openapi: { info: { title: 'test', version: '1.0.0' } }, ...swaggerOptions })
-  await app.register(jwtAuth, { secret: SECRET, routes: true, users: { findByLogin: async () => null, create: async () => ({ id: 1 }) }, ...options })
+  await app.register(jwtAuth, { secret: SECRET, routes: true, users: { findByLogin: async () => null, create: async () => ({ id: 1 }) }, ...options } as JwtAuthOptions)
   app.get('/public', async () => 'ok')
   app.get('/route-hook', { onRequest: app.authenticate }, async () => 'ok')
   app.get('/route-hook-array', { preHandler: [async () => {}, app.authorize('admin')] }, async () => 'ok')

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
-import jwtAuth, { memoryStore, redisStore, type AuthStore, type JwtAuthOptions } from '../../lib/index.js'
+import jwtAuth, { memoryStore, redisStore, type AuthStore, type JwtAuthOptions, type HmacOptions } from '../../lib/index.js'
 import { sharedRedis } from './redis.js'
 
 export const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
@@ -30,7 +30,7 @@ export const STORE_FACTORIES: Array<{ name: string, create: () => Promise<AuthSt
 ]
 
 export interface BuildOptions {
-  options?: Partial<JwtAuthOptions>
+  options?: Partial<HmacOptions> | Record<string, unknown>
   users?: TestUser[]
   findById?: boolean
 }
@@ -58,7 +58,7 @@ export async function buildApp (store: AuthStore | undefined, { options = {}, us
         }
       : {}),
     ...options
-  })
+  } as JwtAuthOptions)
   app.get('/public', async () => ({ ok: true }))
   app.get('/me', { onRequest: app.authenticate }, async (request) => ({ user: request.user, claims: request.auth?.claims }))
   app.get('/admin', { preHandler: app.authorize('admin') }, async (request) => ({ admin: request.user }))

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import jwtAuth, { hashPassword, type JwtAuthOptions } from '../../lib/index.js'
+import jwtAuth, { hashPassword, type JwtAuthOptions, type HmacOptions } from '../../lib/index.js'
 import type { RoutesOptions } from '../../lib/routes/route-options.js'
 import { SECRET } from './app.js'
 
@@ -27,7 +27,7 @@ export const fixedCaptcha = { create: () => ({ text: CAPTCHA_TEXT, svg: '<svg xm
 
 export interface RoutesAppOptions {
   routes?: RoutesOptions | boolean
-  options?: Partial<JwtAuthOptions>
+  options?: Partial<HmacOptions> | Record<string, unknown>
   users: StoredUser[]
   create?: boolean
   before?: (app: FastifyInstance) => Promise<void>
@@ -65,7 +65,7 @@ export async function buildRoutesApp ({ routes = { captcha: fixedCaptcha }, opti
         : {})
     },
     ...options
-  })
+  } as JwtAuthOptions)
   await app.ready()
   return app
 }
