@@ -45,8 +45,9 @@ function fail (message: string): never {
 function toKeyObject (input: KeyInput, kind: 'private' | 'public', option: string): KeyObject {
   try {
     if (input instanceof KeyObject) {
-      if (kind === 'private' && input.type !== 'private') fail(`${option} must be a private key`)
-      return kind === 'public' ? createPublicKey(input) : input
+      if (input.type === 'secret' || (kind === 'private' && input.type !== 'private')) fail(`${option} must be a ${kind} key`)
+      // A private KeyObject given as publicKey stands for its public half.
+      return kind === 'public' && input.type === 'private' ? createPublicKey(input) : input
     }
     const source = typeof input === 'string' || Buffer.isBuffer(input) ? input : { key: input, format: 'jwk' as const }
     return kind === 'private' ? createPrivateKey(source) : createPublicKey(source)

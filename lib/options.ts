@@ -219,7 +219,7 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     realm,
     password: resolvePassword(options.password),
     maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', 8192),
-    routes: resolveRoutes(options.routes, users.findByLogin !== undefined),
+    routes: resolveRoutes(options.routes, users.findByLogin !== undefined, keys !== undefined),
     rateLimit: resolveRateLimit(options.rateLimit),
     protectByDefault: resolveProtectByDefault(options.protectByDefault)
   }

@@ -6,6 +6,7 @@ import { createCaptchas } from './captcha.js'
 import { withChallenge } from './challenge.js'
 import { createCredentialCheck } from './credentials.js'
 import { createJwt } from './jwt.js'
+import { toJwks } from './keys.js'
 import { createLockout } from './lockout.js'
 import { resolveOptions, type JwtAuthOptions } from './options.js'
 import { createPasswordHasher } from './passwords.js'
@@ -47,6 +48,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
     sessions: sessions.sessions,
     revokeSession: sessions.revokeSession,
     invalidateUser: (userId) => userCache.delete(String(userId)),
+    jwks: () => toJwks(config.signing.kind === 'keys' ? config.signing.keys : []),
     store
   }
 

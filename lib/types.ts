@@ -118,6 +118,8 @@ export interface JwtAuthApi extends PasswordHasher {
   sessions (userId: string | number): Promise<SessionInfo[]>
   /** Ends one login session of the user; false when the user has no such session. */
   revokeSession (userId: string | number, familyId: string): Promise<boolean>
+  /** The JSON Web Key Set of the public keys (empty with an HMAC secret, which is never published). */
+  jwks (): { keys: Array<Record<string, unknown>> }
   /** Drops the user from the user cache. */
   invalidateUser (userId: string | number): void
   readonly store: AuthStore

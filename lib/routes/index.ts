@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import { captchaRoute } from './captcha.js'
 import type { RoutesContext } from './context.js'
+import { jwksRoute } from './jwks.js'
 import { loginRoutes } from './login.js'
 import { rateLimitOptions } from './rate-limit.js'
 import { registerRoute } from './register.js'
@@ -25,4 +26,5 @@ export async function authRoutes (app: FastifyInstance, context: RoutesContext):
   await loginRoutes(app, context)
   await sessionRoutes(app, context)
   await registerRoute(app, context)
+  await jwksRoute(app, context)
 }

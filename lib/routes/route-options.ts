@@ -38,6 +38,8 @@ export interface RoutesOptions {
   lockout?: false | LockoutOptions
   /** Extra password rule for POST /register, on top of the length bounds. */
   passwordPolicy?: PasswordPolicy
+  /** GET /.well-known/jwks.json with the public keys (needs `keys`). Default false. */
+  jwks?: boolean
 }
 
 export interface ProtectByDefaultOptions {
@@ -51,6 +53,7 @@ export interface ResolvedRoutes {
   swaggerLogin: boolean
   lockout: { maxFailures: number, window: number, duration: number } | null
   passwordPolicy: PasswordPolicy | undefined
+  jwks: boolean
 }
 
 /** Passwords are bounded before any hashing: at least this many characters... */
@@ -90,7 +93,7 @@ function resolveLockout (lockout: unknown): ResolvedRoutes['lockout'] {
 }
 
 /** `routes` option: false/undefined for none, true for the defaults, or an object. */
-export function resolveRoutes (routes: unknown, hasFindByLogin: boolean): ResolvedRoutes | null {
+export function resolveRoutes (routes: unknown, hasFindByLogin: boolean, hasKeys: boolean): ResolvedRoutes | null {
   if (routes === undefined || routes === false) return null
   const options = routes === true ? {} : routes
   if (!isObject(options)) fail('routes must be true, false or an object')
@@ -99,12 +102,15 @@ export function resolveRoutes (routes: unknown, hasFindByLogin: boolean): Resolv
   if (typeof prefix !== 'string' || !/^(\/[\w.~-]+)*$/.test(prefix)) fail(`routes.prefix must be a path such as '/auth' (got ${JSON.stringify(prefix)})`)
   if (options.swaggerLogin !== undefined && typeof options.swaggerLogin !== 'boolean') fail('routes.swaggerLogin must be a boolean')
   if (options.passwordPolicy !== undefined && typeof options.passwordPolicy !== 'function') fail('routes.passwordPolicy must be a function')
+  if (options.jwks !== undefined && typeof options.jwks !== 'boolean') fail('routes.jwks must be a boolean')
+  if (options.jwks === true && !hasKeys) fail('routes.jwks needs asymmetric keys (the keys option): an HMAC secret is never published')
   return {
     prefix,
     captcha: resolveCaptcha(options.captcha),
     swaggerLogin: options.swaggerLogin === true,
     lockout: resolveLockout(options.lockout),
-    passwordPolicy: options.passwordPolicy as PasswordPolicy | undefined
+    passwordPolicy: options.passwordPolicy as PasswordPolicy | undefined,
+    jwks: options.jwks === true
   }
 }
 
