@@ -28,11 +28,13 @@ export interface ResolvedKey {
 }
 
 // What each algorithm accepts (RFC 7518 section 3; RSA at least 2048 bits).
+// PS256 takes a plain RSA key: fast-jwt cannot read RSASSA-PSS-only (rsa-pss) keys.
+const isRsa2048 = (key: KeyObject): boolean => key.asymmetricKeyType === 'rsa' && key.asymmetricKeyDetails!.modulusLength! >= 2048
 const FITS: Record<AsymmetricAlgorithm, (key: KeyObject) => boolean> = {
-  RS256: (key) => key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048,
-  PS256: (key) => (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048,
-  ES256: (key) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1',
-  ES384: (key) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1',
+  RS256: isRsa2048,
+  PS256: isRsa2048,
+  ES256: (key) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails!.namedCurve === 'prime256v1',
+  ES384: (key) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails!.namedCurve === 'secp384r1',
   EdDSA: (key) => key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448'
 }
 const DIGEST: Record<AsymmetricAlgorithm, string | null> = { RS256: 'sha256', PS256: 'sha256', ES256: 'sha256', ES384: 'sha384', EdDSA: null }
@@ -66,7 +68,8 @@ function resolveKey (key: SigningKey, index: number): ResolvedKey {
   const privateKey = key.privateKey === undefined ? undefined : toKeyObject(key.privateKey, 'private', `${option}.privateKey`)
   const publicKey = toKeyObject(key.publicKey ?? privateKey!, 'public', `${option}.${key.publicKey === undefined ? 'privateKey' : 'publicKey'}`)
   if (!FITS[key.algorithm](publicKey)) {
-    fail(`${option} is a ${publicKey.asymmetricKeyType ?? 'secret'} key${publicKey.asymmetricKeyDetails?.namedCurve === undefined ? '' : ` on ${publicKey.asymmetricKeyDetails.namedCurve}`}, which ${key.algorithm} cannot use`)
+    const curve = publicKey.asymmetricKeyDetails!.namedCurve
+    fail(`${option} is a ${publicKey.asymmetricKeyType!} key${curve === undefined ? '' : ` on ${curve}`}, which ${key.algorithm} cannot use`)
   }
   if (privateKey !== undefined && key.publicKey !== undefined) {
     // The pair must match: a probe signed by one verifies with the other.

@@ -1,4 +1,4 @@
-import { createHmac, generateKeyPairSync } from 'node:crypto'
+import { createHmac, createSecretKey, generateKeyPairSync } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
@@ -68,6 +68,8 @@ t.test('bad keys fail register with an error naming the key', async (t) => {
     ['an HMAC algorithm', { keys: [{ kid: 'a', algorithm: 'HS256', privateKey: pairs.ES256.privateKey }] }, /keys\[0\].algorithm must be one of RS256, PS256, ES256, ES384, EdDSA \(got HS256\)/],
     ['no key material', { keys: [{ kid: 'a', algorithm: 'ES256' }] }, /keys\[0\] needs a privateKey or a publicKey/],
     ['a 1024-bit RSA key', { keys: [{ kid: 'a', algorithm: 'RS256', privateKey: rsa1024.privateKey }] }, /keys\[0\] is a rsa key, which RS256 cannot use/],
+    ['an RSA-PSS-only key for PS256', { keys: [{ kid: 'a', algorithm: 'PS256', privateKey: generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey }] }, /keys\[0\] is a rsa-pss key, which PS256 cannot use/],
+    ['a secret KeyObject', { keys: [{ kid: 'a', algorithm: 'ES256', publicKey: createSecretKey(Buffer.alloc(32)) }] }, /keys\[0\].publicKey must be a public key/],
     ['a P-256 key for ES384', { keys: [{ kid: 'a', algorithm: 'ES384', privateKey: pairs.ES256.privateKey }] }, /keys\[0\] is a ec key on prime256v1, which ES384 cannot use/],
     ['an Ed25519 key for ES256', { keys: [{ kid: 'a', algorithm: 'ES256', privateKey: pairs.EdDSA.privateKey }] }, /ES256 cannot use/],
     ['an RSA key for EdDSA', { keys: [{ kid: 'a', algorithm: 'EdDSA', privateKey: pairs.RS256.privateKey }] }, /EdDSA cannot use/],
