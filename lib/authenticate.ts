@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { readBearerToken } from './bearer.js'
 import { challengeReply } from './challenge.js'
-import { UserNotFoundError } from './errors.js'
+import { checkCsrf } from './cookies.js'
+import { InvalidRequestError, UserNotFoundError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { Sessions } from './sessions.js'
 import type { AuthenticateHook, AuthUser } from './types.js'
@@ -14,14 +15,27 @@ import type { AuthenticateHook, AuthUser } from './types.js'
 export function createAuthenticate (config: ResolvedOptions, sessions: Sessions): AuthenticateHook {
   const { realm, maxTokenLength } = config
   const hasUserLookup = config.users.findById !== undefined
+  const accessCookie = config.cookies?.accessToken === true ? config.cookies.names.access : undefined
+
+  // With cookie transport: the cookie, or the header, never both (RFC 6750 section 2).
+  function readToken (request: FastifyRequest): { token: string, fromCookie: boolean } {
+    const cookie = accessCookie === undefined ? undefined : request.cookies[accessCookie]
+    if (cookie === undefined || cookie === '') return { token: readBearerToken(request, maxTokenLength), fromCookie: false }
+    if (request.headers.authorization !== undefined) throw new InvalidRequestError('Send the access token in the Authorization header or in the cookie, not both')
+    if (cookie.length > maxTokenLength) throw new InvalidRequestError('The access token cookie is too long')
+    return { token: cookie, fromCookie: true }
+  }
 
   return async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     // Already done for this request (protectByDefault, then the route's own hook).
     if (request.auth !== null) return
     let token, claims
     try {
-      token = readBearerToken(request, maxTokenLength)
+      const read = readToken(request)
+      token = read.token
       claims = await sessions.verify(token)
+      // A cookie is sent by the browser on its own: state changes need the CSRF proof too.
+      if (read.fromCookie) checkCsrf(request, claims.csh)
     } catch (error) {
       throw challengeReply(reply, error as Error, realm)
     }

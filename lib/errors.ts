@@ -70,3 +70,6 @@ export const UsernameTakenError = define<'FST_JWT_AUTH_USERNAME_TAKEN', 409, [Ca
 
 export const WeakPasswordError = define<'FST_JWT_AUTH_WEAK_PASSWORD', 400, [string, Cause?]>(
   'FST_JWT_AUTH_WEAK_PASSWORD', '%s', 400)
+
+export const CsrfError = define<'FST_JWT_AUTH_CSRF', 403, [Cause?]>(
+  'FST_JWT_AUTH_CSRF', 'A valid CSRF token is required in the X-CSRF-Token header', 403)

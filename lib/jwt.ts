@@ -18,6 +18,8 @@ export interface RefreshTokenClaims {
   iat: number
   exp: number
   ep?: string
+  /** Hash of the session's CSRF token (cookie logins). */
+  csh?: string
 }
 
 // We only ever verify tokens we signed, and we sign with these header
@@ -57,6 +59,7 @@ function checkShape (header: Record<string, unknown>, payload: Record<string, un
       typeof payload.jti !== 'string' || typeof payload.fam !== 'string' ||
       typeof payload.iat !== 'number' || typeof payload.exp !== 'number' ||
       (payload.ep !== undefined && typeof payload.ep !== 'string') ||
+      (payload.csh !== undefined && typeof payload.csh !== 'string') ||
       (payload.roles !== undefined && !isStringArray(payload.roles))) {
     throw new InvalidTokenError('The token has a claim of the wrong type')
   }

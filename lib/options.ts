@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer'
 import type { RateLimitPluginOptions } from '@fastify/rate-limit'
 import { toSeconds, type Duration } from './duration.js'
 import { InvalidOptionError } from './errors.js'
+import { resolveCookies, type CookieOptions, type ResolvedCookies } from './cookies.js'
 import { resolveKeys, type ResolvedKey, type SigningKey } from './keys.js'
 import { OWASP_ARGON2ID, type PasswordOptions } from './passwords.js'
 import { resolveProtectByDefault, resolveRateLimit, resolveRoutes, type ProtectByDefaultOptions, type ResolvedRoutes, type RoutesOptions } from './routes/route-options.js'
@@ -57,6 +58,8 @@ interface CommonOptions {
   rateLimit?: false | RateLimitPluginOptions
   /** Run authenticate on every route except those with `config: { public: true }`. Default false. */
   protectByDefault?: boolean | ProtectByDefaultOptions
+  /** Token cookies (via @fastify/cookie) for browser clients, with CSRF protection. Default false. */
+  cookies?: boolean | CookieOptions
 }
 
 /** HMAC: one shared secret signs and verifies. */
@@ -101,12 +104,13 @@ export interface ResolvedOptions {
   routes: ResolvedRoutes | null
   rateLimit: RateLimitPluginOptions | null
   protectByDefault: Required<ProtectByDefaultOptions> | null
+  cookies: ResolvedCookies | null
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
 const KNOWN_OPTIONS = new Set<string>(['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl',
   'refreshTokenTtl', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'store', 'storeTimeout',
-  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault'])
+  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies'])
 const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash'] as const
 const STORE_METHODS = ['set', 'get', 'take', 'delete'] as const
 // token68-safe realm: it is put in a quoted-string as is
@@ -221,7 +225,8 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', 8192),
     routes: resolveRoutes(options.routes, users.findByLogin !== undefined, keys !== undefined),
     rateLimit: resolveRateLimit(options.rateLimit),
-    protectByDefault: resolveProtectByDefault(options.protectByDefault)
+    protectByDefault: resolveProtectByDefault(options.protectByDefault),
+    cookies: resolveCookies(options.cookies)
   }
   // The default store is made last, once every option is valid, so its sweep timer never leaks.
   const store = resolveStore(options.store)

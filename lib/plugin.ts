@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticate } from './authenticate.js'
@@ -53,6 +54,8 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   }
 
   // null until authenticate runs; typed as the user since routes read it after authenticate
+  if (config.cookies !== null && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
+
   app.decorateRequest('user', null as unknown as AuthUser)
   app.decorateRequest('auth', null)
   app.decorate('authenticate', authenticate)

@@ -27,6 +27,8 @@ interface SessionRecord {
 }
 
 const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep'])
+// A claim the refresh token carries too: the CSRF binding of cookie sessions.
+const CSRF_CLAIM = 'csh'
 
 /** What the store keeps for a live refresh token (the token itself is never stored). */
 interface RefreshRecord {
@@ -119,7 +121,7 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
     if (roles !== undefined) access.roles = roles
     return {
       accessToken: jwt.signAccess(access),
-      refreshToken: jwt.signRefresh({ sub, jti: refreshJti, fam, ep: epoch }),
+      refreshToken: jwt.signRefresh({ sub, jti: refreshJti, fam, ep: epoch, [CSRF_CLAIM]: claims?.[CSRF_CLAIM] }),
       tokenType: 'Bearer',
       expiresIn: config.accessTtl,
       refreshExpiresIn: config.refreshTtl

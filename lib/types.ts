@@ -48,6 +48,8 @@ export interface AccessTokenClaims {
   roles?: string[]
   /** The user's revocation epoch when the token was issued (see revokeAll). */
   ep?: string
+  /** Hash of the session's CSRF token, on tokens of cookie logins. */
+  csh?: string
   [claim: string]: unknown
 }
 

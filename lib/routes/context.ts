@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { newCsrfToken, setTokenCookies } from '../cookies.js'
 import type { Captchas } from '../captcha.js'
 import type { CredentialCheck } from '../credentials.js'
 import type { Lockout } from '../lockout.js'
@@ -32,4 +33,29 @@ export function tokenResponse (pair: TokenPair) {
 /** What a login session keeps of the request that made or refreshed it. */
 export function sessionMetadata (request: FastifyRequest): SessionMetadata {
   return { ip: request.ip, userAgent: request.headers['user-agent'] }
+}
+
+/** Claims binding a cookie session to its CSRF token; none without cookies. */
+export function csrfBinding (context: RoutesContext): { claims: Record<string, unknown> | undefined, token: string | undefined } {
+  if (context.config.cookies === null) return { claims: undefined, token: undefined }
+  const { token, hash } = newCsrfToken()
+  return { claims: { csh: hash }, token }
+}
+
+/**
+ * The answer of a route that issues tokens. Without cookies: the tokens in the
+ * body. With cookies: the refresh token (and the access token, when asked for)
+ * only in HttpOnly cookies, and the CSRF token in the body and its own cookie.
+ */
+export function sendTokens (context: RoutesContext, reply: FastifyReply, pair: TokenPair, csrfToken: string | undefined) {
+  noStore(reply)
+  const { cookies } = context.config
+  if (cookies === null || csrfToken === undefined) return tokenResponse(pair)
+  setTokenCookies(reply, cookies, { ...pair, csrfToken, accessTtl: pair.expiresIn, refreshTtl: pair.refreshExpiresIn })
+  return {
+    ...(cookies.accessToken ? {} : { access_token: pair.accessToken }),
+    token_type: pair.tokenType,
+    expires_in: pair.expiresIn,
+    csrf_token: csrfToken
+  }
 }

@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody'
 import type { FastifyInstance } from 'fastify'
 import { InvalidCredentialsError } from '../errors.js'
 import type { IssuableUser } from '../types.js'
-import { noStore, sessionMetadata, tokenResponse, type RoutesContext } from './context.js'
+import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { errorResponses, loginBody, routeSchema, swaggerLoginBody, tokenPair } from './schemas.js'
 
 interface LoginBody { username: string, password: string, captchaId?: string, captcha?: string }
@@ -36,8 +36,8 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
     // The captcha is spent first, whatever happens next, and before any password work.
     await captchas?.check(captchaId, captcha)
     const user = await checkLogin(context, username, password)
-    noStore(reply)
-    return tokenResponse(await api.issue(user, { metadata: sessionMetadata(request) }))
+    const csrf = csrfBinding(context)
+    return sendTokens(context, reply, await api.issue(user, { metadata: sessionMetadata(request), claims: csrf.claims }), csrf.token)
   })
 
   if (!context.routes.swaggerLogin) return

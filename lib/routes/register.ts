@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { UsernameTakenError, WeakPasswordError } from '../errors.js'
 import type { IssuableUser } from '../types.js'
-import { noStore, sessionMetadata, tokenResponse, type RoutesContext } from './context.js'
+import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './route-options.js'
 import { errorResponses, registerBody, routeSchema, tokenPair } from './schemas.js'
 
@@ -38,7 +38,8 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
     const profile = Object.fromEntries(Object.entries(request.body).filter(([key]) => !NOT_PROFILE.has(key)))
     const passwordHash = await context.api.hashPassword(password)
     const user = await create({ ...profile, username, passwordHash }) as IssuableUser
-    noStore(reply)
-    return reply.code(201).send(tokenResponse(await context.api.issue(user, { metadata: sessionMetadata(request) })))
+    const csrf = csrfBinding(context)
+    const pair = await context.api.issue(user, { metadata: sessionMetadata(request), claims: csrf.claims })
+    return reply.code(201).send(sendTokens(context, reply, pair, csrf.token))
   })
 }

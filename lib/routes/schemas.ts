@@ -19,12 +19,14 @@ export const errorResponses = (...statuses: number[]): Record<number, typeof err
 
 export const tokenPair = {
   type: 'object',
-  required: ['access_token', 'refresh_token', 'token_type', 'expires_in'],
+  required: ['token_type', 'expires_in'],
+  description: 'With cookies on, the refresh token (and the access token when it is in a cookie) is only in HttpOnly cookies',
   properties: {
     access_token: { type: 'string' },
     refresh_token: { type: 'string' },
     token_type: { type: 'string', enum: ['Bearer'] },
-    expires_in: { type: 'integer', description: 'Seconds until the access token expires' }
+    expires_in: { type: 'integer', description: 'Seconds until the access token expires' },
+    csrf_token: { type: 'string', description: 'With cookies on: send it back in the X-CSRF-Token header of state-changing requests' }
   }
 } as const
 
@@ -60,7 +62,7 @@ export const swaggerLoginBody = {
 
 export const refreshBody = {
   type: 'object',
-  required: ['refresh_token'],
+  description: 'The refresh token, unless it is sent in its cookie',
   properties: { refresh_token: { type: 'string', minLength: 1, maxLength: 8192 } }
 } as const
 
