@@ -1,10 +1,11 @@
 // Type tests of the published declarations (dist/, through the exports map).
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { expect, test } from 'tstyche'
+import { generateKeyPairSync } from 'node:crypto'
 import { Redis } from 'ioredis'
 import jwtAuth, {
   hashPassword, InvalidTokenError, jwtAuth as namedJwtAuth, memoryStore, needsRehash, redisStore, RedisStore, StoreUnavailableError, verifyPassword,
-  type AccessTokenClaims, type AuthContext, type AuthStore, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type SessionInfo, type TokenPair
+  type AccessTokenClaims, type AuthContext, type AuthStore, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type SessionInfo, type SigningKey, type TokenPair
 } from 'fastify-jwt-auth'
 
 const app = Fastify()
@@ -114,6 +115,19 @@ test('redis store and sessions', () => {
   expect(app.jwtAuth.issue).type.toBeCallableWith({ id: 1 }, { metadata: { ip: '::1', userAgent: 'ua' } })
   expect(app.jwtAuth.refresh).type.toBeCallableWith('token', { ip: '::1' })
   expect(app.jwtAuth.issue).type.not.toBeCallableWith({ id: 1 }, { metadata: { ip: 1 } })
+})
+
+test('asymmetric keys, JWKS and cookies', () => {
+  const { privateKey } = generateKeyPairSync('ed25519')
+  expect(app.register).type.toBeCallableWith(jwtAuth, { keys: [{ kid: 'k1', algorithm: 'EdDSA', privateKey }], routes: { jwks: true } })
+  expect(app.register).type.toBeCallableWith(jwtAuth, { keys: [{ kid: 'k1', algorithm: 'ES256', privateKey: '-----BEGIN PRIVATE KEY-----' }, { kid: 'k0', algorithm: 'RS256', publicKey: { kty: 'RSA' } }] })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { keys: [{ kid: 'k1', algorithm: 'HS256', privateKey }] })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', keys: [{ kid: 'k1', algorithm: 'EdDSA', privateKey }] })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { keys: [{ kid: 'k1', algorithm: 'EdDSA', privateKey }], algorithm: 'HS256' })
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', cookies: { accessToken: true, secure: false, sameSite: 'lax' } })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', cookies: { sameSite: 'none' } })
+  expect(app.jwtAuth.jwks()).type.toBe<{ keys: Array<Record<string, unknown>> }>()
+  expect<SigningKey>().type.toBeAssignableFrom({ kid: 'a', algorithm: 'PS256' as const, publicKey: 'pem' })
 })
 
 test('password helpers and errors', () => {
