@@ -2,6 +2,7 @@ import { createSigner, createVerifier, TokenError, type Algorithm } from 'fast-j
 import { InvalidTokenError, TokenExpiredError, TokenNotActiveError, WrongTokenTypeError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { AccessTokenClaims } from './types.js'
+import { createVerifyCache } from './verify-cache.js'
 
 // Explicit typing (RFC 8725 section 3.11): access tokens use RFC 9068's media
 // type, refresh tokens their own, so neither can stand in for the other.
@@ -21,6 +22,8 @@ export interface RefreshTokenClaims {
   /** Hash of the session's CSRF token (cookie logins). */
   csh?: string
 }
+
+const VERIFY_CACHE_SIZE = 10_000
 
 // We only ever verify tokens we signed, and we sign with these header
 // parameters alone: anything else (jwk, jku, x5u, x5c, crit, ...) is refused.
@@ -139,12 +142,19 @@ export function createJwt (config: ResolvedOptions) {
     return decoded
   }
 
+  // Access tokens come back on every request: a verified one is not verified again until it expires.
+  const accessCache = createVerifyCache<AccessTokenClaims>(VERIFY_CACHE_SIZE, config.clockTolerance * 1000)
+
   return {
     signAccess: (payload: Record<string, unknown>): string => signAccess(payload),
     signRefresh: (payload: Record<string, unknown>): string => signRefresh(payload),
 
     verifyAccess (token: string): AccessTokenClaims {
-      return decode('access', token, 'access').payload as AccessTokenClaims
+      const cached = typeof token === 'string' ? accessCache.get(token) : undefined
+      if (cached !== undefined) return cached
+      const claims = decode('access', token, 'access').payload as AccessTokenClaims
+      accessCache.set(token, claims)
+      return claims
     },
 
     verifyRefresh (token: string): RefreshTokenClaims {

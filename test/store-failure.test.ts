@@ -75,3 +75,25 @@ t.test('a refresh whose take fails does not count as reuse', async (t) => {
   const rotated = await app.jwtAuth.refresh(pair.refreshToken)
   t.equal((await app.inject({ url: '/me', headers: bearer(rotated.accessToken) })).statusCode, 200, 'the refresh token was still live, its family intact')
 })
+
+t.test('a store whose peek cannot answer locally falls back to get, for either key', async (t) => {
+  for (const unknownPrefix of ['fam:', 'usr:']) {
+    const inner = memoryStore()
+    const gets: string[] = []
+    const store: AuthStore = {
+      set: (key, value, ttl) => inner.set(key, value, ttl),
+      get: (key) => { gets.push(key); return inner.get(key) },
+      take: (key) => inner.take(key),
+      delete: (key) => inner.delete(key),
+      peek: (key) => key.startsWith(unknownPrefix) ? undefined : inner.peek(key)
+    }
+    const app = await buildApp(store)
+    t.teardown(async () => { await app.close(); await inner.close() })
+    const pair = await app.jwtAuth.issue({ id: 1 })
+    gets.length = 0
+    t.equal((await app.inject({ url: '/me', headers: bearer(pair.accessToken) })).statusCode, 200)
+    t.same(gets.map((key) => key.slice(0, 4)).sort(), ['fam:', 'usr:'], `${unknownPrefix} unknown locally: both keys read with get`)
+    await app.jwtAuth.revoke(pair.accessToken)
+    t.equal((await app.inject({ url: '/me', headers: bearer(pair.accessToken) })).statusCode, 401)
+  }
+})

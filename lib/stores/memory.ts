@@ -97,6 +97,11 @@ class MemoryStore implements AuthStore {
   }
 
   async get (key: string): Promise<string | null> {
+    return this.peek(key)
+  }
+
+  /** Everything is local here: always answers. */
+  peek (key: string): string | null {
     return this.#live(key)?.value ?? null
   }
 

@@ -23,5 +23,11 @@ export interface AuthStore {
   hset? (key: string, field: string, value: string, ttlSeconds: number): Promise<void>
   hgetall? (key: string): Promise<Record<string, string>>
   hdel? (key: string, field: string): Promise<void>
+  /**
+   * A synchronous read that needs no I/O: the value, null when the key is
+   * absent, or undefined when the store cannot answer locally (then `get` is
+   * used). Lets `authenticate` check revocation without a round trip.
+   */
+  peek? (key: string): string | null | undefined
   close? (): Promise<void>
 }

@@ -1,0 +1,72 @@
+// npm run bench: the server on one core, autocannon on the other (taskset when
+// present), every route in rounds with alternating order after a warm-up.
+// Prints medians and ratios; absolute req/s mean little on a noisy machine.
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { createInterface } from 'node:readline'
+import autocannon from 'autocannon'
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const DURATION = Number(process.env.DURATION ?? 3)
+const CONNECTIONS = 100
+const PIPELINING = 10
+const taskset = spawnSync('taskset', ['--version']).status === 0
+const pin = (core, command, args) => taskset ? ['taskset', ['-c', String(core), command, ...args]] : [command, args]
+
+const freePort = () => new Promise((resolve) => {
+  const server = createServer().listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)) })
+})
+
+// A redis-server of our own for the Redis variant.
+const redisPort = await freePort()
+const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', mkdtempSync(`${tmpdir()}/bench-redis-`)], { stdio: 'ignore' })
+await new Promise((resolve) => setTimeout(resolve, 300))
+
+const [command, args] = pin(0, process.execPath, ['bench/server.mjs'])
+const server = spawn(command, args, { env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}` }, stdio: ['ignore', 'pipe', 'inherit'] })
+const { port, tokens } = JSON.parse((await createInterface({ input: server.stdout })[Symbol.asyncIterator]().next()).value)
+const routes = ['bare', ...Object.keys(tokens)]
+
+function load (route, duration) {
+  const pool = tokens[route] ?? []
+  let next = 0
+  return new Promise((resolve, reject) => {
+    autocannon({
+      url: `http://127.0.0.1:${port}/${route}`,
+      connections: CONNECTIONS,
+      pipelining: PIPELINING,
+      duration,
+      headers: pool.length === 1 ? { authorization: `Bearer ${pool[0]}` } : undefined,
+      // A pool: every request takes the next distinct token (verify-cache misses).
+      requests: pool.length > 1
+        ? [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${pool[next++ % pool.length]}` } }) }]
+        : undefined
+    }, (error, result) => {
+      if (error) return reject(error)
+      if (result.non2xx > 0 || result.errors > 0) return reject(new Error(`${route}: ${result.non2xx} non-2xx, ${result.errors} errors`))
+      resolve(result.requests.average)
+    })
+  })
+}
+
+console.log(`server pinned to core 0, load to core 1: ${taskset}; ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${ROUNDS} rounds of ${DURATION} s`)
+for (const route of routes) { process.stderr.write(`warm-up ${route}\n`); await load(route, 1) }
+const samples = Object.fromEntries(routes.map((route) => [route, []]))
+for (let round = 0; round < ROUNDS; round++) {
+  for (const route of round % 2 === 0 ? routes : [...routes].reverse()) samples[route].push(await load(route, DURATION))
+}
+const median = (values) => { const sorted = [...values].sort((a, b) => a - b); return sorted[Math.floor(sorted.length / 2)] }
+const medians = Object.fromEntries(routes.map((route) => [route, median(samples[route])]))
+const bare = medians.bare
+const peer = medians['fastify-jwt']
+console.log('\n| route | median req/s | vs bare | vs @fastify/jwt | µs added per request |')
+console.log('|---|---:|---:|---:|---:|')
+for (const route of routes) {
+  const rps = medians[route]
+  const added = route === 'bare' ? '' : ((1 / rps - 1 / bare) * 1e6).toFixed(1)
+  console.log(`| ${route} | ${Math.round(rps)} | ${(rps / bare).toFixed(3)} | ${(rps / peer).toFixed(3)} | ${added} |`)
+}
+server.kill('SIGTERM')
+redis.kill('SIGKILL')

@@ -1,0 +1,51 @@
+// The benchmark server: every variant in its own encapsulated context, all
+// answering the same small JSON. Prints { port, tokens } as one JSON line.
+import { generateKeyPairSync } from 'node:crypto'
+import fastifyJwt from '@fastify/jwt'
+import Fastify from 'fastify'
+import jwtAuth, { memoryStore, redisStore } from '../dist/esm/index.js'
+
+const SECRET = 'bench-secret-bench-secret-bench-secret!!'
+const POOL = Number(process.env.POOL ?? 15000) // more than the verify cache holds: every request misses
+const redisUrl = process.env.REDIS_URL
+const body = { hello: 'world' }
+const users = new Map([['1', { id: 1, roles: ['user'] }]])
+const findById = async (id) => users.get(id) ?? null
+
+const app = Fastify({ logger: false })
+const tokens = {}
+
+app.get('/bare', async () => body)
+
+async function variant (name, options) {
+  await app.register(async (context) => {
+    await context.register(jwtAuth, { users: { findById }, ...options })
+    context.get(`/${name}`, { onRequest: context.authenticate }, async () => body)
+    const pair = await context.jwtAuth.issue({ id: 1 })
+    tokens[name] = [pair.accessToken]
+    if (name.endsWith('-pool')) {
+      // Distinct valid tokens: every request is a verify-cache miss.
+      tokens[name] = await Promise.all(Array.from({ length: POOL }, async () => (await context.jwtAuth.issue({ id: 1 })).accessToken))
+    }
+  })
+}
+
+const key = (algorithm, options) => ({ keys: [{ kid: algorithm, algorithm, privateKey: generateKeyPairSync(...options).privateKey }] })
+await variant('memory', { secret: SECRET, store: memoryStore() })
+await variant('memory-pool', { secret: SECRET, store: memoryStore() })
+if (redisUrl !== undefined) await variant('redis', { secret: SECRET, store: redisStore({ url: redisUrl, keyPrefix: 'bench:' }) })
+await variant('rs256', { ...key('RS256', ['rsa', { modulusLength: 2048 }]), store: memoryStore() })
+await variant('rs256-pool', { ...key('RS256', ['rsa', { modulusLength: 2048 }]), store: memoryStore() })
+await variant('es256', { ...key('ES256', ['ec', { namedCurve: 'P-256' }]), store: memoryStore() })
+await variant('eddsa', { ...key('EdDSA', ['ed25519']), store: memoryStore() })
+
+// The peer baseline: @fastify/jwt's request.jwtVerify() with its verify cache on.
+await app.register(async (context) => {
+  await context.register(fastifyJwt, { secret: SECRET, verify: { cache: true } })
+  context.get('/fastify-jwt', { onRequest: async (request) => { await request.jwtVerify() } }, async () => body)
+  tokens['fastify-jwt'] = [context.jwt.sign({ sub: '1' }, { expiresIn: '1h' })]
+})
+
+await app.listen({ port: 0, host: '127.0.0.1' })
+process.stdout.write(JSON.stringify({ port: app.server.address().port, tokens }) + '\n')
+process.on('SIGTERM', async () => { await app.close(); process.exit(0) })
