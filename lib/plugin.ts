@@ -53,9 +53,9 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
     store
   }
 
-  // null until authenticate runs; typed as the user since routes read it after authenticate
   if (config.cookies !== null && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
 
+  // null until authenticate runs; typed as the user since routes read it after authenticate
   app.decorateRequest('user', null as unknown as AuthUser)
   app.decorateRequest('auth', null)
   app.decorate('authenticate', authenticate)

@@ -88,6 +88,11 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
   const markerTtl = Math.ceil(Math.max(config.accessTtl, config.refreshTtl) + config.clockTolerance) + 1
   const refreshRecordTtl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
 
+  // One rule for both paths: the family was revoked, or the user moved to
+  // another epoch (no epoch: revokeAll never ran, or its tokens all expired).
+  const revokedBy = (familyMarker: string | null, epoch: string | null, claims: { ep?: string }): boolean =>
+    familyMarker !== null || (epoch !== null && epoch !== claims.ep)
+
   const peek = store.peek?.bind(store)
 
   /** The same answer as isRevoked, from the store's local view; undefined when it has none. */
@@ -97,7 +102,7 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
     if (familyRevoked === undefined) return undefined
     const epoch = peek(userKey(claims.sub))
     if (epoch === undefined) return undefined
-    return familyRevoked !== null || (epoch !== null && epoch !== claims.ep)
+    return revokedBy(familyRevoked, epoch, claims)
   }
 
   async function isRevoked (claims: { sub: string, fam: string, ep?: string }): Promise<boolean> {
@@ -105,8 +110,7 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
       store.get(familyKey(claims.fam)),
       store.get(userKey(claims.sub))
     ]))
-    // No epoch: revokeAll was never called, or so long ago that every older token expired.
-    return familyRevoked !== null || (epoch !== null && epoch !== claims.ep)
+    return revokedBy(familyRevoked, epoch, claims)
   }
 
   const hasIndex = store.hset !== undefined && store.hgetall !== undefined && store.hdel !== undefined
