@@ -26,7 +26,7 @@ await new Promise((resolve) => setTimeout(resolve, 300))
 
 const [command, args] = pin(0, process.execPath, ['bench/server.mjs'])
 const server = spawn(command, args, { env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}` }, stdio: ['ignore', 'pipe', 'inherit'] })
-const { port, tokens } = JSON.parse((await createInterface({ input: server.stdout })[Symbol.asyncIterator]().next()).value)
+const { port, expressPort, tokens } = JSON.parse((await createInterface({ input: server.stdout })[Symbol.asyncIterator]().next()).value)
 const routes = ['bare', ...Object.keys(tokens)]
 
 function load (route, duration) {
@@ -34,7 +34,7 @@ function load (route, duration) {
   let next = 0
   return new Promise((resolve, reject) => {
     autocannon({
-      url: `http://127.0.0.1:${port}/${route}`,
+      url: `http://127.0.0.1:${route.startsWith('express-') ? expressPort : port}/${route}`,
       connections: CONNECTIONS,
       pipelining: PIPELINING,
       duration,
@@ -61,12 +61,18 @@ const median = (values) => { const sorted = [...values].sort((a, b) => a - b); r
 const medians = Object.fromEntries(routes.map((route) => [route, median(samples[route])]))
 const bare = medians.bare
 const peer = medians['fastify-jwt']
+const raw = { 'memory-pool': medians['fast-jwt-pool'], 'rs256-pool': medians['fast-jwt-rs256-pool'] }
 console.log('\n| route | median req/s | vs bare | vs @fastify/jwt | µs added per request |')
 console.log('|---|---:|---:|---:|---:|')
 for (const route of routes) {
   const rps = medians[route]
-  const added = route === 'bare' ? '' : ((1 / rps - 1 / bare) * 1e6).toFixed(1)
-  console.log(`| ${route} | ${Math.round(rps)} | ${(rps / bare).toFixed(3)} | ${(rps / peer).toFixed(3)} | ${added} |`)
+  // express routes are compared with express's own bare route
+  const base = route.startsWith('express-') ? medians['express-bare'] : bare
+  const added = route === 'bare' || route === 'express-bare' ? '' : ((1 / rps - 1 / base) * 1e6).toFixed(1)
+  console.log(`| ${route} | ${Math.round(rps)} | ${(rps / base).toFixed(3)} | ${(rps / peer).toFixed(3)} | ${added} |`)
+}
+for (const [route, floor] of Object.entries(raw)) {
+  console.log(`glue of ${route} beyond fast-jwt's own verify: ${((1 / medians[route] - 1 / floor) * 1e6).toFixed(1)} µs per request`)
 }
 server.kill('SIGTERM')
 redis.kill('SIGKILL')

@@ -2,7 +2,11 @@
 // answering the same small JSON. Prints { port, tokens } as one JSON line.
 import { generateKeyPairSync } from 'node:crypto'
 import fastifyJwt from '@fastify/jwt'
+import express from 'express'
+import { createVerifier } from 'fast-jwt'
 import Fastify from 'fastify'
+import passport from 'passport'
+import { ExtractJwt, Strategy } from 'passport-jwt'
 import jwtAuth, { memoryStore, redisStore } from '../dist/esm/index.js'
 
 const SECRET = 'bench-secret-bench-secret-bench-secret!!'
@@ -31,11 +35,24 @@ async function variant (name, options) {
 }
 
 const key = (algorithm, options) => ({ keys: [{ kid: algorithm, algorithm, privateKey: generateKeyPairSync(...options).privateKey }] })
+const rsaPool = key('RS256', ['rsa', { modulusLength: 2048 }])
 await variant('memory', { secret: SECRET, store: memoryStore() })
 await variant('memory-pool', { secret: SECRET, store: memoryStore() })
 if (redisUrl !== undefined) await variant('redis', { secret: SECRET, store: redisStore({ url: redisUrl, keyPrefix: 'bench:' }) })
 await variant('rs256', { ...key('RS256', ['rsa', { modulusLength: 2048 }]), store: memoryStore() })
-await variant('rs256-pool', { ...key('RS256', ['rsa', { modulusLength: 2048 }]), store: memoryStore() })
+await variant('rs256-pool', { ...rsaPool, store: memoryStore() })
+
+// fast-jwt's own verify alone (no cache) on the same token pools: the floor under the pool variants.
+async function rawVerify (name, verify) {
+  await app.register(async (context) => {
+    context.get(`/${name}`, { onRequest: async (request) => { verify(request.headers.authorization.slice(7)) } }, async () => body)
+  })
+}
+await rawVerify('fast-jwt-pool', createVerifier({ key: SECRET, algorithms: ['HS256'] }))
+tokens['fast-jwt-pool'] = tokens['memory-pool']
+const rsaPublicPem = (await import('node:crypto')).createPublicKey(rsaPool.keys[0].privateKey).export({ type: 'spki', format: 'pem' })
+await rawVerify('fast-jwt-rs256-pool', createVerifier({ key: rsaPublicPem, algorithms: ['RS256'] }))
+tokens['fast-jwt-rs256-pool'] = tokens['rs256-pool']
 await variant('es256', { ...key('ES256', ['ec', { namedCurve: 'P-256' }]), store: memoryStore() })
 await variant('eddsa', { ...key('EdDSA', ['ed25519']), store: memoryStore() })
 
@@ -46,6 +63,18 @@ await app.register(async (context) => {
   tokens['fastify-jwt'] = [context.jwt.sign({ sub: '1' }, { expiresIn: '1h' })]
 })
 
+// The outside reference: express + passport-jwt, in the same process, on its own port.
+passport.use(new Strategy({ jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: SECRET, algorithms: ['HS256'] },
+  (payload, done) => { findById(payload.sub).then((user) => done(null, user ?? false), done) }))
+const reference = express()
+reference.use(passport.initialize())
+reference.get('/express-bare', (request, response) => { response.json(body) })
+reference.get('/express-passport', passport.authenticate('jwt', { session: false }), (request, response) => { response.json(body) })
+const expressServer = reference.listen(0, '127.0.0.1')
+await new Promise((resolve) => expressServer.once('listening', resolve))
+tokens['express-bare'] = []
+tokens['express-passport'] = tokens['fastify-jwt']
+
 await app.listen({ port: 0, host: '127.0.0.1' })
-process.stdout.write(JSON.stringify({ port: app.server.address().port, tokens }) + '\n')
-process.on('SIGTERM', async () => { await app.close(); process.exit(0) })
+process.stdout.write(JSON.stringify({ port: app.server.address().port, expressPort: expressServer.address().port, tokens }) + '\n')
+process.on('SIGTERM', async () => { expressServer.close(); await app.close(); process.exit(0) })
