@@ -33,3 +33,21 @@ t.test('the cache: bounded, keyed by the exact token, returning copies', async (
   copy.sub = 'changed'
   t.equal(cache.get('c')?.sub, 'c', 'a caller changing its claims does not change the cache')
 })
+
+t.test('the cache keeps entries in use across a generation change', async (t) => {
+  const cache = createVerifyCache<{ exp: number, sub: string }>(4, 0)
+  const exp = Math.floor(Date.now() / 1000) + 60
+  cache.set('hot', { exp, sub: 'hot' })
+  cache.set('a', { exp, sub: 'a' })
+  cache.set('b', { exp, sub: 'b' }) // 'hot' and 'a' now in the previous generation
+  t.equal(cache.get('hot')?.sub, 'hot', 'a hit in the previous generation moves it forward')
+  cache.set('c', { exp, sub: 'c' })
+  cache.set('d', { exp, sub: 'd' })
+  t.equal(cache.get('hot')?.sub, 'hot', 'still there after another change')
+  t.equal(cache.get('a'), undefined, 'an unused old entry went with its generation')
+  const expired = createVerifyCache<{ exp: number }>(4, 0)
+  expired.set('old', { exp: Math.floor(Date.now() / 1000) - 1 })
+  expired.set('x', { exp })
+  expired.set('y', { exp })
+  t.equal(expired.get('old'), undefined, 'an expired entry is not served from the previous generation either')
+})
