@@ -47,6 +47,17 @@ function parseRecord (stored: string): RefreshRecord | undefined {
   }
 }
 
+/**
+ * The user's epoch moved past the token's: tokens carry the epoch current at
+ * login (none before the first revokeAll), and each revokeAll raises it.
+ * Epochs of 0.1.0 were random strings: any difference counts, as it did then.
+ */
+function epochPassed (current: string, tokenEpoch: string | undefined): boolean {
+  const now = Number(current)
+  const then = tokenEpoch === undefined ? 0 : Number(tokenEpoch)
+  return Number.isSafeInteger(now) && Number.isSafeInteger(then) ? then < now : current !== tokenEpoch
+}
+
 interface SessionsDeps {
   config: ResolvedOptions
   jwt: Jwt
@@ -88,10 +99,10 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
   const markerTtl = Math.ceil(Math.max(config.accessTtl, config.refreshTtl) + config.clockTolerance) + 1
   const refreshRecordTtl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
 
-  // One rule for both paths: the family was revoked, or the user moved to
-  // another epoch (no epoch: revokeAll never ran, or its tokens all expired).
+  // One rule for both paths: the family was revoked, or the user's epoch moved
+  // past the token's (no epoch: revokeAll never ran, or its tokens all expired).
   const revokedBy = (familyMarker: string | null, epoch: string | null, claims: { ep?: string }): boolean =>
-    familyMarker !== null || (epoch !== null && epoch !== claims.ep)
+    familyMarker !== null || (epoch !== null && epochPassed(epoch, claims.ep))
 
   const peek = store.peek?.bind(store)
 
@@ -115,9 +126,20 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
 
   const hasIndex = store.hset !== undefined && store.hgetall !== undefined && store.hdel !== undefined
 
+  // Markers only grow (max(current + 1, now)), so concurrent writers and
+  // mirrors merging in any order agree on the newest one.
+  async function advanceMarker (key: string): Promise<void> {
+    if (store.advance !== undefined) {
+      await store.advance(key, Date.now(), markerTtl)
+      return
+    }
+    const current = Number(await store.get(key))
+    await store.set(key, String(Math.max(Date.now(), Number.isSafeInteger(current) ? current + 1 : 0)), markerTtl)
+  }
+
   async function revokeFamily (family: string, sub: string): Promise<void> {
     await guard(async () => {
-      await store.set(familyKey(family), '1', markerTtl)
+      await advanceMarker(familyKey(family))
       if (hasIndex) await store.hdel!(sessionsKey(sub), family)
     })
   }
@@ -204,7 +226,7 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
     async revokeAll (userId: string | number): Promise<void> {
       const id = String(userId)
       await guard(async () => {
-        await store.set(userKey(id), randomUUID(), markerTtl)
+        await advanceMarker(userKey(id))
         if (hasIndex) await store.delete(sessionsKey(id))
       })
       userCache.delete(id)

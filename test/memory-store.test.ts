@@ -98,3 +98,13 @@ t.test('increment: an atomic counter with the ttl of its first write', async (t)
   t.equal(await store.increment('text', 10), 1, 'a non-numeric value counts from 0')
   await t.rejects(store.increment('fresh', 0), /ttlSeconds/)
 })
+
+t.test('advance: max(current + 1, floor), the ttl only extended', async (t) => {
+  const store = memoryStore()
+  t.teardown(() => store.close())
+  t.equal(await store.advance('usr:1', 1000, 60), 1000)
+  t.equal(await store.advance('usr:1', 5, 1), 1001, 'never lower than the value it had, plus one')
+  t.equal(await store.advance('usr:1', 5000, 1), 5000)
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal(await store.get('usr:1'), '5000', 'a shorter ttl did not shorten the first one')
+})

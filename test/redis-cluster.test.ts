@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import jwtAuth, { redisStore } from '../lib/index.js'
+import { eventually } from './helpers/eventually.js'
+import jwtAuth, { redisStore, type RedisStore } from '../lib/index.js'
 import { bearer, buildApp, SECRET } from './helpers/app.js'
 import { startCluster } from './helpers/redis.js'
 import { PASSWORDS, seedUsers } from './helpers/routes-app.js'
@@ -38,20 +39,21 @@ t.test('sessions on the cluster: rotation, reuse detection and revocation across
     return app
   })) as [Awaited<ReturnType<typeof buildApp>>, Awaited<ReturnType<typeof buildApp>>]
   const me = async (app: typeof a, token: string) => (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
+  for (const app of [a, b]) t.ok(await eventually(() => (app.jwtAuth.store as RedisStore).mirrorSynced, 3000), 'the revocation mirror listens on a cluster node')
 
   const login = await a.jwtAuth.issue({ id: 1 })
   t.equal(await me(b, login.accessToken), 200)
   const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).jwtAuth.refresh(login.refreshToken)))
   t.equal(results.filter((result) => result.status === 'fulfilled').length, 1, 'one of ten concurrent refreshes wins')
   const winner = (results.find((result) => result.status === 'fulfilled') as PromiseFulfilledResult<{ accessToken: string }>).value
-  t.equal(await me(a, winner.accessToken), 401, 'the reuse revoked the family')
+  t.ok(await eventually(async () => await me(a, winner.accessToken) === 401, 50), 'the reuse revoked the family')
 
   const second = await b.jwtAuth.issue({ id: 2 })
   await a.jwtAuth.revoke(second.refreshToken)
-  t.equal(await me(b, second.accessToken), 401)
+  t.ok(await eventually(async () => await me(b, second.accessToken) === 401, 50), 'a revocation on A reaches B within 50 ms')
   const third = await b.jwtAuth.issue({ id: 3 })
   await a.jwtAuth.revokeAll(3)
-  t.equal(await me(b, third.accessToken), 401)
+  t.ok(await eventually(async () => await me(b, third.accessToken) === 401, 50), 'so does a revokeAll')
   t.equal(await me(b, (await a.jwtAuth.issue({ id: 3 })).accessToken), 200)
 })
 
@@ -82,4 +84,26 @@ t.test('cluster options are passed through, over the fail-fast defaults', async 
   t.equal(await store.get('a'), '1')
   t.equal((store.client as unknown as { options: { redisOptions: { commandTimeout: number, maxRetriesPerRequest: number } } }).options.redisOptions.commandTimeout, 500)
   t.equal((store.client as unknown as { options: { redisOptions: { maxRetriesPerRequest: number } } }).options.redisOptions.maxRetriesPerRequest, 1, 'defaults kept where not overridden')
+})
+
+t.test('the mirror on a cluster client you pass: already connected, or ready only after the store was closed', async (t) => {
+  const { Cluster } = await import('ioredis')
+  const client = new Cluster(cluster.nodes)
+  t.teardown(() => client.quit())
+  await new Promise((resolve) => client.once('ready', resolve))
+  const store = redisStore({ client, keyPrefix: 'given:' })
+  t.teardown(() => store.close())
+  t.ok(await eventually(() => store.mirrorSynced, 3000), 'in sync')
+  await store.advance('fam:x', Date.now(), 60)
+  t.not(store.peek('fam:x'), null)
+
+  // A store closed before your cluster client is ready opens no mirror connection afterwards.
+  const later = new Cluster(cluster.nodes)
+  t.teardown(() => later.quit())
+  const early = redisStore({ client: later, keyPrefix: 'early:' })
+  await early.close()
+  await new Promise((resolve) => later.once('ready', resolve))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.notOk(early.mirrorSynced)
+  t.equal(early.mirrorSize, 0)
 })

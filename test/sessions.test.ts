@@ -106,3 +106,34 @@ t.test('the routes record the client ip and user agent', async (t) => {
   await app.inject({ method: 'POST', url: '/auth/refresh', headers: { 'user-agent': 'Refresher/1' }, payload: { refresh_token: login.json().refresh_token } })
   t.match((await app.jwtAuth.sessions(1))[0], { userAgent: 'Refresher/1' })
 })
+
+t.test('revocation epochs: a store without advance, and epochs written by 0.1.0', async (t) => {
+  const inner = memoryStore()
+  // get/set only: the plugin reads, then writes max(current + 1, now).
+  const store: AuthStore = { get: (k) => inner.get(k), set: (k, v, s) => inner.set(k, v, s), take: (k) => inner.take(k), delete: (k) => inner.delete(k) }
+  const app = await buildApp(store)
+  t.teardown(async () => { await app.close(); await inner.close() })
+  const me = async (token: string) => (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
+
+  const first = await app.jwtAuth.issue({ id: 1 })
+  await app.jwtAuth.revokeAll(1)
+  const epoch = Number(await inner.get('usr:1'))
+  t.ok(epoch >= Date.now() - 1000, 'the epoch is a time in ms')
+  const second = await app.jwtAuth.issue({ id: 1 })
+  await app.jwtAuth.revokeAll(1) // within the same millisecond as likely as not: still a higher epoch
+  t.ok(Number(await inner.get('usr:1')) > epoch, 'every revokeAll raises the epoch')
+  t.same([await me(first.accessToken), await me(second.accessToken)], [401, 401])
+  t.equal(await me((await app.jwtAuth.issue({ id: 1 })).accessToken), 200)
+
+  // 0.1.0 kept a random string as the epoch: tokens of another epoch stay revoked, its own still work.
+  await inner.set('usr:2', 'f47ac10b-58cc-4372-a567-0e02b3c479d0', 60)
+  const legacy = await app.jwtAuth.issue({ id: 2 })
+  t.equal(decodePart(legacy.accessToken, 1).ep, 'f47ac10b-58cc-4372-a567-0e02b3c479d0')
+  t.equal(await me(legacy.accessToken), 200, 'a token of the current (old-style) epoch works')
+  const beforeAny = await app.jwtAuth.issue({ id: 3 }) // no epoch yet: the token carries none
+  await inner.set('usr:3', 'f47ac10b-58cc-4372-a567-0e02b3c479d0', 60) // as 0.1.0's revokeAll left it
+  t.equal(await me(beforeAny.accessToken), 401, 'a token from before an old-style revokeAll is revoked')
+  await app.jwtAuth.revokeAll(2) // over an old-style epoch: the new one is numeric
+  t.ok(Number.isSafeInteger(Number(await inner.get('usr:2'))), 'replaced by a numeric epoch')
+  t.equal(await me(legacy.accessToken), 401, 'and the old-style token is revoked')
+})

@@ -56,6 +56,14 @@ class MemoryStore implements AuthStore {
     return count
   }
 
+  async advance (key: string, floor: number, ttlSeconds: number): Promise<number> {
+    const entry = this.#live(key)
+    const value = entry === undefined ? floor : Math.max(floor, Number(entry.value) + 1)
+    const remaining = entry === undefined ? 0 : (entry.expiresAt - Date.now()) / 1000
+    this.#write(key, String(value), Math.max(remaining, ttlSeconds))
+    return value
+  }
+
   // A hash is one entry holding JSON: one entry per user index, updated without an await in between.
   async hset (key: string, field: string, value: string, ttlSeconds: number): Promise<void> {
     const entry = this.#live(key)

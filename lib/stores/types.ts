@@ -1,4 +1,12 @@
 /**
+ * Revocation markers: `fam:<family>` (a revoked login family) and `usr:<user>`
+ * (the user's revocation epoch). Their values are numbers that only grow; they
+ * are written rarely and read on every request, so a store may keep a local
+ * copy of them to answer `peek`.
+ */
+export const isMarkerKey = (key: string): boolean => key.startsWith('fam:') || key.startsWith('usr:')
+
+/**
  * Where the plugin keeps server-side state: live refresh tokens, revoked
  * families and per-user revocation epochs. Any object of this shape is a store.
  * Values are opaque strings; every key is written with a TTL.
@@ -23,6 +31,12 @@ export interface AuthStore {
   hset? (key: string, field: string, value: string, ttlSeconds: number): Promise<void>
   hgetall? (key: string): Promise<Record<string, string>>
   hdel? (key: string, field: string): Promise<void>
+  /**
+   * For marker keys: atomically stores max(current + 1, floor) with a TTL of at
+   * least `ttlSeconds` (never shortened) and returns it. Optional: without it
+   * the plugin reads then writes, which two concurrent revocations can race.
+   */
+  advance? (key: string, floor: number, ttlSeconds: number): Promise<number>
   /**
    * A synchronous read that needs no I/O: the value, null when the key is
    * absent, or undefined when the store cannot answer locally (then `get` is

@@ -1,0 +1,281 @@
+// The local revocation mirror of the Redis store: propagation between
+// instances, resynchronisation after reconnects and restarts, and failing
+// closed while the copy cannot be trusted. Real redis-server processes only.
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { redisStore, type RedisStore } from '../lib/index.js'
+import { RevocationMirror } from '../lib/stores/mirror.js'
+import { bearer, buildApp } from './helpers/app.js'
+import { fakeClock } from './helpers/clock.js'
+import { eventually } from './helpers/eventually.js'
+import { startRedis, type RedisServer } from './helpers/redis.js'
+
+type App = Awaited<ReturnType<typeof buildApp>>
+
+async function instance (t: { ok: (value: unknown, message: string) => void, teardown: (fn: () => Promise<void>) => void }, server: RedisServer, prefix: string, staleAfter = 1000): Promise<{ app: App, store: RedisStore }> {
+  const store = redisStore({ url: server.url, keyPrefix: prefix, mirror: { staleAfter } })
+  // The claims are the user: any id logs in.
+  const app = await buildApp(store, { findById: false })
+  t.teardown(async () => { await app.close(); await store.close() })
+  t.ok(await eventually(() => store.mirrorSynced, 3000), 'the mirror is in sync')
+  return { app, store }
+}
+
+const status = async (app: App, token: string): Promise<number> => (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
+
+async function commandCalls (admin: Redis, command: string): Promise<number> {
+  const line = (await admin.info('commandstats')).split('\r\n').find((entry) => entry.startsWith(`cmdstat_${command}:`))
+  return line === undefined ? 0 : Number(/calls=(\d+)/.exec(line)![1])
+}
+
+t.test('a revocation on one instance is enforced by another within 50 ms, from its local copy', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.quit())
+  const a = await instance(t, server, 'p:')
+  const b = await instance(t, server, 'p:')
+
+  const delays: number[] = []
+  for (let trial = 0; trial < 20; trial++) {
+    const kind = trial % 2 === 0 ? 'revoke' : 'revokeAll'
+    const pair = await a.app.jwtAuth.issue({ id: trial })
+    t.equal(await status(b.app, pair.accessToken), 200)
+    const started = performance.now()
+    if (kind === 'revoke') await a.app.jwtAuth.revoke(pair.accessToken)
+    else await a.app.jwtAuth.revokeAll(trial)
+    t.equal(await status(a.app, pair.accessToken), 401, `${kind}: the revoking instance enforces it at once (read-your-writes)`)
+    // Polled every millisecond, from the moment the revocation call returned.
+    const waited = await eventually(async () => await status(b.app, pair.accessToken) === 401, 50, 1)
+    t.ok(waited !== undefined, `${kind}: enforced by the other instance within 50 ms`)
+    delays.push(performance.now() - started)
+    t.equal(await status(b.app, (await a.app.jwtAuth.issue({ id: trial })).accessToken), 200, 'a new login works everywhere')
+  }
+  delays.sort((x, y) => x - y)
+  t.ok(delays.at(-1)! < 50, `from revoke() called to 401 on the other instance: median ${delays[10]!.toFixed(1)} ms, max ${delays.at(-1)!.toFixed(1)} ms over 20 trials`)
+
+  // While in sync, authenticate makes no round trip: 200 requests add no read to Redis.
+  const pair = await a.app.jwtAuth.issue({ id: 'local' })
+  const before = { hget: await commandCalls(admin, 'hget'), get: await commandCalls(admin, 'get') }
+  for (let i = 0; i < 200; i++) t.equal(await status(b.app, pair.accessToken), 200)
+  t.same({ hget: await commandCalls(admin, 'hget'), get: await commandCalls(admin, 'get') }, before, 'no GET or HGET for 200 authenticated requests')
+  t.ok(b.store.peek('fam:unknown') === null && b.store.peek('rt:x') === undefined, 'markers are answered locally, other keys are not')
+})
+
+t.test('resynchronised after reconnecting: revocations made while it was not subscribed are enforced', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.quit())
+  const a = await instance(t, server, 'r:')
+  const b = await instance(t, server, 'r:', 200)
+  const early = await a.app.jwtAuth.issue({ id: 1 })
+  const late = await a.app.jwtAuth.issue({ id: 2 })
+  t.equal(await status(b.app, late.accessToken), 200)
+
+  // B cannot subscribe any more, and loses its subscription.
+  await admin.acl('SETUSER', 'default', '-subscribe')
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  t.ok(await eventually(() => !b.store.mirrorSynced, 1000), 'B no longer trusts its copy')
+  await a.app.jwtAuth.revoke(early.accessToken)
+  await a.app.jwtAuth.revokeAll(2)
+  t.equal(b.store.peek('fam:x'), undefined, 'it does not answer from the copy')
+  t.equal(await status(b.app, early.accessToken), 401, 'it reads Redis instead: the revocation is enforced')
+  t.equal(await status(b.app, late.accessToken), 401, 'so is the revokeAll')
+  await new Promise((resolve) => setTimeout(resolve, 300)) // failed attempts to resubscribe meanwhile
+  t.notOk(b.store.mirrorSynced, 'still out of sync while it cannot subscribe')
+
+  await admin.acl('SETUSER', 'default', '+subscribe')
+  t.ok(await eventually(() => b.store.mirrorSynced, 2000), 'back in sync once it can subscribe')
+  const before = await commandCalls(admin, 'hget')
+  t.equal(await status(b.app, early.accessToken), 401, 'the missed revocation came with the resync')
+  t.equal(await status(b.app, late.accessToken), 401, 'and the missed revokeAll')
+  t.equal(await commandCalls(admin, 'hget'), before, 'answered from the copy')
+})
+
+t.test('a Redis restart: fail closed while it is down, then a full resync', async (t) => {
+  // Persistence on, as in production: revocations survive the restart.
+  const server = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always'])
+  t.teardown(() => server.stop())
+  const a = await instance(t, server, 's:')
+  const b = await instance(t, server, 's:')
+  const before = await a.app.jwtAuth.issue({ id: 1 })
+  const after = await a.app.jwtAuth.issue({ id: 1 })
+  const untouched = await a.app.jwtAuth.issue({ id: 2 })
+  await a.app.jwtAuth.revoke(before.accessToken)
+  t.ok(await eventually(async () => await status(b.app, before.accessToken) === 401, 50))
+
+  await server.kill()
+  t.ok(await eventually(() => !b.store.mirrorSynced, 1000), 'the copy is distrusted as soon as the connection drops')
+  const down = await Promise.all([before, after, untouched].map((pair) => status(b.app, pair.accessToken)))
+  t.same(down, [503, 503, 503], 'while Redis is down: 503 for every token, never 200')
+
+  // Back, but nobody can subscribe yet: A revokes while B is out of sync.
+  server.extraArgs.push('--user', 'default', 'on', 'nopass', '~*', '&*', '+@all', '-subscribe')
+  await server.start()
+  t.ok(await eventually(async () => { try { await a.app.jwtAuth.revoke(after.accessToken); return true } catch { return false } }, 5000, 100), 'A revokes once Redis is back')
+  t.notOk(b.store.mirrorSynced)
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.quit())
+  await admin.acl('SETUSER', 'default', '+subscribe')
+  t.ok(await eventually(() => b.store.mirrorSynced, 3000), 'B resynchronises')
+  t.same(await Promise.all([before, after, untouched].map((pair) => status(b.app, pair.accessToken))), [401, 401, 200],
+    'the revocation from before the restart (persisted) and the one made while B was out of sync are both enforced')
+})
+
+t.test('a frozen Redis: the copy answers for at most staleAfter, then 503; never a revoked token', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const { app, store } = await instance(t, server, 'f:', 200)
+  const live = await app.jwtAuth.issue({ id: 1 })
+  const revoked = await app.jwtAuth.issue({ id: 2 })
+  await app.jwtAuth.revoke(revoked.accessToken)
+  server.pause()
+  t.teardown(() => server.resume())
+  const started = performance.now()
+  const seen = new Set<number>()
+  let firstRefusal: number | undefined
+  while (performance.now() - started < 1500) {
+    const sentAt = performance.now() - started
+    const [good, bad] = await Promise.all([status(app, live.accessToken), status(app, revoked.accessToken)])
+    seen.add(bad)
+    // A request sent after the copy is distrusted waits for Redis (commandTimeout, 1 s) before its 503.
+    if (good !== 200 && firstRefusal === undefined) firstRefusal = sentAt
+    if (firstRefusal !== undefined) t.equal(good, 503, 'once stale, every answer is 503')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.notOk(seen.has(200), `the revoked token was never accepted (answers: ${[...seen].join(', ')})`)
+  t.ok(firstRefusal !== undefined && firstRefusal < 200 + 150, `the copy stopped answering ${firstRefusal?.toFixed(0)} ms into the freeze (staleAfter 200 ms, heartbeat 50 ms)`)
+  t.notOk(store.mirrorSynced)
+  server.resume()
+  t.ok(await eventually(() => store.mirrorSynced, 3000), 'in sync again after SIGCONT')
+  t.equal(await status(app, live.accessToken), 200)
+})
+
+t.test('garbage on the channel is ignored; expired markers are dropped', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.quit())
+  const { app, store } = await instance(t, server, 'g:')
+  for (const message of ['', 'garbage', 'fam:x', 'fam:x notanumber 5', 'fam:x 5 notanumber', ' 1 2']) await admin.publish('g:revocations', message)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.ok(store.mirrorSynced)
+  t.equal(store.peek('fam:x'), null, 'nothing was taken from them')
+  t.equal(await status(app, (await app.jwtAuth.issue({ id: 1 })).accessToken), 200)
+
+  // A marker that expires: gone from reads, lookups and, after a resync, from the snapshot.
+  await store.advance('fam:short', Date.now(), 0.05)
+  t.not(store.peek('fam:short'), null)
+  t.not(await store.get('fam:short'), null)
+  await new Promise((resolve) => setTimeout(resolve, 80))
+  t.equal(store.peek('fam:short'), null, 'expired in the copy')
+  t.equal(await store.get('fam:short'), null, 'expired in Redis')
+  await store.advance('fam:other', Date.now(), 0.05)
+  await new Promise((resolve) => setTimeout(resolve, 80))
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  t.ok(await eventually(() => !store.mirrorSynced, 1000))
+  t.ok(await eventually(() => store.mirrorSynced, 3000), 'resynced')
+  t.equal(store.peek('fam:other'), null, 'an expired marker in the index is not copied')
+})
+
+t.test('the sweep drops expired markers from the copy', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const { store } = await instance(t, server, 'w:', 40)
+  await store.advance('fam:a', Date.now(), 30)
+  await store.advance('fam:b', Date.now(), 300)
+  t.equal(store.mirrorSize, 2)
+  const clock = fakeClock(t)
+  clock.now += 61_000 // past a's expiry and the sweep interval
+  t.ok(await eventually(() => store.mirrorSize === 1, 1000), 'the expired marker left the copy (swept, or dropped by the resync the clock jump causes)')
+})
+
+t.test('markers: only grow, cannot be taken or deleted, hold integers', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const store = redisStore({ url: server.url, keyPrefix: 'm:', mirror: false })
+  t.teardown(() => store.close())
+  t.equal(store.peek('fam:a'), undefined, 'no mirror: nothing answered locally')
+  t.notOk(store.mirrorSynced)
+  t.equal(await store.advance('usr:1', 1000, 60), 1000)
+  t.equal(await store.advance('usr:1', 10, 60), 1001, 'max(current + 1, floor)')
+  await store.set('usr:1', '5', 60)
+  t.equal(await store.get('usr:1'), '1002', 'set raises, never lowers')
+  await store.set('usr:1', '5000', 120)
+  t.equal(await store.get('usr:1'), '5000')
+  await t.rejects(store.set('usr:1', 'abc', 60), /holds an integer/)
+  await t.rejects(store.take('fam:a'), /cannot be taken/)
+  await t.rejects(store.delete('fam:a'), /cannot be deleted/)
+  await t.rejects(store.advance('rt:a', 1, 60), /advance is for revocation markers/)
+  t.throws(() => redisStore({ url: server.url, mirror: { staleAfter: 10 } }), /mirror.staleAfter must be an integer of at least 40 ms \(got 10\)/)
+  t.throws(() => redisStore({ url: server.url, mirror: 'yes' as never }), /mirror must be a boolean or \{ staleAfter \}/)
+  t.throws(() => redisStore({ url: server.url, mirror: null as never }), /mirror must be a boolean/)
+})
+
+t.test('with a client you pass: the mirror has its own connection, closed with your client', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.quit())
+  const client = new Redis(server.url, { lazyConnect: true })
+  const store = redisStore({ client, keyPrefix: 'c:' })
+  await client.connect()
+  t.ok(await eventually(() => store.mirrorSynced, 3000), 'in sync')
+  const subscribers = async (): Promise<number> => (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub') as string).split('\n').filter(Boolean).length
+  t.equal(await subscribers(), 1)
+  await client.quit()
+  t.ok(await eventually(async () => await subscribers() === 0, 1000), 'your quit() ends the mirror\'s subscription too')
+  t.notOk(store.mirrorSynced)
+  await store.close()
+})
+
+t.test('a resync in flight: markers heard meanwhile are kept, an outdated resync never lands', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const publisher = new Redis(server.url)
+  t.teardown(() => publisher.quit())
+  // A real subscription; only the snapshot is held back, to choose when it lands.
+  const snapshots: Array<(stored: Record<string, string>) => void> = []
+  const mirror = new RevocationMirror({
+    subscriber: new Redis(server.url, { autoResubscribe: false }),
+    channel: 'inflight',
+    snapshot: () => new Promise((resolve) => snapshots.push(resolve)),
+    staleAfterMs: 60_000
+  })
+  t.teardown(() => mirror.close())
+  t.ok(await eventually(() => snapshots.length === 1, 2000), 'subscribed, snapshot requested')
+  const later = Date.now() + 60_000
+  await publisher.publish('inflight', `fam:heard ${later} 7`)
+  mirror.apply('fam:local', { value: 8, expiresAt: later })
+  t.ok(await eventually(() => mirror.size === 2, 1000))
+  t.equal(mirror.lookup('fam:heard'), undefined, 'not trusted before the snapshot lands')
+  snapshots[0]!({ 'fam:stored': `${later} 1`, 'fam:heard': `${later} 3`, 'fam:broken': 'not a marker', 'fam:old': `${Date.now() - 1} 1` })
+  t.ok(await eventually(() => mirror.synced, 1000))
+  t.same(['fam:stored', 'fam:heard', 'fam:local', 'fam:broken', 'fam:old'].map((field) => mirror.lookup(field)), ['1', '7', '8', null, null],
+    'the snapshot, with what was heard meanwhile merged in (the higher value wins); garbage and expired entries skipped')
+
+  // A reconnection while a snapshot is pending: that snapshot is outdated.
+  await publisher.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  t.ok(await eventually(() => snapshots.length === 2, 2000), 'a new resync started')
+  t.notOk(mirror.synced)
+  await publisher.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  t.ok(await eventually(() => snapshots.length === 3, 2000), 'and another')
+  snapshots[1]!({ 'fam:outdated': `${later} 1` })
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.notOk(mirror.synced, 'the outdated snapshot did not land')
+  snapshots[2]!({})
+  t.ok(await eventually(() => mirror.synced, 1000))
+  t.equal(mirror.lookup('fam:outdated'), null)
+})
+
+t.test('options: mirror {} takes the defaults; without a mirror nothing is held', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const withDefaults = redisStore({ url: server.url, mirror: {} })
+  t.teardown(() => withDefaults.close())
+  t.ok(await eventually(() => withDefaults.mirrorSynced, 3000))
+  const without = redisStore({ url: server.url, mirror: false })
+  t.teardown(() => without.close())
+  t.equal(without.mirrorSize, 0)
+})
