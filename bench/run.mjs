@@ -27,7 +27,9 @@ await new Promise((resolve) => setTimeout(resolve, 300))
 const [command, args] = pin(0, process.execPath, ['bench/server.mjs'])
 const server = spawn(command, args, { env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}` }, stdio: ['ignore', 'pipe', 'inherit'] })
 const { port, expressPort, tokens } = JSON.parse((await createInterface({ input: server.stdout })[Symbol.asyncIterator]().next()).value)
-const routes = ['bare', ...Object.keys(tokens)]
+// ROUTES=bare,memory,... measures a subset (the bare route always comes along).
+const only = process.env.ROUTES?.split(',')
+const routes = ['bare', ...Object.keys(tokens)].filter((route) => only === undefined || route === 'bare' || only.includes(route))
 
 function load (route, duration) {
   const pool = tokens[route] ?? []
@@ -62,16 +64,22 @@ const medians = Object.fromEntries(routes.map((route) => [route, median(samples[
 const bare = medians.bare
 const peer = medians['fastify-jwt']
 const raw = { 'memory-pool': medians['fast-jwt-pool'], 'rs256-pool': medians['fast-jwt-rs256-pool'] }
-console.log('\n| route | median req/s | vs bare | vs @fastify/jwt | µs added per request |')
-console.log('|---|---:|---:|---:|---:|')
+// Paired: each round's ratio to the bare route of the same round, then the median of those. Slow drifts of the
+// machine (the bare route itself moves by 20% between runs) cancel within a round.
+const paired = (route) => median(samples[route].map((rps, round) => rps / samples.bare[round]))
+const sameHeader = medians['bare-token']
+console.log('\n| route | median req/s | rounds (min-max) | vs bare | vs bare, paired by round | vs bare-token (same request) | vs @fastify/jwt | µs added per request (vs bare) |')
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
 for (const route of routes) {
   const rps = medians[route]
   // express routes are compared with express's own bare route
   const base = route.startsWith('express-') ? medians['express-bare'] : bare
   const added = route === 'bare' || route === 'express-bare' ? '' : ((1 / rps - 1 / base) * 1e6).toFixed(1)
-  console.log(`| ${route} | ${Math.round(rps)} | ${(rps / base).toFixed(3)} | ${(rps / peer).toFixed(3)} | ${added} |`)
+  const spread = `${Math.round(Math.min(...samples[route]))}-${Math.round(Math.max(...samples[route]))}`
+  console.log(`| ${route} | ${Math.round(rps)} | ${spread} | ${(rps / base).toFixed(3)} | ${route.startsWith('express-') ? '' : paired(route).toFixed(3)} | ${sameHeader === undefined || route.startsWith('express-') ? '' : (rps / sameHeader).toFixed(3)} | ${peer === undefined ? '' : (rps / peer).toFixed(3)} | ${added} |`)
 }
 for (const [route, floor] of Object.entries(raw)) {
+  if (medians[route] === undefined || floor === undefined) continue
   console.log(`glue of ${route} beyond fast-jwt's own verify: ${((1 / medians[route] - 1 / floor) * 1e6).toFixed(1)} µs per request`)
 }
 server.kill('SIGTERM')

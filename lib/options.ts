@@ -42,6 +42,8 @@ interface CommonOptions {
   userCacheTtl?: Duration
   /** Users kept in the cache at most; default 10,000. */
   userCacheMax?: number
+  /** Verified access tokens kept (a hit skips the signature check); 0 turns the cache off. Default 10,000. */
+  verifyCacheMax?: number
   /** Default: memoryStore(), owned and closed by the plugin. */
   store?: AuthStore
   /** A store operation slower than this fails closed (503). Default '2s'. */
@@ -95,6 +97,7 @@ export interface ResolvedOptions {
   users: JwtAuthUsers
   userCacheTtl: number
   userCacheMax: number
+  verifyCacheMax: number
   store: AuthStore
   ownsStore: boolean
   storeTimeoutMs: number
@@ -109,7 +112,7 @@ export interface ResolvedOptions {
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
 const KNOWN_OPTIONS = new Set<string>(['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl',
-  'refreshTokenTtl', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'store', 'storeTimeout',
+  'refreshTokenTtl', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
   'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies'])
 const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash'] as const
 const STORE_METHODS = ['set', 'get', 'take', 'delete'] as const
@@ -129,6 +132,12 @@ function nonEmptyString (value: unknown, option: string): string | undefined {
 function positiveInteger (value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback
   if (!Number.isSafeInteger(value) || (value as number) < 1) fail(`${option} must be a positive integer (got ${String(value)})`)
+  return value as number
+}
+
+function cacheSize (value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || (value as number) < 0) fail(`${option} must be 0 (no cache) or a positive integer (got ${String(value)})`)
   return value as number
 }
 
@@ -219,6 +228,7 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     users,
     userCacheTtl: toSeconds(options.userCacheTtl ?? '60s', 'userCacheTtl', { allowZero: true }),
     userCacheMax: positiveInteger(options.userCacheMax, 'userCacheMax', 10_000),
+    verifyCacheMax: cacheSize(options.verifyCacheMax, 'verifyCacheMax', 10_000),
     storeTimeoutMs: toSeconds(options.storeTimeout ?? '2s', 'storeTimeout') * 1000,
     realm,
     password: resolvePassword(options.password),

@@ -166,9 +166,29 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
     }
   }
 
-  async function loadUser (id: string): Promise<AuthUser | null> {
-    const cached = userCache.get(id)
-    if (cached !== undefined) return cached
+  /**
+   * The hot path of authenticate: synchronous (no promise, timer or round
+   * trip) when the store answers revocation locally; a promise otherwise.
+   */
+  function verifyRequestToken (token: string, checkSyntax?: (token: string) => void): AccessTokenClaims | Promise<AccessTokenClaims> {
+    const claims = jwt.verifyAccess(token, checkSyntax)
+    const revoked = isRevokedLocally(claims)
+    if (revoked === undefined) {
+      return isRevoked(claims).then((remotely) => {
+        if (remotely) throw new TokenRevokedError()
+        return claims
+      })
+    }
+    if (revoked) throw new TokenRevokedError()
+    return claims
+  }
+
+  /** The user, from the cache when there (synchronously), else from findById. */
+  function loadUser (id: string): AuthUser | Promise<AuthUser | null> {
+    return userCache.get(id) ?? lookUpUser(id)
+  }
+
+  async function lookUpUser (id: string): Promise<AuthUser | null> {
     const found = await users.findById!(id)
     if (found === null || found === undefined) return null
     // FoundUser and AuthUser name the same type once JwtAuthTypes is augmented.
@@ -188,11 +208,10 @@ export function createSessions ({ config, jwt, guard, userCache, log }: Sessions
       return mint({ sub, fam: randomUUID(), createdAt: Date.now(), epoch: epoch ?? undefined, metadata: options.metadata }, roles, options.claims)
     },
 
+    verifyRequestToken,
+
     async verify (token: string): Promise<AccessTokenClaims> {
-      const claims = jwt.verifyAccess(token)
-      // The hot path: a local answer needs no promise, timer or round trip.
-      if (isRevokedLocally(claims) ?? await isRevoked(claims)) throw new TokenRevokedError()
-      return claims
+      return verifyRequestToken(token)
     },
 
     async refresh (token: string, metadata?: SessionMetadata): Promise<TokenPair> {

@@ -9,29 +9,40 @@ export interface UserCache {
 const NO_CACHE: UserCache = { get: () => undefined, set () {}, delete () {} }
 
 /**
- * Users loaded by findById, kept for `ttlSeconds`, at most `max` of them (the
- * oldest insert goes first). Only found users are cached, so a user created
- * after a miss is seen at once.
+ * Users loaded by findById, kept for `ttlSeconds`, at most about `max` of them.
+ * Only found users are cached, so a user created after a miss is seen at once.
+ *
+ * Two generations of max/2 entries, as in the verify cache: when the current
+ * one is full it becomes the previous one and the older is dropped whole
+ * (deleting a full Map's first key on every insert costs microseconds).
  */
 export function createUserCache (ttlSeconds: number, max: number): UserCache {
   if (ttlSeconds === 0) return NO_CACHE
   const ttlMs = ttlSeconds * 1000
-  const entries = new Map<string, { user: AuthUser, expiresAt: number }>()
+  const generation = Math.max(1, Math.floor(max / 2))
+  let current = new Map<string, { user: AuthUser, expiresAt: number }>()
+  let previous = new Map<string, { user: AuthUser, expiresAt: number }>()
   return {
     get (id) {
-      const entry = entries.get(id)
+      // An entry of the previous generation stays there until it goes: users are re-read within the TTL anyway.
+      const entry = current.get(id) ?? previous.get(id)
       if (entry === undefined) return undefined
       if (entry.expiresAt > Date.now()) return entry.user
-      entries.delete(id)
+      current.delete(id)
+      previous.delete(id)
       return undefined
     },
     set (id, user) {
-      entries.delete(id)
-      if (entries.size >= max) entries.delete(entries.keys().next().value as string)
-      entries.set(id, { user, expiresAt: Date.now() + ttlMs })
+      previous.delete(id)
+      if (current.size >= generation && !current.has(id)) {
+        previous = current
+        current = new Map()
+      }
+      current.set(id, { user, expiresAt: Date.now() + ttlMs })
     },
     delete (id) {
-      entries.delete(id)
+      current.delete(id)
+      previous.delete(id)
     }
   }
 }

@@ -228,3 +228,13 @@ t.test('the API refuses a token that is not a string with a 401', async (t) => {
     await t.rejects(app.jwtAuth.revoke(token as unknown as string), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
   }
 })
+
+t.test('verifyCacheMax: 0 verifies the signature on every request', async (t) => {
+  const app = await buildApp(undefined, { options: { verifyCacheMax: 0 } })
+  t.teardown(() => app.close())
+  const { accessToken } = await app.jwtAuth.issue({ id: 1 })
+  for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/me', headers: bearer(accessToken.slice(0, -2) + 'AA') })).statusCode, 401)
+  await app.jwtAuth.revoke(accessToken)
+  t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 401)
+})

@@ -165,6 +165,15 @@ t.test('a tampered or oversized access cookie is refused with 4xx', async (t) =>
   t.equal((await app.inject({ method: 'POST', url: '/auth/refresh', cookies: { '__Host-refresh_token': 'garbage' }, headers: { 'x-csrf-token': 'x' } })).statusCode, 401)
 })
 
+t.test('with access cookies on, a request without the cookie (or with it empty) uses the Authorization header', async (t) => {
+  const app = await cookieApp({ accessToken: true })
+  t.teardown(() => app.close())
+  const pair = await app.jwtAuth.issue({ id: 1 })
+  t.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer ${pair.accessToken}` } })).statusCode, 200, 'no cookie')
+  t.equal((await app.inject({ url: '/orders', cookies: { '__Host-access_token': '' }, headers: { authorization: `Bearer ${pair.accessToken}` } })).statusCode, 200, 'an empty cookie')
+  t.equal((await app.inject({ url: '/orders', headers: { authorization: 'Bearer a%b' } })).statusCode, 400, 'a header token still gets the syntax check')
+})
+
 t.test('cookie options are validated', async (t) => {
   for (const [value, message] of [['yes', /cookies must be true, false or/], [{ accessToken: 'yes' }, /cookies.accessToken must be a boolean/], [{ secure: 1 }, /cookies.secure must be a boolean/], [{ sameSite: 'none' }, /cookies.sameSite must be 'strict' or 'lax' \(got none\)/]] as const) {
     const app = Fastify()

@@ -160,3 +160,17 @@ t.test('no JWKS route unless asked for', async (t) => {
 t.test('control: the HMAC crafting helper still matches', async (t) => {
   t.ok(createHmac('sha256', SECRET).update('x').digest('base64url').length > 0)
 })
+
+t.test('the header cache (key choice by header segment) is bounded and only remembers known keys', async (t) => {
+  const app = await keysApp([{ kid: 'k1', algorithm: 'ES256', privateKey: pairs.ES256.privateKey }])
+  t.teardown(() => app.close())
+  const me = async (token: string) => (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  // 100 distinct headers naming our key, with a forged signature: all refused, and they fill the cache.
+  for (let i = 0; i < 100; i++) t.equal(await me(`${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'k1', n: i })}.${b64({ sub: '1' })}.${'A'.repeat(86)}`), 401)
+  const token = (await app.jwtAuth.issue({ id: 1 })).accessToken
+  t.equal(await me(token), 200, 'a real token still verifies with the cache full')
+  const pretender = `${token.slice(0, token.indexOf('.'))}X` // a known header segment with no dot after it
+  t.equal(await me(pretender), 401, 'a string that only starts like a known header is still refused')
+  t.equal(await me(`${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'nope' })}.${b64({ sub: '1' })}.x`), 401, 'an unknown kid is never remembered')
+})

@@ -108,3 +108,19 @@ t.test('advance: max(current + 1, floor), the ttl only extended', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 1100))
   t.equal(await store.get('usr:1'), '5000', 'a shorter ttl did not shorten the first one')
 })
+
+t.test('hashes: fields kept in a Map per key (no re-encoding of the whole hash per field)', async (t) => {
+  const store = memoryStore()
+  t.teardown(() => store.close())
+  for (let i = 0; i < 20_000; i++) await store.hset('ses:1', `f${i}`, 'x', 60)
+  t.equal(Object.keys(await store.hgetall('ses:1')).length, 20_000)
+  t.equal(store.size, 1, 'one entry')
+  await store.set('plain', 'v', 60)
+  await store.hdel('plain', 'f') // not a hash: nothing to do
+  t.equal(await store.get('plain'), 'v')
+  await store.hdel('missing', 'f')
+  await store.hset('one', 'a', '1', 60)
+  await store.hdel('one', 'a')
+  t.equal(store.size, 2, 'a hash without fields is gone')
+  t.same(await store.hgetall('plain'), {}, 'a plain value has no fields')
+})

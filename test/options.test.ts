@@ -45,6 +45,8 @@ const cases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['users.findByLogin not a function', { secret: SECRET, users: { findByLogin: {} } }, /users.findByLogin must be a function/],
   ['negative userCacheTtl', { secret: SECRET, userCacheTtl: -1 }, /userCacheTtl must be a non-negative/],
   ['zero userCacheMax', { secret: SECRET, userCacheMax: 0 }, /userCacheMax must be a positive integer/],
+  ['negative verifyCacheMax', { secret: SECRET, verifyCacheMax: -1 }, /verifyCacheMax must be 0 \(no cache\) or a positive integer \(got -1\)/],
+  ['fractional verifyCacheMax', { secret: SECRET, verifyCacheMax: 1.5 }, /verifyCacheMax must be 0/],
   ['store not an object', { secret: SECRET, store: 'redis://' }, /store must be an AuthStore/],
   ['store without take', { secret: SECRET, store: { set () {}, get () {}, delete () {} } }, /store.take must be a function/],
   ['zero storeTimeout', { secret: SECRET, storeTimeout: 0 }, /storeTimeout must be a positive/],

@@ -51,3 +51,9 @@ t.test('the cache keeps entries in use across a generation change', async (t) =>
   expired.set('y', { exp })
   t.equal(expired.get('old'), undefined, 'an expired entry is not served from the previous generation either')
 })
+
+t.test('size 0: no cache', async (t) => {
+  const cache = createVerifyCache<{ exp: number }>(0, 0)
+  cache.set('a', { exp: Math.floor(Date.now() / 1000) + 60 })
+  t.equal(cache.get('a'), undefined)
+})

@@ -100,6 +100,8 @@ test('stores', () => {
   expect(memoryStore()).type.toBeAssignableTo<AuthStore>()
   expect(memoryStore).type.not.toBeCallableWith({ maxEntries: '10' })
   expect({ get: async () => null }).type.not.toBeAssignableTo<AuthStore>()
+  expect({ ...custom, advance: async () => 1, peek: () => null }).type.toBeAssignableTo<AuthStore>()
+  expect({ ...custom, advance: async () => '1' }).type.not.toBeAssignableTo<AuthStore>()
 })
 
 test('redis store and sessions', () => {
@@ -108,6 +110,13 @@ test('redis store and sessions', () => {
   expect(redisStore).type.toBeCallableWith({ cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } })
   expect(redisStore).type.toBeCallableWith({ redisOptions: { sentinels: [{ host: '127.0.0.1', port: 26379 }], name: 'mymaster' } })
   expect(redisStore).type.not.toBeCallableWith({ url: 42 })
+  expect(redisStore).type.toBeCallableWith({ url: 'redis://x', mirror: false })
+  expect(redisStore).type.toBeCallableWith({ url: 'redis://x', mirror: { staleAfter: 500 } })
+  expect(redisStore).type.not.toBeCallableWith({ url: 'redis://x', mirror: 'yes' })
+  expect(redisStore).type.not.toBeCallableWith({ url: 'redis://x', mirror: { staleAfter: '1s' } })
+  expect(redisStore({ url: 'redis://x' }).mirrorSynced).type.toBe<boolean>()
+  expect(redisStore({ url: 'redis://x' }).peek('fam:x')).type.toBe<string | null | undefined>()
+  expect(redisStore({ url: 'redis://x' }).advance('usr:1', Date.now(), 60)).type.toBe<Promise<number>>()
   expect(redisStore({ url: 'redis://x' })).type.toBeAssignableTo<AuthStore>()
   expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', store: redisStore({ url: 'redis://x' }) })
   expect(app.jwtAuth.sessions(1)).type.toBe<Promise<SessionInfo[]>>()

@@ -11,6 +11,8 @@ export interface MemoryStoreOptions {
 interface Entry {
   value: string
   expiresAt: number
+  /** The fields of a hash entry (the per-user session index). */
+  fields?: Map<string, string>
 }
 
 /**
@@ -64,27 +66,26 @@ class MemoryStore implements AuthStore {
     return value
   }
 
-  // A hash is one entry holding JSON: one entry per user index, updated without an await in between.
+  // A hash is one entry holding a Map: O(1) per field, however many sessions a user has.
   async hset (key: string, field: string, value: string, ttlSeconds: number): Promise<void> {
     const entry = this.#live(key)
-    const fields = entry === undefined ? {} : JSON.parse(entry.value) as Record<string, string>
-    fields[field] = value
     const remaining = entry === undefined ? 0 : (entry.expiresAt - Date.now()) / 1000
-    this.#write(key, JSON.stringify(fields), Math.max(remaining, ttlSeconds))
+    const fields = entry?.fields ?? new Map<string, string>()
+    this.#write(key, '', Math.max(remaining, ttlSeconds))
+    fields.set(field, value)
+    this.#entries.get(key)!.fields = fields
   }
 
   async hgetall (key: string): Promise<Record<string, string>> {
-    const entry = this.#live(key)
-    return entry === undefined ? {} : JSON.parse(entry.value) as Record<string, string>
+    const fields = this.#live(key)?.fields
+    return fields === undefined ? {} : Object.fromEntries(fields)
   }
 
   async hdel (key: string, field: string): Promise<void> {
     const entry = this.#live(key)
-    if (entry === undefined) return
-    const fields = JSON.parse(entry.value) as Record<string, string>
-    delete fields[field]
-    if (Object.keys(fields).length === 0) this.#entries.delete(key)
-    else entry.value = JSON.stringify(fields)
+    if (entry?.fields === undefined) return
+    entry.fields.delete(field)
+    if (entry.fields.size === 0) this.#entries.delete(key)
   }
 
   #write (key: string, value: string, ttlSeconds: number): void {

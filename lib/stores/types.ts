@@ -4,7 +4,7 @@
  * are written rarely and read on every request, so a store may keep a local
  * copy of them to answer `peek`.
  */
-export const isMarkerKey = (key: string): boolean => key.startsWith('fam:') || key.startsWith('usr:')
+export const isMarkerKey = (key: string): boolean => key.charCodeAt(3) === 58 /* ':' */ && (key.startsWith('fam') || key.startsWith('usr'))
 
 /**
  * Where the plugin keeps server-side state: live refresh tokens, revoked
