@@ -15,6 +15,11 @@ interface Entry {
   fields?: Map<string, string>
 }
 
+/** Seconds an entry written again must live: what it has left, or `ttlSeconds` if longer (never shortened). */
+function extendedTtl (entry: Entry | undefined, ttlSeconds: number): number {
+  return entry === undefined ? ttlSeconds : Math.max((entry.expiresAt - Date.now()) / 1000, ttlSeconds)
+}
+
 /**
  * A bounded in-process store for one instance. It never evicts a live entry to
  * make room: dropping a revocation marker would let a revoked token through, so
@@ -61,19 +66,16 @@ class MemoryStore implements AuthStore {
   async advance (key: string, floor: number, ttlSeconds: number): Promise<number> {
     const entry = this.#live(key)
     const value = entry === undefined ? floor : Math.max(floor, Number(entry.value) + 1)
-    const remaining = entry === undefined ? 0 : (entry.expiresAt - Date.now()) / 1000
-    this.#write(key, String(value), Math.max(remaining, ttlSeconds))
+    this.#write(key, String(value), extendedTtl(entry, ttlSeconds))
     return value
   }
 
   // A hash is one entry holding a Map: O(1) per field, however many sessions a user has.
   async hset (key: string, field: string, value: string, ttlSeconds: number): Promise<void> {
     const entry = this.#live(key)
-    const remaining = entry === undefined ? 0 : (entry.expiresAt - Date.now()) / 1000
     const fields = entry?.fields ?? new Map<string, string>()
-    this.#write(key, '', Math.max(remaining, ttlSeconds))
+    this.#write(key, '', extendedTtl(entry, ttlSeconds), fields)
     fields.set(field, value)
-    this.#entries.get(key)!.fields = fields
   }
 
   async hgetall (key: string): Promise<Record<string, string>> {
@@ -88,7 +90,7 @@ class MemoryStore implements AuthStore {
     if (entry.fields.size === 0) this.#entries.delete(key)
   }
 
-  #write (key: string, value: string, ttlSeconds: number): void {
+  #write (key: string, value: string, ttlSeconds: number, fields?: Map<string, string>): void {
     if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
       throw new TypeError(`memoryStore: ttlSeconds must be a positive number (got ${String(ttlSeconds)})`)
     }
@@ -102,7 +104,7 @@ class MemoryStore implements AuthStore {
       }
       if (entries.size >= this.#maxEntries) throw new StoreFullError(entries.size)
     }
-    entries.set(key, { value, expiresAt: Date.now() + ttlSeconds * 1000 })
+    entries.set(key, fields === undefined ? { value, expiresAt: Date.now() + ttlSeconds * 1000 } : { value, expiresAt: Date.now() + ttlSeconds * 1000, fields })
   }
 
   async get (key: string): Promise<string | null> {
