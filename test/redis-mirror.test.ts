@@ -158,7 +158,8 @@ t.test('garbage on the channel is ignored; expired markers are dropped', async (
   const admin = new Redis(server.url)
   t.teardown(() => admin.quit())
   const { app, store } = await instance(t, server, 'g:')
-  for (const message of ['', 'garbage', 'fam:x', 'fam:x notanumber 5', 'fam:x 5 notanumber', ' 1 2']) await admin.publish('g:revocations', message)
+  const later = Date.now() + 60_000
+  for (const message of ['', 'garbage', 'fam:x', `notanumber 5 fam:x`, `${later} notanumber fam:x`, `${later} 5`, `${later} 5 `]) await admin.publish('g:revocations', message)
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.ok(store.mirrorSynced)
   t.equal(store.peek('fam:x'), null, 'nothing was taken from them')
@@ -246,7 +247,7 @@ t.test('a resync in flight: markers heard meanwhile are kept, an outdated resync
   t.teardown(() => mirror.close())
   t.ok(await eventually(() => snapshots.length === 1, 2000), 'subscribed, snapshot requested')
   const later = Date.now() + 60_000
-  await publisher.publish('inflight', `fam:heard ${later} 7`)
+  await publisher.publish('inflight', `${later} 7 fam:heard`)
   mirror.apply('fam:local', { value: 8, expiresAt: later })
   t.ok(await eventually(() => mirror.size === 2, 1000))
   t.equal(mirror.lookup('fam:heard'), undefined, 'not trusted before the snapshot lands')
@@ -278,4 +279,18 @@ t.test('options: mirror {} takes the defaults; without a mirror nothing is held'
   const without = redisStore({ url: server.url, mirror: false })
   t.teardown(() => without.close())
   t.equal(without.mirrorSize, 0)
+})
+
+t.test('user ids with spaces, astral characters or lone surrogates (which UTF-8 cannot carry): revocation enforced everywhere', async (t) => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const a = await instance(t, server, 'u:')
+  const b = await instance(t, server, 'u:')
+  for (const id of ['\ud800', 'a\udc00b', 'émoji 😀', 'plain']) {
+    const pair = await a.app.jwtAuth.issue({ id })
+    t.equal(await status(b.app, pair.accessToken), 200)
+    await a.app.jwtAuth.revokeAll(id)
+    t.ok(await eventually(async () => await status(b.app, pair.accessToken) === 401, 50), `revokeAll(${JSON.stringify(id)}) enforced on B`)
+    t.equal(await status(a.app, pair.accessToken), 401, 'and on A')
+  }
 })

@@ -11,6 +11,9 @@ export function parseMarker (text: string): Marker | undefined {
   return space > 0 && Number.isFinite(expiresAt) && Number.isFinite(value) ? { expiresAt, value } : undefined
 }
 
+// With the u flag, a surrogate pair is one code point: this matches unpaired halves only.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+
 // Expired markers are dropped by lookups when met, and by a sweep at this pace.
 const SWEEP_INTERVAL_MS = 60_000
 
@@ -52,10 +55,11 @@ export class RevocationMirror {
     this.#source = source
     const { subscriber } = source
     // The connection subscribes to this one channel only.
+    // `<expiresAt> <value> <field>`: the field last, since a user id may hold spaces.
     subscriber.on('message', (_channel: string, message: string) => {
-      const space = message.indexOf(' ')
-      const marker = parseMarker(message.slice(space + 1))
-      if (space > 0 && marker !== undefined) this.apply(message.slice(0, space), marker)
+      const end = message.indexOf(' ', message.indexOf(' ') + 1)
+      const marker = end === -1 ? undefined : parseMarker(message.slice(0, end))
+      if (marker !== undefined && end + 1 < message.length) this.apply(message.slice(end + 1), marker)
     })
     subscriber.on('ready', () => { this.#resync() })
     subscriber.on('close', () => { this.#distrust() })
@@ -76,7 +80,9 @@ export class RevocationMirror {
   lookup (field: string): string | null | undefined {
     if (!this.#synced) return undefined
     const marker = this.#entries.get(field)
-    if (marker === undefined) return null
+    // A key with a lone surrogate reaches Redis as U+FFFD (UTF-8), so the copy
+    // can never hold it: only Redis can answer for it.
+    if (marker === undefined) return LONE_SURROGATE.test(field) ? undefined : null
     if (marker.expiresAt > Date.now()) return String(marker.value)
     this.#entries.delete(field)
     return null

@@ -69,7 +69,7 @@ if redis.call('PTTL', KEYS[1]) < expires - now then
   redis.call('PEXPIRE', KEYS[1], expires - now)
   redis.call('PEXPIRE', KEYS[2], expires - now)
 end
-redis.call('PUBLISH', ARGV[5], field .. ' ' .. entry)
+redis.call('PUBLISH', ARGV[5], entry .. ' ' .. field)
 return entry`
 
 type ScriptedClient = RedisClient & {
