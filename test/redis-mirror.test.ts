@@ -159,7 +159,7 @@ t.test('garbage on the channel is ignored; expired markers are dropped', async (
   t.teardown(() => admin.quit())
   const { app, store } = await instance(t, server, 'g:')
   const later = Date.now() + 60_000
-  for (const message of ['', 'garbage', 'fam:x', `notanumber 5 fam:x`, `${later} notanumber fam:x`, `${later} 5`, `${later} 5 `]) await admin.publish('g:revocations', message)
+  for (const message of ['', 'garbage', 'fam:x', 'notanumber 5 fam:x', `${later} notanumber fam:x`, `${later} 5`, `${later} 5 `]) await admin.publish('g:revocations', message)
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.ok(store.mirrorSynced)
   t.equal(store.peek('fam:x'), null, 'nothing was taken from them')
