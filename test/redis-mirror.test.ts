@@ -21,6 +21,15 @@ async function instance (t: { ok: (value: unknown, message: string) => void, tea
   return { app, store }
 }
 
+/** A redis-server of the test's own, and an admin connection to it, both gone at teardown. */
+async function redisFor (t: { teardown: (fn: () => unknown) => void }): Promise<{ server: RedisServer, admin: Redis }> {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.quit())
+  return { server, admin }
+}
+
 const status = async (app: App, token: string): Promise<number> => (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
 
 async function commandCalls (admin: Redis, command: string): Promise<number> {
@@ -29,10 +38,7 @@ async function commandCalls (admin: Redis, command: string): Promise<number> {
 }
 
 t.test('a revocation on one instance is enforced by another within 50 ms, from its local copy', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
-  const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  const { server, admin } = await redisFor(t)
   const a = await instance(t, server, 'p:')
   const b = await instance(t, server, 'p:')
 
@@ -63,10 +69,7 @@ t.test('a revocation on one instance is enforced by another within 50 ms, from i
 })
 
 t.test('resynchronised after reconnecting: revocations made while it was not subscribed are enforced', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
-  const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  const { server, admin } = await redisFor(t)
   const a = await instance(t, server, 'r:')
   const b = await instance(t, server, 'r:', 200)
   const early = await a.app.jwtAuth.issue({ id: 1 })
@@ -124,8 +127,7 @@ t.test('a Redis restart: fail closed while it is down, then a full resync', asyn
 })
 
 t.test('a frozen Redis: the copy answers for at most staleAfter, then 503; never a revoked token', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
+  const { server } = await redisFor(t)
   const { app, store } = await instance(t, server, 'f:', 200)
   const live = await app.jwtAuth.issue({ id: 1 })
   const revoked = await app.jwtAuth.issue({ id: 2 })
@@ -153,10 +155,7 @@ t.test('a frozen Redis: the copy answers for at most staleAfter, then 503; never
 })
 
 t.test('garbage on the channel is ignored; expired markers are dropped', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
-  const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  const { server, admin } = await redisFor(t)
   const { app, store } = await instance(t, server, 'g:')
   const later = Date.now() + 60_000
   for (const message of ['', 'garbage', 'fam:x', 'notanumber 5 fam:x', `${later} notanumber fam:x`, `${later} 5`, `${later} 5 `]) await admin.publish('g:revocations', message)
@@ -181,8 +180,7 @@ t.test('garbage on the channel is ignored; expired markers are dropped', async (
 })
 
 t.test('the sweep drops expired markers from the copy', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
+  const { server } = await redisFor(t)
   const { store } = await instance(t, server, 'w:', 40)
   await store.advance('fam:a', Date.now(), 30)
   await store.advance('fam:b', Date.now(), 300)
@@ -193,8 +191,7 @@ t.test('the sweep drops expired markers from the copy', async (t) => {
 })
 
 t.test('markers: only grow, cannot be taken or deleted, hold integers', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
+  const { server } = await redisFor(t)
   const store = redisStore({ url: server.url, keyPrefix: 'm:', mirror: false })
   t.teardown(() => store.close())
   t.equal(store.peek('fam:a'), undefined, 'no mirror: nothing answered locally')
@@ -215,10 +212,7 @@ t.test('markers: only grow, cannot be taken or deleted, hold integers', async (t
 })
 
 t.test('with a client you pass: the mirror has its own connection, closed with your client', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
-  const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  const { server, admin } = await redisFor(t)
   const client = new Redis(server.url, { lazyConnect: true })
   const store = redisStore({ client, keyPrefix: 'c:' })
   await client.connect()
@@ -232,10 +226,7 @@ t.test('with a client you pass: the mirror has its own connection, closed with y
 })
 
 t.test('a resync in flight: markers heard meanwhile are kept, an outdated resync never lands', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
-  const publisher = new Redis(server.url)
-  t.teardown(() => publisher.quit())
+  const { server, admin: publisher } = await redisFor(t)
   // A real subscription; only the snapshot is held back, to choose when it lands.
   const snapshots: Array<(stored: Record<string, string>) => void> = []
   const mirror = new RevocationMirror({
@@ -271,8 +262,7 @@ t.test('a resync in flight: markers heard meanwhile are kept, an outdated resync
 })
 
 t.test('options: mirror {} takes the defaults; without a mirror nothing is held', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
+  const { server } = await redisFor(t)
   const withDefaults = redisStore({ url: server.url, mirror: {} })
   t.teardown(() => withDefaults.close())
   t.ok(await eventually(() => withDefaults.mirrorSynced, 3000))
@@ -282,8 +272,7 @@ t.test('options: mirror {} takes the defaults; without a mirror nothing is held'
 })
 
 t.test('user ids with spaces, astral characters or lone surrogates (which UTF-8 cannot carry): revocation enforced everywhere', async (t) => {
-  const server = await startRedis()
-  t.teardown(() => server.stop())
+  const { server } = await redisFor(t)
   const a = await instance(t, server, 'u:')
   const b = await instance(t, server, 'u:')
   for (const id of ['\ud800', 'a\udc00b', 'émoji 😀', 'plain']) {
