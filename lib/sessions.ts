@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { InvalidTokenError, RefreshTokenReusedError, TokenRevokedError, UserNotFoundError } from './errors.js'
-import type { Jwt, RefreshTokenClaims } from './jwt.js'
-import type { ResolvedOptions } from './options.js'
+import type { Jwt, RefreshTokenClaims } from './tokens/jwt.js'
+import type { ResolvedOptions } from './config/options.js'
 import type { StoreGuard } from './stores/guard.js'
-import type { UserCache } from './user-cache.js'
+import type { UserCache } from './users/user-cache.js'
 import type { AccessTokenClaims, AuthUser, IssuableUser, IssueOptions, SessionInfo, SessionMetadata, TokenPair } from './types.js'
 
 // Store keys. Revocation is keyed on ids carried by the token (jti, family,

@@ -99,7 +99,7 @@ t.test('the plugin is registered under its name, for dependency checks', async (
 })
 
 t.test('resolveOptions refuses a non-object directly (Fastify itself refuses it earlier)', async (t) => {
-  const { resolveOptions } = await import('../lib/options.js')
+  const { resolveOptions } = await import('../lib/config/options.js')
   t.throws(() => resolveOptions('secret' as unknown as JwtAuthOptions), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /options must be an object/ })
 })
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createUserCache } from '../lib/user-cache.js'
+import { createUserCache } from '../lib/users/user-cache.js'
 import { fakeClock } from './helpers/clock.js'
 
 t.test('the user cache: two generations, ttl, delete', async (t) => {

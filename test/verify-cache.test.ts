@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createVerifyCache } from '../lib/verify-cache.js'
+import { createVerifyCache } from '../lib/tokens/verify-cache.js'
 import { bearer, buildApp } from './helpers/app.js'
 import { fakeClock } from './helpers/clock.js'
 

@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { newCsrfToken, setTokenCookies } from '../cookies.js'
-import type { Captchas } from '../captcha.js'
-import type { CredentialCheck } from '../credentials.js'
-import type { Lockout } from '../lockout.js'
-import type { ResolvedOptions } from '../options.js'
+import { newCsrfToken, setTokenCookies } from '../request/cookies.js'
+import type { Captchas } from './captchas.js'
+import type { CredentialCheck } from '../users/credentials.js'
+import type { Lockout } from './lockout.js'
+import type { ResolvedOptions } from '../config/options.js'
 import type { AuthenticateHook, JwtAuthApi, SessionMetadata, TokenPair } from '../types.js'
-import type { ResolvedRoutes } from './route-options.js'
+import type { ResolvedRoutes } from '../config/routes.js'
 
 /** What the route modules are given by the plugin entry. */
 export interface RoutesContext {

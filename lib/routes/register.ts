@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { UsernameTakenError, WeakPasswordError } from '../errors.js'
 import type { IssuableUser } from '../types.js'
 import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './route-options.js'
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../config/routes.js'
 import { errorResponses, registerBody, routeSchema, tokenPair } from './schemas.js'
 
 // Never taken from the request body into users.create: no self-assigned id or roles (mass assignment).

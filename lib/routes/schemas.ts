@@ -1,5 +1,5 @@
 import type { FastifySchema } from 'fastify'
-import { MAX_PASSWORD_LENGTH } from './route-options.js'
+import { MAX_PASSWORD_LENGTH } from '../config/routes.js'
 
 // JSON schemas of the auth routes: Fastify validates the input and serializes
 // the output with them, and @fastify/swagger documents them.

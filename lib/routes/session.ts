@@ -1,6 +1,6 @@
 import { createDecoder } from 'fast-jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { checkCsrf, clearTokenCookies, CSRF_HEADER } from '../cookies.js'
+import { checkCsrf, clearTokenCookies, CSRF_HEADER } from '../request/cookies.js'
 import { InvalidRequestError } from '../errors.js'
 import { sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { errorResponses, refreshBody, routeSchema, tokenPair, userResponse } from './schemas.js'

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import jwtAuth, { hashPassword, type JwtAuthOptions, type HmacOptions } from '../../lib/index.js'
-import type { RoutesOptions } from '../../lib/routes/route-options.js'
+import type { RoutesOptions } from '../../lib/config/routes.js'
 import { SECRET } from './app.js'
 
 export interface StoredUser {

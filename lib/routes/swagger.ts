@@ -1,6 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import type { ResolvedOptions } from './options.js'
-import { isProtectedByDefault } from './protect.js'
+import type { ResolvedOptions } from '../config/options.js'
+import { isProtectedByDefault } from '../request/protect.js'
 
 interface SwaggerTransformInput {
   openapiObject?: { components?: { securitySchemes?: Record<string, unknown> } }

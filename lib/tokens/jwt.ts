@@ -1,7 +1,7 @@
 import { createSigner, createVerifier, TokenError, type Algorithm } from 'fast-jwt'
-import { InvalidTokenError, TokenExpiredError, TokenNotActiveError, WrongTokenTypeError } from './errors.js'
-import type { ResolvedOptions } from './options.js'
-import type { AccessTokenClaims } from './types.js'
+import { InvalidTokenError, TokenExpiredError, TokenNotActiveError, WrongTokenTypeError } from '../errors.js'
+import type { ResolvedOptions } from '../config/options.js'
+import type { AccessTokenClaims } from '../types.js'
 import { createVerifyCache } from './verify-cache.js'
 
 // Explicit typing (RFC 8725 section 3.11): access tokens use RFC 9068's media

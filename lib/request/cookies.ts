@@ -1,7 +1,7 @@
 import type {} from '@fastify/cookie'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { CsrfError, InvalidOptionError } from './errors.js'
+import { CsrfError, InvalidOptionError } from '../errors.js'
 
 export interface CookieOptions {
   /** Also put the access token in an HttpOnly cookie, which authenticate then reads. Default false. */

@@ -2,10 +2,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { checkBearerSyntax, readBearerToken } from './bearer.js'
 import { challengeReply } from './challenge.js'
 import { checkCsrf } from './cookies.js'
-import { InvalidRequestError, UserNotFoundError } from './errors.js'
-import type { ResolvedOptions } from './options.js'
-import type { Sessions } from './sessions.js'
-import type { AuthenticateHook, AuthUser } from './types.js'
+import { InvalidRequestError, UserNotFoundError } from '../errors.js'
+import type { ResolvedOptions } from '../config/options.js'
+import type { Sessions } from '../sessions.js'
+import type { AuthenticateHook, AuthUser } from '../types.js'
 
 /**
  * The `authenticate` hook: bearer token, then verification and revocation

@@ -1,5 +1,5 @@
 import { hash, parseOptions, verify, type Algorithm, type Version } from '@node-rs/argon2'
-import type { PasswordHasher } from './types.js'
+import type { PasswordHasher } from '../types.js'
 
 export interface PasswordOptions {
   /** KiB of memory per hash; at least 19456 (OWASP). */

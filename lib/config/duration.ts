@@ -1,5 +1,5 @@
 import { parse } from '@lukeed/ms'
-import { InvalidOptionError } from './errors.js'
+import { InvalidOptionError } from '../errors.js'
 
 /** A duration: a string with a unit ('15m', '7d', '1 minute') or a number of seconds. */
 export type Duration = string | number

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import type { ResolvedOptions } from './options.js'
-import type { AuthenticateHook } from './types.js'
+import type { ResolvedOptions } from '../config/options.js'
+import type { AuthenticateHook } from '../types.js'
 
 /** Whether protectByDefault covers a route (matched by its URL pattern, never the raw URL). */
 export function isProtectedByDefault (protect: ResolvedOptions['protectByDefault'], isPublic: boolean | undefined, url: string | undefined): boolean {

@@ -1,7 +1,7 @@
-import { AccountLockedError } from './errors.js'
-import type { ResolvedRoutes } from './routes/route-options.js'
-import type { StoreGuard } from './stores/guard.js'
-import type { AuthStore } from './stores/types.js'
+import { AccountLockedError } from '../errors.js'
+import type { ResolvedRoutes } from '../config/routes.js'
+import type { StoreGuard } from '../stores/guard.js'
+import type { AuthStore } from '../stores/types.js'
 
 /**
  * Per-account lockout, on top of the per-IP rate limit: after `maxFailures`

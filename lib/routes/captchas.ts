@@ -1,9 +1,9 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import svgCaptcha from 'svg-captcha'
-import { InvalidCaptchaError } from './errors.js'
-import type { Captcha, ResolvedRoutes } from './routes/route-options.js'
-import type { StoreGuard } from './stores/guard.js'
-import type { AuthStore } from './stores/types.js'
+import { InvalidCaptchaError } from '../errors.js'
+import type { Captcha, ResolvedRoutes } from '../config/routes.js'
+import type { StoreGuard } from '../stores/guard.js'
+import type { AuthStore } from '../stores/types.js'
 
 export interface CaptchaChallenge {
   captchaId: string

@@ -1,5 +1,5 @@
 import type { RateLimitPluginOptions } from '@fastify/rate-limit'
-import { toSeconds, type Duration } from '../duration.js'
+import { toSeconds, type Duration } from './duration.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** A captcha challenge: the answer and its SVG picture. */

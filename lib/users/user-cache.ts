@@ -1,4 +1,4 @@
-import type { AuthUser } from './types.js'
+import type { AuthUser } from '../types.js'
 
 export interface UserCache {
   get (id: string): AuthUser | undefined

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { InvalidRequestError, MissingTokenError } from './errors.js'
+import { InvalidRequestError, MissingTokenError } from '../errors.js'
 
 // RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/

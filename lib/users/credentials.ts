@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { InvalidCredentialsError } from './errors.js'
-import type { JwtAuthUsers } from './options.js'
-import type { IssuableUser, PasswordHasher } from './types.js'
+import { InvalidCredentialsError } from '../errors.js'
+import type { JwtAuthUsers } from '../config/options.js'
+import type { IssuableUser, PasswordHasher } from '../types.js'
 
 type LoginUser = IssuableUser & { passwordHash?: unknown }
 

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { challengeReply } from './challenge.js'
-import { InsufficientScopeError } from './errors.js'
-import type { AuthenticateHook } from './types.js'
+import { InsufficientScopeError } from '../errors.js'
+import type { AuthenticateHook } from '../types.js'
 
 // RFC 6749 scope-token characters: roles go into the challenge's scope attribute.
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
