@@ -10,8 +10,9 @@ const mb = (bytes) => (bytes / 1048576).toFixed(1)
 gc()
 const before = process.memoryUsage().heapUsed
 const store = memoryStore({ maxEntries: COUNT + 10 })
-const fam = (i) => `fam:${String(i).padStart(8, '0')}-4f1c-4b8e-9d2a-7c3e5b6a9f01` // a family id is a UUID
-for (let i = 0; i < COUNT; i++) store.peek(fam(i)) ?? await store.set(fam(i), '1', i < COUNT / 2 ? 1 : 3600)
+const fam = (i) => `${String(i).padStart(8, '0')}-4f1c-4b8e-9d2a-7c3e5b6a9f01` // a family id is a UUID
+const { revocations } = store
+for (let i = 0; i < COUNT; i++) await revocations.raise('family', fam(i), 1, i < COUNT / 2 ? 1 : 3600)
 gc()
 const filled = process.memoryUsage().heapUsed
 console.log(`${COUNT} entries: heap +${mb(filled - before)} MB (${((filled - before) / COUNT).toFixed(0)} bytes each)`)
@@ -20,7 +21,7 @@ for (const n of [1000, COUNT]) {
   const probes = 200_000
   const started = process.hrtime.bigint()
   let hits = 0
-  for (let i = 0; i < probes; i++) if (store.peek(fam((i * 7919) % n)) !== null) hits++
+  for (let i = 0; i < probes; i++) if (revocations.peek('family', fam((i * 7919) % n)) !== null) hits++
   const ns = Number(process.hrtime.bigint() - started) / probes
   console.log(`lookup among ${n} entries: ${ns.toFixed(0)} ns (${hits} hits)`)
 }

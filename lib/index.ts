@@ -5,12 +5,16 @@ export { jwtAuth }
 export * from './errors.js'
 export { bearerChallenge } from './request/challenge.js'
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
-export type { AuthStore } from './stores/types.js'
+export type * from './stores/types.js'
 export { hashPassword, verifyPassword, needsRehash, OWASP_ARGON2ID, type PasswordOptions } from './users/passwords.js'
 export type { Duration } from './config/duration.js'
 export type { JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm } from './config/options.js'
 export type { SigningKey, KeyInput, AsymmetricAlgorithm } from './tokens/keys.js'
 export type { RefreshTokenClaims, TokenType } from './tokens/jwt.js'
 export type * from './types.js'
-export { redisStore, RedisStore, FAIL_FAST_OPTIONS, type RedisStoreOptions, type RedisClient } from './stores/redis.js'
+// In dist/, scripts/build.js points this re-export at a shim that loads ./redis.js (and ioredis) on the first
+// redisStore() call, so that a memory-only app never loads ioredis. The class and FAIL_FAST_OPTIONS are
+// values that would need it at once: they come from 'fastify-jwt-auth/redis'.
+export { redisStore } from './redis.js'
+export type { RedisStore, RedisStoreOptions, RedisClient } from './redis.js'
 export type { CookieOptions } from './request/cookies.js'

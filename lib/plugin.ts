@@ -1,31 +1,56 @@
 import cookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { resolveOptions, type JwtAuthOptions } from './config/options.js'
+import { InvalidOptionError } from './errors.js'
+import { withChallenge } from './request/challenge.js'
 import { createAuthenticate } from './request/authenticate.js'
 import { createAuthorize } from './request/authorize.js'
+import { installProtectByDefault } from './request/protect.js'
 import { createCaptchas } from './routes/captchas.js'
-import { withChallenge } from './request/challenge.js'
-import { createCredentialCheck } from './users/credentials.js'
+import { authRoutes } from './routes/index.js'
+import { createLockout } from './routes/lockout.js'
+import { authHooks, installSwagger } from './routes/swagger.js'
+import { memoryStore } from './stores/memory.js'
+import { resolveStore } from './stores/resolve.js'
+import { createAccessVerifier } from './tokens/access.js'
 import { createJwt } from './tokens/jwt.js'
 import { toJwks } from './tokens/keys.js'
-import { createLockout } from './routes/lockout.js'
-import { resolveOptions, type JwtAuthOptions } from './config/options.js'
-import { createPasswordHasher } from './users/passwords.js'
-import { installProtectByDefault } from './request/protect.js'
-import { authRoutes } from './routes/index.js'
-import { createSessions } from './sessions.js'
-import { createStoreGuard } from './stores/guard.js'
-import { authHooks, installSwagger } from './routes/swagger.js'
+import { createPairs } from './tokens/pairs.js'
+import { createRefresh } from './tokens/refresh.js'
+import { createRevocation } from './tokens/revocation.js'
+import { createLoginSessions } from './tokens/sessions.js'
 import type { AuthUser, JwtAuthApi } from './types.js'
+import { createCredentialCheck } from './users/credentials.js'
+import { createPasswordHasher } from './users/passwords.js'
 import { createUserCache } from './users/user-cache.js'
+import { createUserLookup } from './users/user-lookup.js'
 
 async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): Promise<void> {
   const config = resolveOptions(options)
-  const { realm, store } = config
-  const guard = createStoreGuard(config.storeTimeoutMs)
-  const userCache = createUserCache(config.userCacheTtl, config.userCacheMax)
-  const sessions = createSessions({ config, jwt: createJwt(config), guard, userCache, log: app.log })
-  const authenticate = createAuthenticate(config, sessions)
+  const { realm } = config
+  // The default store is made once every option is valid, so its sweep timer never leaks.
+  const given = config.store ?? memoryStore()
+  // A marker must outlive every token it guards: any token of the family or
+  // user was issued before the marker, so expires within the longest TTL.
+  const markerTtl = Math.ceil(Math.max(config.accessTtl, config.refreshTtl) + config.clockTolerance) + 1
+  const store = resolveStore(given, { timeoutMs: config.storeTimeoutMs, indexTtlSeconds: markerTtl }, { log: app.log })
+
+  if (config.routes?.lockout != null && !store.atomicCounters) {
+    throw new InvalidOptionError('routes.lockout needs atomic counters: the key-value store given has no increment, ' +
+      'so concurrent guesses could each read the same count; give it increment, or set routes.lockout: false')
+  }
+  if (!store.sharedInvalidations && config.userCacheTtl > 0) {
+    app.log.warn('fastify-jwt-auth: the store has no userInvalidations: invalidateUser reaches the apps of this ' +
+      'process only; with several instances, use a store that has them or userCacheTtl: 0')
+  }
+
+  const jwt = createJwt(config)
+  const pairs = createPairs(config, jwt)
+  const revocation = createRevocation(store, markerTtl)
+  const users = createUserLookup(config.users, createUserCache(config.userCacheTtl, config.userCacheMax), store.userInvalidations)
+  const sessions = createLoginSessions(config, store, jwt, pairs, revocation)
+  const authenticate = createAuthenticate({ config, jwt, revocation, users })
   const authorize = createAuthorize(realm, authenticate)
   authHooks.add(authenticate)
 
@@ -42,15 +67,23 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   const api: JwtAuthApi = {
     ...createPasswordHasher(config.password),
     issue: sessions.issue,
-    refresh: challenged(sessions.refresh),
-    verify: challenged(sessions.verify),
+    refresh: challenged(createRefresh({ config, store, jwt, pairs, revocation, sessions, users, log: app.log })),
+    verify: challenged(createAccessVerifier(jwt, revocation)),
     revoke: challenged(sessions.revoke),
-    revokeAll: sessions.revokeAll,
-    sessions: sessions.sessions,
-    revokeSession: sessions.revokeSession,
-    invalidateUser: (userId) => userCache.delete(String(userId)),
+    async revokeAll (userId) {
+      await revocation.revokeUser(String(userId))
+      await users.invalidate(String(userId))
+    },
+    sessions: sessions.list,
+    revokeSession: sessions.end,
+    invalidateUser (userId) {
+      const published = users.invalidate(String(userId))
+      // It returned nothing before 0.2: a call that is not awaited must not crash the process when the store fails.
+      published.catch((error: unknown) => { app.log.warn({ err: error }, 'fastify-jwt-auth: invalidateUser failed') })
+      return published
+    },
     jwks: () => toJwks(config.signing.kind === 'keys' ? config.signing.keys : []),
-    store
+    store: given
   }
 
   if (config.cookies !== null && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
@@ -78,15 +111,17 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
       routes: config.routes,
       api,
       authenticate,
-      captchas: config.routes.captcha === null ? null : createCaptchas(config.routes.captcha, store, guard),
-      lockout: config.routes.lockout === null ? null : createLockout(config.routes.lockout, store, guard),
+      store,
+      sessions,
+      captchas: config.routes.captcha === null ? null : await createCaptchas(config.routes.captcha, store.challenges),
+      lockout: config.routes.lockout === null ? null : createLockout(config.routes.lockout, store),
       credentials,
       routeConfig
     })
   }
 
   // Own what you open: only a store the plugin created is closed with the app.
-  if (config.ownsStore) app.addHook('onClose', async () => { await store.close?.() })
+  if (config.store === undefined) app.addHook('onClose', async () => { await store.close?.() })
 }
 
 export const jwtAuth = fp(fastifyJwtAuth, { name: 'fastify-jwt-auth', fastify: '5.x' })

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AuthStore } from './stores/types.js'
+import type { AuthStore, KeyValueStore } from './stores/types.js'
 
 /**
  * Augment this interface to type `request.user` and the `users` callbacks:
@@ -114,17 +114,21 @@ export interface JwtAuthApi extends PasswordHasher {
   verify (accessToken: string): Promise<AccessTokenClaims>
   /** Revokes an access or refresh token and every token of its family. */
   revoke (token: string): Promise<void>
-  /** Revokes every token issued to the user until now. */
+  /** Revokes every token issued to the user until now, and drops the user from every instance's cache. */
   revokeAll (userId: string | number): Promise<void>
-  /** The user's live login sessions, newest use first (needs a store with hset/hgetall/hdel). */
+  /** The user's live login sessions, newest use first. */
   sessions (userId: string | number): Promise<SessionInfo[]>
   /** Ends one login session of the user; false when the user has no such session. */
   revokeSession (userId: string | number, familyId: string): Promise<boolean>
   /** The JSON Web Key Set of the public keys (empty with an HMAC secret, which is never published). */
   jwks (): { keys: Array<Record<string, unknown>> }
-  /** Drops the user from the user cache. */
-  invalidateUser (userId: string | number): void
-  readonly store: AuthStore
+  /**
+   * Drops the user from the user cache of every instance sharing the store
+   * (call it when you change or disable a user); resolves once published.
+   */
+  invalidateUser (userId: string | number): Promise<void>
+  /** The store in use, as given (or the default memory store). */
+  readonly store: AuthStore | KeyValueStore
 }
 
 declare module 'fastify' {

@@ -98,11 +98,27 @@ t.test('cookies with the access token: HttpOnly, Secure, SameSite=Strict, __Host
     t.equal(next['__Host-csrf_token'], session.body.csrf_token, 'the session keeps its CSRF token')
     t.equal(refreshed.json().csrf_token, session.body.csrf_token)
     t.equal((await app.inject({ method: 'POST', url: '/transfer', cookies: next, headers: { 'x-csrf-token': next['__Host-csrf_token']! } })).statusCode, 200, 'the rotated tokens keep the CSRF binding')
+    const retried = await app.inject({ method: 'POST', url: '/auth/refresh', cookies: session.jar, headers: { 'x-csrf-token': session.body.csrf_token! } })
+    t.equal(retried.cookies.find((c) => c.name === '__Host-refresh_token')?.value, next['__Host-refresh_token'], 'a retry within the grace gets the same cookie')
+    const later = await app.inject({ method: 'POST', url: '/auth/refresh', cookies: next, headers: { 'x-csrf-token': next['__Host-csrf_token']! } })
+    t.equal(later.statusCode, 200, 'the successor is used')
     const reused = await app.inject({ method: 'POST', url: '/auth/refresh', cookies: session.jar, headers: { 'x-csrf-token': session.body.csrf_token! } })
     t.equal(reused.json().code, 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED', 'reuse detection holds with cookies')
     const both = await app.inject({ method: 'POST', url: '/auth/refresh', cookies: next, payload: { refresh_token: next['__Host-refresh_token'] } })
     t.equal(both.statusCode, 400, 'a refresh token in body and cookie is refused')
     t.equal((await app.inject({ method: 'POST', url: '/auth/refresh' })).json().message, 'refresh_token is required')
+  })
+
+  t.test('two tabs refreshing at once with the same cookie get the same new cookies', async (t) => {
+    const session = await login(app)
+    const tab = () => app.inject({ method: 'POST', url: '/auth/refresh', cookies: session.jar, headers: { 'x-csrf-token': session.body.csrf_token! } })
+    const [one, two] = await Promise.all([tab(), tab()])
+    t.same([one.statusCode, two.statusCode], [200, 200])
+    const refreshOf = (response: typeof one) => response.cookies.find((c) => c.name === '__Host-refresh_token')?.value
+    t.ok(refreshOf(one))
+    t.equal(refreshOf(one), refreshOf(two), 'one successor, handed to both')
+    const next = { ...session.jar, '__Host-refresh_token': refreshOf(two)! }
+    t.equal((await app.inject({ method: 'POST', url: '/auth/refresh', cookies: next, headers: { 'x-csrf-token': session.body.csrf_token! } })).statusCode, 200, 'and it refreshes')
   })
 
   t.test('logout with the cookie: CSRF proof required, cookies cleared, tokens revoked', async (t) => {

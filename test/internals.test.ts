@@ -6,3 +6,8 @@ t.test('contextHooks: an object without Fastify hooks has none', async (t) => {
   t.equal(contextHooks({}), undefined)
   t.equal(contextHooks(Object.create(null)), undefined)
 })
+
+t.test('the Redis subscription on a Cluster node retries a few times, then gives up (to start over elsewhere)', async (t) => {
+  const { clusterSubscriberRetry } = await import('../lib/stores/redis.js')
+  t.same([1, 2, 5, 6, 60].map(clusterSubscriberRetry), [100, 200, 500, null, null])
+})

@@ -1,126 +1,203 @@
 import t from 'tap'
-import { memoryStore } from '../lib/index.js'
+import { memoryStore, type Rotation } from '../lib/index.js'
 import { fakeClock } from './helpers/clock.js'
 
-t.test('set, get, take, delete', async (t) => {
+const rotation = (jti: string, next: string, extra: Partial<Rotation> = {}): Rotation => ({
+  family: 'f',
+  jti,
+  next: { jti: next, record: `record-of-${next}` },
+  successor: `successor-of-${jti}`,
+  ttlSeconds: 60,
+  graceSeconds: 10,
+  ...extra
+})
+
+t.test('revocations: markers only grow, their lifetime is only extended, peek answers locally', async (t) => {
+  const clock = fakeClock(t)
   const store = memoryStore()
   t.teardown(() => store.close())
-  await store.set('a', '1', 60)
-  t.equal(await store.get('a'), '1')
-  t.equal(await store.get('missing'), null)
-  t.equal(await store.take('a'), '1')
-  t.equal(await store.take('a'), null, 'take deletes')
-  t.equal(await store.get('a'), null)
-  await store.set('b', '2', 60)
-  await store.delete('b')
-  t.equal(await store.get('b'), null)
-  await store.delete('never-set')
+  t.equal(await store.revocations.raise('user', '1', 1000, 60), 1000)
+  t.equal(await store.revocations.raise('user', '1', 5, 1), 1001, 'never lower than the value it had, plus one')
+  t.equal(await store.revocations.raise('user', '1', 5000, 1), 5000)
+  t.equal(await store.revocations.read('family', '1'), null, 'a family marker is another marker')
+  clock.now += 2000
+  t.equal(await store.revocations.read('user', '1'), '5000', 'a shorter ttl did not shorten the first one')
+  t.equal(store.revocations.peek!('user', '1'), '5000')
+  t.equal(store.revocations.peek!('user', '2'), null)
+  clock.now += 60_000
+  t.equal(await store.revocations.read('user', '1'), null, 'gone after its ttl')
+  await t.rejects(store.revocations.raise('family', 'x', 1, 0), /ttlSeconds must be a positive number/)
 })
 
-t.test('take is atomic: of concurrent takes exactly one sees the value', async (t) => {
+t.test('refresh tokens: live, then spent with the successor for the grace, then unknown', async (t) => {
+  const clock = fakeClock(t)
   const store = memoryStore()
   t.teardown(() => store.close())
-  await store.set('k', 'v', 60)
-  const results = await Promise.all(Array.from({ length: 50 }, () => store.take('k')))
-  t.equal(results.filter((value) => value === 'v').length, 1)
+  await store.refreshTokens.create('f', 'a', 'record-a', 60)
+  t.same(await store.refreshTokens.find('f', 'a'), { state: 'live', record: 'record-a' })
+  t.equal(await store.refreshTokens.find('other', 'a'), null, 'keyed by family and id')
+  t.same(await store.refreshTokens.rotate(rotation('a', 'b')), { state: 'live', record: 'record-a' }, 'this call spent it')
+  t.same(await store.refreshTokens.find('f', 'b'), { state: 'live', record: 'record-of-b' }, 'the successor is live')
+  t.same(await store.refreshTokens.rotate(rotation('a', 'c')), { state: 'spent', successor: 'successor-of-a' }, 'a second rotation only reads')
+  t.equal(await store.refreshTokens.find('f', 'c'), null, 'and writes nothing')
+  clock.now += 10_001
+  t.equal(await store.refreshTokens.find('f', 'a'), null, 'the grace is over')
+  t.equal(await store.refreshTokens.rotate(rotation('a', 'd')), null)
+  t.equal(await store.refreshTokens.rotate(rotation('missing', 'e')), null)
+
+  await store.refreshTokens.rotate(rotation('b', 'g', { graceSeconds: 0 }))
+  t.equal(await store.refreshTokens.find('f', 'b'), null, 'grace 0: forgotten at once')
+  await store.refreshTokens.rotate(rotation('g', 'h'))
+  await store.refreshTokens.rotate(rotation('h', 'i', { parent: 'g' }))
+  t.equal(await store.refreshTokens.find('f', 'g'), null, 'the successor was used: the parent\'s grace ended')
+  await store.refreshTokens.rotate(rotation('i', 'j', { parent: 'live-one' }))
+  await store.refreshTokens.create('f', 'live-one', 'x', 60)
+  await store.refreshTokens.rotate(rotation('j', 'k', { parent: 'live-one' }))
+  t.same(await store.refreshTokens.find('f', 'live-one'), { state: 'live', record: 'x' }, 'a live parent is not removed')
+  await store.refreshTokens.discard('f', 'k')
+  t.equal(await store.refreshTokens.find('f', 'k'), null)
+  clock.now += 61_000
+  t.equal(await store.refreshTokens.find('f', 'live-one'), null, 'expired')
 })
 
-t.test('entries expire after their ttl and the sweep frees them', async (t) => {
-  const clock = fakeClock(t, 1_000_000)
+t.test('concurrent rotations of one token: exactly one sees it live', async (t) => {
   const store = memoryStore()
   t.teardown(() => store.close())
-  await store.set('short', 'x', 1)
-  await store.set('long', 'y', 100)
-  clock.now += 999
-  t.equal(await store.get('short'), 'x', 'alive just before its ttl')
-  clock.now += 1
-  t.equal(await store.get('short'), null, 'gone at its ttl')
-  t.equal(await store.take('short'), null)
-  await store.set('other', 'z', 1)
-  clock.now += 5000
-  t.equal(store.size, 2, 'expired entries linger until read or swept')
-  store.sweep()
-  t.equal(store.size, 1, 'the sweep dropped the expired entry')
-  t.equal(await store.get('long'), 'y')
+  await store.refreshTokens.create('f', 'a', 'r', 60)
+  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.refreshTokens.rotate(rotation('a', `n${i}`))))
+  t.equal(results.filter((result) => result?.state === 'live').length, 1)
+  t.equal(results.filter((result) => result?.state === 'spent').length, 49)
 })
 
-t.test('the periodic sweep runs on its own and never keeps the process alive', async (t) => {
-  const store = memoryStore({ sweepInterval: 0.05 })
+t.test('session index: one entry per user with its fields', async (t) => {
+  const store = memoryStore()
   t.teardown(() => store.close())
-  await store.set('a', '1', 0.01)
-  await new Promise((resolve) => setTimeout(resolve, 150))
-  t.equal(store.size, 0)
+  for (let i = 0; i < 20_000; i++) await store.sessions.put('1', `f${i}`, 'x', 60)
+  t.equal(Object.keys(await store.sessions.list('1')).length, 20_000)
+  t.equal(store.size, 1, 'one entry')
+  await store.sessions.remove('1', 'f0')
+  t.equal(Object.keys(await store.sessions.list('1')).length, 19_999)
+  await store.sessions.remove('missing', 'f')
+  await store.sessions.put('2', 'a', '1', 60)
+  await store.sessions.remove('2', 'a')
+  t.equal(store.size, 1, 'an index without sessions is gone')
+  await store.sessions.clear('1')
+  t.same(await store.sessions.list('1'), {})
 })
 
-t.test('bounded: a full store refuses new keys rather than evicting live ones', async (t) => {
-  const clock = fakeClock(t, 5_000_000)
-  const store = memoryStore({ maxEntries: 3 })
+t.test('counters: a window from the first increment, reset; locks', async (t) => {
+  const clock = fakeClock(t)
+  const store = memoryStore()
   t.teardown(() => store.close())
-  await store.set('a', '1', 10)
-  await store.set('b', '1', 10)
-  await store.set('c', '1', 100)
-  await t.rejects(store.set('d', '1', 10), { code: 'FST_JWT_AUTH_STORE_FULL', statusCode: 503 })
-  await store.set('a', '2', 10) // overwriting an existing key is fine
-  t.equal(await store.get('a'), '2')
-  await t.rejects(store.set('d', '1', 10), { code: 'FST_JWT_AUTH_STORE_FULL' }, 'refused again without a second sweep within the second')
-  clock.now += 11_000 // a and b expire
-  await store.set('d', '1', 10)
-  t.equal(await store.get('d'), '1', 'room made by dropping expired entries')
-  t.equal(await store.get('c'), '1', 'the live entry was kept')
+  t.equal(await store.counters.increment('n', 10), 1)
+  const counts = await Promise.all(Array.from({ length: 20 }, () => store.counters.increment('n', 10)))
+  t.same(counts.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 2), 'atomic: no two alike')
+  clock.now += 9000
+  t.equal(await store.counters.increment('n', 10), 22, 'the window is not extended')
+  clock.now += 1001
+  t.equal(await store.counters.increment('n', 10), 1, 'a new window after expiry')
+  await store.counters.reset('n')
+  t.equal(await store.counters.increment('n', 10), 1)
+  await t.rejects(store.counters.increment('fresh', 0), /ttlSeconds/)
+
+  t.equal(await store.locks.lockedUntil('bob'), null)
+  await store.locks.lock('bob', 123, 5)
+  t.equal(await store.locks.lockedUntil('bob'), 123)
+  clock.now += 5001
+  t.equal(await store.locks.lockedUntil('bob'), null)
 })
 
-t.test('bad arguments are refused', async (t) => {
+t.test('challenges: one-time, expiring', async (t) => {
+  const clock = fakeClock(t)
+  const store = memoryStore()
+  t.teardown(() => store.close())
+  await store.challenges.put('c', 'answer', 5)
+  const takes = await Promise.all(Array.from({ length: 10 }, () => store.challenges.take('c')))
+  t.same(takes.filter((value) => value !== null), ['answer'], 'only one take sees it')
+  await store.challenges.put('d', 'x', 5)
+  clock.now += 5001
+  t.equal(await store.challenges.take('d'), null)
+  t.equal(await store.challenges.take('never'), null)
+})
+
+t.test('kinds: a flood of ephemeral entries evicts the oldest of its kind and never a durable one', async (t) => {
+  const store = memoryStore({ maxEntries: 5, maxEphemeralEntries: 100 })
+  t.teardown(() => store.close())
+  await store.refreshTokens.create('f', 'a', 'r', 60)
+  await store.revocations.raise('family', 'g', 1, 60)
+  await store.challenges.put('first', 'x', 60)
+  await store.counters.increment('in-use', 60)
+  for (let i = 0; i < 10_000; i++) await store.challenges.put(`flood${i}`, 'x', 60)
+  t.equal(store.ephemeralSize, 101, 'a hundred challenges, and the counter: each kind bounded apart')
+  t.equal(await store.challenges.take('first'), null, 'the oldest went first')
+  t.equal(await store.challenges.take('flood9999'), 'x', 'the newest stayed')
+  t.equal(await store.counters.increment('in-use', 60), 2, 'a captcha flood never touches a counter')
+  for (let i = 0; i < 1000; i++) {
+    await store.counters.increment(`random-name-${i}`, 60)
+    // A counter in use moves to the young end: it is the last to go.
+    if (i % 50 === 0) await store.counters.increment('in-use', 60)
+  }
+  t.equal(await store.counters.increment('in-use', 60), 23, 'a counter in use survived a flood of counters')
+  t.equal(await store.counters.increment('random-name-0', 60), 1, 'older counters went first')
+  t.same(await store.refreshTokens.find('f', 'a'), { state: 'live', record: 'r' }, 'durable entries untouched')
+  t.equal(await store.revocations.read('family', 'g'), '1')
+})
+
+t.test('kinds: a full durable space refuses new logins and locks, never revocations or rotations', async (t) => {
+  const clock = fakeClock(t)
+  const store = memoryStore({ maxEntries: 3, maxEphemeralEntries: 10 })
+  t.teardown(() => store.close())
+  await store.refreshTokens.create('f', 'a', 'r', 10)
+  await store.refreshTokens.create('f', 'b', 'r', 100)
+  await store.locks.lock('x', 1, 100)
+  await t.rejects(store.refreshTokens.create('f', 'c', 'r', 100), { code: 'FST_JWT_AUTH_STORE_FULL', statusCode: 503 })
+  await t.rejects(store.locks.lock('y', 1, 100), { code: 'FST_JWT_AUTH_STORE_FULL' })
+  await store.locks.lock('x', 2, 100) // an existing lock is rewritten in place
+  t.equal(await store.locks.lockedUntil('x'), 2)
+  t.equal(await store.revocations.raise('family', 'f', 1, 100), 1, 'a revocation always finds room')
+  t.equal(await store.revocations.raise('user', 'u', 1, 100), 1)
+  t.same(await store.refreshTokens.rotate(rotation('b', 'b2')), { state: 'live', record: 'r' }, 'a rotation always finds room')
+  await store.sessions.put('u', 'f', 's', 100)
+  await store.challenges.put('c', 'x', 100)
+  t.equal(await store.challenges.take('c'), 'x', 'the ephemeral space is apart')
+  await t.rejects(store.refreshTokens.create('f', 'd', 'r', 100), { code: 'FST_JWT_AUTH_STORE_FULL' }, 'refused again without a second sweep within the second')
+  clock.now += 101_000
+  await store.refreshTokens.create('f', 'd', 'r', 100)
+  t.same(await store.refreshTokens.find('f', 'd'), { state: 'live', record: 'r' }, 'room made by dropping expired entries')
+})
+
+t.test('user invalidations reach every listener of the store at once', async (t) => {
+  const store = memoryStore()
+  t.teardown(() => store.close())
+  const heard: Array<string | null> = []
+  store.userInvalidations.listen((id) => heard.push(`a:${String(id)}`))
+  store.userInvalidations.listen((id) => heard.push(`b:${String(id)}`))
+  await store.userInvalidations.publish('7')
+  t.same(heard, ['a:7', 'b:7'])
+  t.equal(store.userInvalidations.live, true)
+})
+
+t.test('expired entries are swept', async (t) => {
+  const clock = fakeClock(t)
+  const store = memoryStore({ sweepInterval: 0.01 })
+  t.teardown(() => store.close())
+  await store.refreshTokens.create('f', 'a', 'r', 1)
+  await store.challenges.put('c', 'x', 1)
+  t.equal(store.size + store.ephemeralSize, 2)
+  clock.now += 2000
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  t.equal(store.size + store.ephemeralSize, 0, 'the periodic sweep dropped both')
+})
+
+t.test('options are checked', async (t) => {
   t.throws(() => memoryStore({ maxEntries: 0 }), /maxEntries must be a positive integer/)
   t.throws(() => memoryStore({ maxEntries: 1.5 }), /maxEntries/)
+  t.throws(() => memoryStore({ maxEphemeralEntries: -1 }), /maxEphemeralEntries must be a positive integer/)
   t.throws(() => memoryStore({ sweepInterval: 0 }), /sweepInterval must be a positive number/)
-  t.throws(() => memoryStore({ sweepInterval: 'x' as unknown as number }), /sweepInterval/)
+  t.throws(() => memoryStore({ maxEntry: 5 } as never), /memoryStore: unknown option maxEntry/)
+  t.throws(() => memoryStore(null as never), /options must be an object/)
   const store = memoryStore()
   t.teardown(() => store.close())
-  await t.rejects(store.set('a', '1', 0), /ttlSeconds must be a positive number/)
-  await t.rejects(store.set('a', '1', Infinity), /ttlSeconds/)
-  await t.rejects(store.set('a', '1', Number.NaN), /ttlSeconds/)
-})
-
-t.test('increment: an atomic counter with the ttl of its first write', async (t) => {
-  const clock = fakeClock(t, 9_000_000)
-  const store = memoryStore()
-  t.teardown(() => store.close())
-  t.equal(await store.increment('n', 10), 1)
-  t.equal(await store.increment('n', 10), 2)
-  const counts = await Promise.all(Array.from({ length: 20 }, () => store.increment('n', 10)))
-  t.same(counts.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 3), 'no two increments see the same count')
-  t.equal(await store.get('n'), '22')
-  clock.now += 9_000
-  t.equal(await store.increment('n', 10), 23, 'the window is not extended')
-  clock.now += 1_000
-  t.equal(await store.increment('n', 10), 1, 'a new window after expiry')
-  await store.set('text', 'abc', 10)
-  t.equal(await store.increment('text', 10), 1, 'a non-numeric value counts from 0')
-  await t.rejects(store.increment('fresh', 0), /ttlSeconds/)
-})
-
-t.test('advance: max(current + 1, floor), the ttl only extended', async (t) => {
-  const store = memoryStore()
-  t.teardown(() => store.close())
-  t.equal(await store.advance('usr:1', 1000, 60), 1000)
-  t.equal(await store.advance('usr:1', 5, 1), 1001, 'never lower than the value it had, plus one')
-  t.equal(await store.advance('usr:1', 5000, 1), 5000)
-  await new Promise((resolve) => setTimeout(resolve, 1100))
-  t.equal(await store.get('usr:1'), '5000', 'a shorter ttl did not shorten the first one')
-})
-
-t.test('hashes: fields kept in a Map per key (no re-encoding of the whole hash per field)', async (t) => {
-  const store = memoryStore()
-  t.teardown(() => store.close())
-  for (let i = 0; i < 20_000; i++) await store.hset('ses:1', `f${i}`, 'x', 60)
-  t.equal(Object.keys(await store.hgetall('ses:1')).length, 20_000)
-  t.equal(store.size, 1, 'one entry')
-  await store.set('plain', 'v', 60)
-  await store.hdel('plain', 'f') // not a hash: nothing to do
-  t.equal(await store.get('plain'), 'v')
-  await store.hdel('missing', 'f')
-  await store.hset('one', 'a', '1', 60)
-  await store.hdel('one', 'a')
-  t.equal(store.size, 2, 'a hash without fields is gone')
-  t.same(await store.hgetall('plain'), {}, 'a plain value has no fields')
+  await t.rejects(store.challenges.put('a', '1', Infinity), /ttlSeconds/)
+  await t.rejects(store.refreshTokens.create('f', 'a', '1', Number.NaN), /ttlSeconds/)
 })

@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import jwtAuth, { InvalidOptionError, type JwtAuthOptions } from '../lib/index.js'
+import jwtAuth, { InvalidOptionError, memoryStore, type JwtAuthOptions } from '../lib/index.js'
 import { SECRET } from './helpers/app.js'
 
 async function registerWith (options: unknown): Promise<unknown> {
@@ -47,8 +47,14 @@ const cases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['zero userCacheMax', { secret: SECRET, userCacheMax: 0 }, /userCacheMax must be a positive integer/],
   ['negative verifyCacheMax', { secret: SECRET, verifyCacheMax: -1 }, /verifyCacheMax must be 0 \(no cache\) or a positive integer \(got -1\)/],
   ['fractional verifyCacheMax', { secret: SECRET, verifyCacheMax: 1.5 }, /verifyCacheMax must be 0/],
-  ['store not an object', { secret: SECRET, store: 'redis://' }, /store must be an AuthStore/],
-  ['store without take', { secret: SECRET, store: { set () {}, get () {}, delete () {} } }, /store.take must be a function/],
+  ['store not an object', { secret: SECRET, store: 'redis://' }, /store must be a store: memoryStore\(\), redisStore/],
+  ['key-value store without take', { secret: SECRET, store: { set () {}, get () {}, delete () {} } }, /store.revocations is missing/],
+  ['store with bad invalidations', { secret: SECRET, store: { ...memoryStore(), userInvalidations: { publish () {} } } }, /store.userInvalidations must have publish and listen/],
+  ['store with invalidations without live', { secret: SECRET, store: { ...memoryStore(), userInvalidations: { publish () {}, listen () {} } } }, /and a boolean live/],
+  ['store with a peek that is not a function', { secret: SECRET, store: { ...memoryStore(), revocations: { raise () {}, read () {}, peek: 1 } } }, /store.revocations.peek must be a function/],
+  ['store with an attach that is not a function', { secret: SECRET, store: { ...memoryStore(), attach: 'yes' } }, /store.attach must be a function/],
+  ['store port missing', { secret: SECRET, store: { ...memoryStore(), challenges: undefined } }, /store.challenges is missing/],
+  ['store port without a method', { secret: SECRET, store: { ...memoryStore(), refreshTokens: { create () {}, find () {}, discard () {} } } }, /store.refreshTokens.rotate must be a function/],
   ['zero storeTimeout', { secret: SECRET, storeTimeout: 0 }, /storeTimeout must be a positive/],
   ['realm with a quote', { secret: SECRET, realm: 'a"b' }, /realm must be/],
   ['empty realm', { secret: SECRET, realm: '' }, /realm must be/],

@@ -2,7 +2,8 @@ import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { eventually } from './helpers/eventually.js'
-import jwtAuth, { redisStore, type RedisStore } from '../lib/index.js'
+import jwtAuth from '../lib/index.js'
+import { redisStore, type RedisStore } from '../lib/stores/redis.js'
 import { bearer, buildApp, SECRET } from './helpers/app.js'
 import { startCluster } from './helpers/redis.js'
 import { PASSWORDS, seedUsers } from './helpers/routes-app.js'
@@ -15,14 +16,28 @@ const clusterStore = (keyPrefix: string) => redisStore({ cluster: { nodes: clust
 t.test('the store on a 3-master cluster: keys spread over the masters, no cross-slot command', async (t) => {
   const store = clusterStore('cl:')
   t.teardown(() => store.close())
-  for (let i = 0; i < 30; i++) await store.set(`k${i}`, String(i), 60)
-  for (let i = 0; i < 30; i++) t.equal(await store.get(`k${i}`), String(i))
-  t.equal(await store.take('k1'), '1')
-  t.equal(await store.take('k1'), null)
-  t.equal(await store.increment('n', 60), 1)
-  t.equal(await store.increment('n', 60), 2)
-  await store.delete('k2')
-  t.equal(await store.get('k2'), null)
+  // One family per token: the family is the hash tag, so the tokens spread over the slots.
+  for (let i = 0; i < 30; i++) await store.refreshTokens.create(`family${i}`, 'first', `record${i}`, 60)
+  for (let i = 0; i < 30; i++) {
+    t.same(await store.refreshTokens.find(`family${i}`, 'first'), { state: 'live', record: `record${i}` })
+  }
+  // A rotation's keys (token, successor, parent) share the family's slot: one script, no CROSSSLOT.
+  const rotation = { family: 'family1', ttlSeconds: 60, graceSeconds: 10 }
+  t.same(await store.refreshTokens.rotate({ ...rotation, jti: 'first', next: { jti: 'second', record: 'r2' }, successor: 's2' }),
+    { state: 'live', record: 'record1' })
+  t.same(await store.refreshTokens.rotate({
+    ...rotation, jti: 'second', parent: 'first', next: { jti: 'third', record: 'r3' }, successor: 's3'
+  }), { state: 'live', record: 'r2' })
+  t.equal(await store.refreshTokens.find('family1', 'first'), null, 'the parent\'s grace ended')
+  await store.challenges.put('c', 'v', 60)
+  t.equal(await store.challenges.take('c'), 'v')
+  t.equal(await store.challenges.take('c'), null)
+  t.equal(await store.counters.increment('n', 60), 1)
+  t.equal(await store.counters.increment('n', 60), 2)
+  await store.refreshTokens.discard('family2', 'first')
+  t.equal(await store.refreshTokens.find('family2', 'first'), null)
+  for (let i = 0; i < 10; i++) await store.locks.lock(`user${i}`, i, 60)
+  for (let i = 0; i < 10; i++) await store.sessions.put(`user${i}`, 'family', 'session', 60)
   const perNode = await Promise.all(cluster.nodes.map(async ({ port }) => {
     const node = new Redis({ port, host: '127.0.0.1' })
     const keys = await node.keys('cl:*')
@@ -34,7 +49,8 @@ t.test('the store on a 3-master cluster: keys spread over the masters, no cross-
 
 t.test('sessions on the cluster: rotation, reuse detection and revocation across two instances', async (t) => {
   const [a, b] = await Promise.all([0, 1].map(async () => {
-    const app = await buildApp(clusterStore('sess:'))
+    // Strict rotation: of concurrent refreshes one wins, and the others are reuses (no grace to replay within).
+    const app = await buildApp(clusterStore('sess:'), { options: { refreshGrace: 0 } })
     t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
     return app
   })) as [Awaited<ReturnType<typeof buildApp>>, Awaited<ReturnType<typeof buildApp>>]
@@ -80,8 +96,8 @@ t.test('login, lockout and the rate limiter on the cluster', async (t) => {
 t.test('cluster options are passed through, over the fail-fast defaults', async (t) => {
   const store = redisStore({ cluster: { nodes: cluster.nodes, options: { scaleReads: 'master', redisOptions: { commandTimeout: 500 } } }, keyPrefix: 'opts:' })
   t.teardown(() => store.close())
-  await store.set('a', '1', 10)
-  t.equal(await store.get('a'), '1')
+  await store.locks.lock('a', 1, 10)
+  t.equal(await store.locks.lockedUntil('a'), 1)
   t.equal((store.client as unknown as { options: { redisOptions: { commandTimeout: number, maxRetriesPerRequest: number } } }).options.redisOptions.commandTimeout, 500)
   t.equal((store.client as unknown as { options: { redisOptions: { maxRetriesPerRequest: number } } }).options.redisOptions.maxRetriesPerRequest, 1, 'defaults kept where not overridden')
 })
@@ -94,8 +110,9 @@ t.test('the mirror on a cluster client you pass: already connected, or ready onl
   const store = redisStore({ client, keyPrefix: 'given:' })
   t.teardown(() => store.close())
   t.ok(await eventually(() => store.mirrorSynced, 3000), 'in sync')
-  await store.advance('fam:x', Date.now(), 60)
-  t.not(store.peek('fam:x'), null)
+  await store.revocations.raise('family', 'x', Date.now(), 60)
+  t.not(store.revocations.peek!('family', 'x'), null)
+  t.ok(store.userInvalidations.live, 'invalidations are live too')
 
   // A store closed before your cluster client is ready opens no mirror connection afterwards.
   const later = new Cluster(cluster.nodes)
@@ -105,5 +122,6 @@ t.test('the mirror on a cluster client you pass: already connected, or ready onl
   await new Promise((resolve) => later.once('ready', resolve))
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.notOk(early.mirrorSynced)
+  t.notOk(early.userInvalidations.live, 'no subscription was opened')
   t.equal(early.mirrorSize, 0)
 })

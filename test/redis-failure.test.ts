@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { eventually } from './helpers/eventually.js'
-import jwtAuth, { redisStore } from '../lib/index.js'
+import jwtAuth from '../lib/index.js'
+import { redisStore } from '../lib/stores/redis.js'
 import { bearer, buildApp, SECRET } from './helpers/app.js'
 import { RedisServer, startRedis } from './helpers/redis.js'
 
@@ -14,9 +15,11 @@ async function timed (request: () => Promise<{ statusCode: number }>): Promise<{
 t.test('Redis killed under requests: 503 (never 200) within about 2 s; back to 200 when Redis returns', async (t) => {
   const server = await startRedis()
   t.teardown(() => server.stop())
-  const app = await buildApp(redisStore({ url: server.url }))
-  t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+  const store = redisStore({ url: server.url })
+  const app = await buildApp(store)
+  t.teardown(async () => { await app.close(); await store.close() })
   const { accessToken, refreshToken } = await app.jwtAuth.issue({ id: 1 })
+  t.ok(await eventually(() => store.userInvalidations.live, 3000))
   const me = () => app.inject({ url: '/me', headers: bearer(accessToken) })
   t.equal((await me()).statusCode, 200)
 
@@ -32,6 +35,7 @@ t.test('Redis killed under requests: 503 (never 200) within about 2 s; back to 2
   t.ok(down.every(({ ms }) => ms < 2500), `slowest ${Math.max(...down.map((r) => r.ms))} ms`)
   await t.rejects(app.jwtAuth.issue({ id: 1 }), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' }, 'no token is issued')
   await t.rejects(app.jwtAuth.refresh(refreshToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' }, 'none is refreshed')
+  t.notOk(store.userInvalidations.live, 'user invalidations are not live: the user cache is not used')
 
   await server.start() // same port; an empty Redis (no persistence in the tests)
   let recovered = false
@@ -41,6 +45,7 @@ t.test('Redis killed under requests: 503 (never 200) within about 2 s; back to 2
   }
   t.ok(recovered, 'recovers by itself when Redis is back')
   t.ok(await app.jwtAuth.issue({ id: 1 }), 'and issues tokens again')
+  t.ok(await eventually(() => store.userInvalidations.live, 3000), 'user invalidations are live again (resubscribed)')
 })
 
 t.test('Redis paused (SIGSTOP): 503 within about 2 s once the revocation mirror is stale, then recovery on SIGCONT', async (t) => {
@@ -108,7 +113,7 @@ t.test('closing a store whose Redis is gone ends reconnection at once', async (t
   const server = await startRedis()
   t.teardown(() => server.stop())
   const store = redisStore({ url: server.url })
-  await store.set('a', '1', 5)
+  await store.locks.lock('a', 1, 5)
   await server.kill()
   await new Promise((resolve) => setTimeout(resolve, 200))
   const started = Date.now()
@@ -123,8 +128,11 @@ t.test('through Sentinel: redisStore({ redisOptions: { sentinels, name } })', as
   const { startSentinel } = await import('./helpers/redis.js')
   const { sentinel, stop } = await startSentinel()
   t.teardown(stop)
-  const app = await buildApp(redisStore({ redisOptions: { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: 'mymaster' } }))
+  const store = redisStore({ redisOptions: { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: 'mymaster' } })
+  // Strict rotation: the spent token presented again is a reuse at once.
+  const app = await buildApp(store, { options: { refreshGrace: 0 } })
   t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+  t.ok(await eventually(() => store.mirrorSynced && store.userInvalidations.live, 3000), 'the subscription syncs through Sentinel too')
   const login = await app.jwtAuth.issue({ id: 1 })
   t.equal((await app.inject({ url: '/me', headers: bearer(login.accessToken) })).statusCode, 200)
   const rotated = await app.jwtAuth.refresh(login.refreshToken)

@@ -3,8 +3,8 @@
 // closed while the copy cannot be trusted. Real redis-server processes only.
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { redisStore, type RedisStore } from '../lib/index.js'
-import { RevocationMirror } from '../lib/stores/mirror.js'
+import { redisStore, type RedisStore } from '../lib/stores/redis.js'
+import { StoreSubscription } from '../lib/stores/mirror.js'
 import { bearer, buildApp } from './helpers/app.js'
 import { fakeClock } from './helpers/clock.js'
 import { eventually } from './helpers/eventually.js'
@@ -65,7 +65,7 @@ t.test('a revocation on one instance is enforced by another within 50 ms, from i
   const before = { hget: await commandCalls(admin, 'hget'), get: await commandCalls(admin, 'get') }
   for (let i = 0; i < 200; i++) t.equal(await status(b.app, pair.accessToken), 200)
   t.same({ hget: await commandCalls(admin, 'hget'), get: await commandCalls(admin, 'get') }, before, 'no GET or HGET for 200 authenticated requests')
-  t.ok(b.store.peek('fam:unknown') === null && b.store.peek('rt:x') === undefined, 'markers are answered locally, other keys are not')
+  t.equal(b.store.revocations.peek!('family', 'unknown'), null, 'markers are answered locally')
 })
 
 t.test('resynchronised after reconnecting: revocations made while it was not subscribed are enforced', async (t) => {
@@ -82,7 +82,7 @@ t.test('resynchronised after reconnecting: revocations made while it was not sub
   t.ok(await eventually(() => !b.store.mirrorSynced, 1000), 'B no longer trusts its copy')
   await a.app.jwtAuth.revoke(early.accessToken)
   await a.app.jwtAuth.revokeAll(2)
-  t.equal(b.store.peek('fam:x'), undefined, 'it does not answer from the copy')
+  t.equal(b.store.revocations.peek!('family', 'x'), undefined, 'it does not answer from the copy')
   t.equal(await status(b.app, early.accessToken), 401, 'it reads Redis instead: the revocation is enforced')
   t.equal(await status(b.app, late.accessToken), 401, 'so is the revokeAll')
   await new Promise((resolve) => setTimeout(resolve, 300)) // failed attempts to resubscribe meanwhile
@@ -161,51 +161,52 @@ t.test('garbage on the channel is ignored; expired markers are dropped', async (
   for (const message of ['', 'garbage', 'fam:x', 'notanumber 5 fam:x', `${later} notanumber fam:x`, `${later} 5`, `${later} 5 `]) await admin.publish('g:revocations', message)
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.ok(store.mirrorSynced)
-  t.equal(store.peek('fam:x'), null, 'nothing was taken from them')
+  t.equal(store.revocations.peek!('family', 'x'), null, 'nothing was taken from them')
   t.equal(await status(app, (await app.jwtAuth.issue({ id: 1 })).accessToken), 200)
 
   // A marker that expires: gone from reads, lookups and, after a resync, from the snapshot.
-  await store.advance('fam:short', Date.now(), 0.05)
-  t.not(store.peek('fam:short'), null)
-  t.not(await store.get('fam:short'), null)
+  const { revocations } = store
+  await revocations.raise('family', 'short', Date.now(), 0.05)
+  t.not(revocations.peek!('family', 'short'), null)
+  t.not(await revocations.read('family', 'short'), null)
   await new Promise((resolve) => setTimeout(resolve, 80))
-  t.equal(store.peek('fam:short'), null, 'expired in the copy')
-  t.equal(await store.get('fam:short'), null, 'expired in Redis')
-  await store.advance('fam:other', Date.now(), 0.05)
+  t.equal(revocations.peek!('family', 'short'), null, 'expired in the copy')
+  t.equal(await revocations.read('family', 'short'), null, 'expired in Redis')
+  await revocations.raise('family', 'other', Date.now(), 0.05)
   await new Promise((resolve) => setTimeout(resolve, 80))
   await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
   t.ok(await eventually(() => !store.mirrorSynced, 1000))
   t.ok(await eventually(() => store.mirrorSynced, 3000), 'resynced')
-  t.equal(store.peek('fam:other'), null, 'an expired marker in the index is not copied')
+  t.equal(revocations.peek!('family', 'other'), null, 'an expired marker in the index is not copied')
 })
 
 t.test('the sweep drops expired markers from the copy', async (t) => {
   const { server } = await redisFor(t)
   const { store } = await instance(t, server, 'w:', 40)
-  await store.advance('fam:a', Date.now(), 30)
-  await store.advance('fam:b', Date.now(), 300)
+  await store.revocations.raise('family', 'a', Date.now(), 30)
+  await store.revocations.raise('family', 'b', Date.now(), 300)
   t.equal(store.mirrorSize, 2)
   const clock = fakeClock(t)
   clock.now += 61_000 // past a's expiry and the sweep interval
   t.ok(await eventually(() => store.mirrorSize === 1, 1000), 'the expired marker left the copy (swept, or dropped by the resync the clock jump causes)')
 })
 
-t.test('markers: only grow, cannot be taken or deleted, hold integers', async (t) => {
-  const { server } = await redisFor(t)
+t.test('markers: only grow, never shortened, hold integers; without a mirror nothing is answered locally', async (t) => {
+  const { server, admin } = await redisFor(t)
   const store = redisStore({ url: server.url, keyPrefix: 'm:', mirror: false })
   t.teardown(() => store.close())
-  t.equal(store.peek('fam:a'), undefined, 'no mirror: nothing answered locally')
+  const { revocations } = store
+  t.equal(revocations.peek!('family', 'a'), undefined, 'no mirror: nothing answered locally')
   t.notOk(store.mirrorSynced)
-  t.equal(await store.advance('usr:1', 1000, 60), 1000)
-  t.equal(await store.advance('usr:1', 10, 60), 1001, 'max(current + 1, floor)')
-  await store.set('usr:1', '5', 60)
-  t.equal(await store.get('usr:1'), '1002', 'set raises, never lowers')
-  await store.set('usr:1', '5000', 120)
-  t.equal(await store.get('usr:1'), '5000')
-  await t.rejects(store.set('usr:1', 'abc', 60), /holds an integer/)
-  await t.rejects(store.take('fam:a'), /cannot be taken/)
-  await t.rejects(store.delete('fam:a'), /cannot be deleted/)
-  await t.rejects(store.advance('rt:a', 1, 60), /advance is for revocation markers/)
+  t.equal(await revocations.raise('user', '1', 1000, 120), 1000)
+  t.equal(await revocations.raise('user', '1', 10, 60), 1001, 'max(current + 1, floor)')
+  t.equal(await revocations.raise('user', '1', 5, 60), 1002, 'a lower floor never lowers it')
+  t.equal(await revocations.read('user', '1'), '1002')
+  const expiresAt = Number((await admin.hget('m:{revocations}:values', 'usr:1'))!.split(' ')[0])
+  t.ok(expiresAt - Date.now() > 110_000, 'the 60 s raises kept the 120 s expiry')
+  t.equal(await revocations.raise('user', '1', 5000, 60), 5000)
+  await t.rejects(revocations.raise('user', '1', Number('abc'), 60), /floor must be a finite number/)
+  t.equal(await revocations.read('user', '1'), '5000')
   t.throws(() => redisStore({ url: server.url, mirror: { staleAfter: 10 } }), /mirror.staleAfter must be an integer of at least 40 ms \(got 10\)/)
   t.throws(() => redisStore({ url: server.url, mirror: 'yes' as never }), /mirror must be a boolean or \{ staleAfter \}/)
   t.throws(() => redisStore({ url: server.url, mirror: null as never }), /mirror must be a boolean/)
@@ -223,13 +224,55 @@ t.test('with a client you pass: the mirror has its own connection, closed with y
   t.ok(await eventually(async () => await subscribers() === 0, 1000), 'your quit() ends the mirror\'s subscription too')
   t.notOk(store.mirrorSynced)
   await store.close()
+
+  // Without a mirror the subscription is still there (user invalidations), and ends the same way.
+  const other = new Redis(server.url)
+  const plain = redisStore({ client: other, keyPrefix: 'd:', mirror: false })
+  t.ok(await eventually(() => plain.userInvalidations.live, 3000), 'subscribed for invalidations')
+  t.equal(await subscribers(), 1)
+  t.notOk(plain.mirrorSynced)
+  await other.quit()
+  t.ok(await eventually(async () => await subscribers() === 0, 1000), 'ended with your client')
+  t.notOk(plain.userInvalidations.live)
+  await plain.close()
+})
+
+t.test('user caches: invalidateUser and revokeAll on one instance reach the other\'s cache within 50 ms', async (t) => {
+  const { server } = await redisFor(t)
+  const users = [{ id: 1, username: 'alice', roles: ['admin'] }, { id: 2, username: 'bob', roles: ['admin'] }]
+  const open = async (): Promise<App> => {
+    const app = await buildApp(redisStore({ url: server.url, keyPrefix: 'uc:' }), { users })
+    t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+    return app
+  }
+  const [a, b] = [await open(), await open()]
+  t.ok(await eventually(() => (b.jwtAuth.store as RedisStore).userInvalidations.live, 3000))
+  const alice = await a.jwtAuth.issue({ id: 1 })
+  const admin = async (token: string): Promise<number> => (await b.inject({ url: '/admin', headers: bearer(token) })).statusCode
+  t.equal(await admin(alice.accessToken), 200)
+  const loads = b.findByIdCalls.length
+  t.equal(await admin(alice.accessToken), 200)
+  t.equal(b.findByIdCalls.length, loads, 'B answers from its user cache')
+
+  users[0] = { ...users[0]!, roles: [] } // demoted in the user store (a new object: the cache holds the old one)
+  t.equal(await admin(alice.accessToken), 200, 'B still has the cached user')
+  await a.jwtAuth.invalidateUser(1)
+  t.ok(await eventually(async () => await admin(alice.accessToken) === 403, 50), 'invalidated on A: B reloads the user within 50 ms')
+
+  const bob = await a.jwtAuth.issue({ id: 2 })
+  t.equal(await admin(bob.accessToken), 200)
+  const before = b.findByIdCalls.filter((id) => id === '2').length
+  await a.jwtAuth.revokeAll(2)
+  const next = await a.jwtAuth.issue({ id: 2 })
+  t.ok(await eventually(async () => await admin(next.accessToken) === 200, 50))
+  t.ok(b.findByIdCalls.filter((id) => id === '2').length > before, 'after revokeAll B loaded bob afresh')
 })
 
 t.test('a resync in flight: markers heard meanwhile are kept, an outdated resync never lands', async (t) => {
   const { server, admin: publisher } = await redisFor(t)
   // A real subscription; only the snapshot is held back, to choose when it lands.
   const snapshots: Array<(stored: Record<string, string>) => void> = []
-  const mirror = new RevocationMirror({
+  const mirror = new StoreSubscription({
     subscriber: new Redis(server.url, { autoResubscribe: false }),
     channel: 'inflight',
     snapshot: () => new Promise((resolve) => snapshots.push(resolve)),

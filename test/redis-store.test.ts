@@ -2,7 +2,8 @@ import fastifyRedis from '@fastify/redis'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import jwtAuth, { redisStore } from '../lib/index.js'
+import jwtAuth from '../lib/index.js'
+import { redisStore } from '../lib/stores/redis.js'
 import { bearer, buildApp, decodePart, SECRET } from './helpers/app.js'
 import { eventually } from './helpers/eventually.js'
 import { sharedRedis } from './helpers/redis.js'
@@ -14,35 +15,40 @@ t.teardown(() => admin.quit())
 let prefixes = 0
 const freshPrefix = (): string => `rs${++prefixes}:`
 
-t.test('operations, under the key prefix, each with its TTL', async (t) => {
+t.test('every port writes under the key prefix, each with its TTL (fractional seconds kept as milliseconds)', async (t) => {
   const store = redisStore({ url: server.url, keyPrefix: 'ops:' })
   t.teardown(() => store.close())
-  await store.set('a', '1', 60)
-  t.equal(await admin.get('ops:a'), '1', 'stored under the prefix')
-  const ttl = await admin.pttl('ops:a')
+  await store.locks.lock('a', 1234, 60)
+  t.equal(await admin.get('ops:lk:a'), '1234', 'stored under the prefix')
+  const ttl = await admin.pttl('ops:lk:a')
   t.ok(ttl > 59_000 && ttl <= 60_000, `PTTL ${ttl} ms`)
-  t.equal(await store.get('a'), '1')
-  t.equal(await store.get('missing'), null)
-  t.equal(await store.take('a'), '1')
-  t.equal(await store.take('a'), null)
-  await store.set('b', '2', 0.25)
-  t.ok(await admin.pttl('ops:b') <= 250, 'fractional seconds are kept as milliseconds')
-  await store.delete('b')
-  t.equal(await store.get('b'), null)
-  t.equal(await store.increment('n', 30), 1)
-  t.equal(await store.increment('n', 30), 2)
-  t.ok(await admin.pttl('ops:n') <= 30_000)
-  await t.rejects(store.set('x', '1', 0), /ttlSeconds must be a positive number/)
-  await t.rejects(store.increment('x', -1), /ttlSeconds/)
+  t.equal(await store.locks.lockedUntil('a'), 1234)
+  t.equal(await store.locks.lockedUntil('missing'), null)
+  await store.refreshTokens.create('fam', 'jti', 'record', 0.25)
+  const short = await admin.pttl('ops:rt:{fam}:jti')
+  t.ok(short > 0 && short <= 250, `fractional seconds are kept as milliseconds (PTTL ${short} ms)`)
+  await store.sessions.put('u', 'fam', 'session', 30)
+  t.ok(await admin.pttl('ops:ses:u') <= 30_000)
+  await store.challenges.put('c', 'v', 30)
+  t.equal(await store.challenges.take('c'), 'v')
+  t.equal(await store.challenges.take('c'), null)
+  t.equal(await store.counters.increment('n', 30), 1)
+  t.equal(await store.counters.increment('n', 30), 2)
+  t.ok(await admin.pttl('ops:{counters}:values') <= 30_000)
+  const keys = ['ops:lk:a', 'ops:rt:{fam}:jti', 'ops:ses:u', 'ops:{counters}:expiries', 'ops:{counters}:values']
+  t.same((await admin.keys('ops:*')).sort(), keys, 'every key under the prefix')
+  await t.rejects(store.locks.lock('x', 1, 0), /ttlSeconds must be a positive number/)
+  await t.rejects(store.counters.increment('x', -1), /ttlSeconds/)
+  await t.rejects(store.challenges.put('x', 'v', Number.NaN), TypeError)
 })
 
 t.test('take is atomic across clients: of concurrent takes exactly one sees the value', async (t) => {
   const stores = Array.from({ length: 4 }, () => redisStore({ url: server.url, keyPrefix: 'race:' }))
   t.teardown(() => Promise.all(stores.map((store) => store.close())))
-  await stores[0]!.set('k', 'v', 60)
-  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 4]!.take('k')))
+  await stores[0]!.challenges.put('k', 'v', 60)
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 4]!.challenges.take('k')))
   t.equal(results.filter((value) => value === 'v').length, 1)
-  const counts = await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 4]!.increment('c', 60)))
+  const counts = await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 4]!.counters.increment('c', 60)))
   t.same([...counts].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1), 'increments never collide')
 })
 
@@ -51,21 +57,31 @@ t.test('options: exactly one connection source', async (t) => {
   t.throws(() => redisStore({ url: server.url, client: admin }), /\(got client, url\)/)
   t.throws(() => redisStore(null as never), /options must be an object/)
   t.throws(() => redisStore({ client: admin, keyPrefix: 5 as never }), /keyPrefix must be a string/)
+  t.throws(() => redisStore({ client: admin, maxEphemeral: -1 }),
+    /redisStore: maxEphemeral must be a positive integer \(got -1\)/)
   const fromOptions = redisStore({ redisOptions: { host: '127.0.0.1', port: server.port }, keyPrefix: 'opt:' })
-  await fromOptions.set('x', 'y', 5)
-  t.equal(await admin.get('opt:x'), 'y', 'redisOptions open a client')
+  await fromOptions.locks.lock('x', 7, 5)
+  t.equal(await admin.get('opt:lk:x'), '7', 'redisOptions open a client')
   await fromOptions.close()
   await t.rejects(fromOptions.client.get('x'), /Connection is closed/, 'and the store closes what it opened')
 })
 
-t.test('a client you pass is used as is and never closed by the store', async (t) => {
+t.test('a client you pass is used as is and never closed by the store; the subscription is closed', async (t) => {
   const client = new Redis(server.url)
   t.teardown(() => client.quit())
-  const store = redisStore({ client })
-  await store.set('own', '1', 5)
-  t.equal(await admin.get('jwt-auth:own'), '1', 'default prefix jwt-auth:')
+  const store = redisStore({ client, keyPrefix: 'own:' })
+  await store.locks.lock('own', 1, 5)
+  t.equal(await admin.get('own:lk:own'), '1')
+  const subscribed = async (): Promise<number> =>
+    Number((await admin.call('PUBSUB', 'NUMSUB', 'own:revocations') as [string, number])[1])
+  t.ok(await eventually(async () => await subscribed() === 1, 2000), 'the store subscribed on a connection of its own')
   await store.close()
   t.equal(client.status, 'ready')
+  t.ok(await eventually(async () => await subscribed() === 0, 1000), 'its subscription ended with it')
+  const defaults = redisStore({ client, mirror: false })
+  await defaults.locks.lock('own', 2, 5)
+  t.equal(await admin.get('jwt-auth:lk:own'), '2', 'default prefix jwt-auth:')
+  await defaults.close()
 })
 
 t.test('with @fastify/redis: redisStore({ client: app.redis })', async (t) => {
@@ -82,8 +98,9 @@ t.test('with @fastify/redis: redisStore({ client: app.redis })', async (t) => {
 
 t.test('two instances on one Redis see each other\'s tokens at once and revocations within 50 ms', async (t) => {
   const prefix = freshPrefix()
+  // Strict rotation: a spent token presented again is a reuse at once (no grace to replay within).
   const [a, b] = await Promise.all([0, 1].map(async () => {
-    const app = await buildApp(redisStore({ url: server.url, keyPrefix: prefix }))
+    const app = await buildApp(redisStore({ url: server.url, keyPrefix: prefix }), { options: { refreshGrace: 0 } })
     t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
     return app
   })) as [Awaited<ReturnType<typeof buildApp>>, Awaited<ReturnType<typeof buildApp>>]
@@ -109,10 +126,10 @@ t.test('two instances on one Redis see each other\'s tokens at once and revocati
   t.ok(await eventually(async () => await me(a, next.accessToken) === 401, 50), 'and the family is revoked on A within 50 ms')
 })
 
-t.test('the concurrent refresh race across instances: exactly one wins, the reuse is detected', async (t) => {
+t.test('the concurrent refresh race across instances: exactly one wins, the reuse is detected (strict rotation)', async (t) => {
   const prefix = freshPrefix()
   const apps = await Promise.all([0, 1, 2].map(async () => {
-    const app = await buildApp(redisStore({ url: server.url, keyPrefix: prefix }))
+    const app = await buildApp(redisStore({ url: server.url, keyPrefix: prefix }), { options: { refreshGrace: 0 } })
     t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
     return app
   }))
@@ -124,6 +141,26 @@ t.test('the concurrent refresh race across instances: exactly one wins, the reus
     const codes = new Set(results.flatMap((result) => result.status === 'rejected' ? [(result.reason as { code: string }).code] : []))
     t.ok([...codes].every((code) => code === 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED' || code === 'FST_JWT_AUTH_TOKEN_REVOKED'), [...codes].join())
     t.ok(codes.has('FST_JWT_AUTH_REFRESH_TOKEN_REUSED'), 'the reuse was detected')
+  }
+})
+
+t.test('the concurrent refresh race within the grace: one rotation, every instance hands out its successor', async (t) => {
+  const prefix = freshPrefix()
+  const apps = await Promise.all([0, 1, 2].map(async () => {
+    const app = await buildApp(redisStore({ url: server.url, keyPrefix: prefix }))
+    t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
+    return app
+  }))
+  for (let round = 0; round < 3; round++) {
+    const login = await apps[0]!.jwtAuth.issue({ id: 1 })
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => apps[i % 3]!.jwtAuth.refresh(login.refreshToken)))
+    const successors = new Set(results.map((pair) => decodePart(pair.refreshToken, 1).jti))
+    t.equal(successors.size, 1, `round ${round}: 12 refreshes on 3 instances, one successor`)
+    t.not([...successors][0], decodePart(login.refreshToken, 1).jti)
+    const next = await apps[1]!.jwtAuth.refresh(results[0]!.refreshToken)
+    await t.rejects(apps[2]!.jwtAuth.refresh(login.refreshToken), { code: 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED' },
+      'once the successor was used, the spent token is a reuse')
+    t.equal((await apps[0]!.inject({ url: '/me', headers: bearer(next.accessToken) })).statusCode, 401, 'and the family is revoked')
   }
 })
 
@@ -150,8 +187,9 @@ t.test('every key has a TTL no longer than the token it guards', async (t) => {
   await app.jwtAuth.revokeAll(2)
 
   const keys = await admin.keys(`${prefix}*`)
-  // Revocation markers are fields of one index (a hash and a sorted set of expiries) that lives as long as its newest marker.
-  const limits: Record<string, number> = { 'rt:': 3600, '{revocations}:': 3600, 'cap:': 300, 'lf:': 600, 'lk:': 600, 'rl:': 60 }
+  // Revocation markers are fields of one index (a hash and a sorted set of expiries) that lives as long as its newest
+  // marker; captchas and failure counters are fields of their bounded indexes (the longest: the lockout window).
+  const limits: Record<string, number> = { 'rt:': 3600, 'ses:': 3600, '{revocations}:': 3600, '{ephemeral}:': 600, '{counters}:': 900, 'lk:': 600, 'rl:': 60 }
   const kinds = new Set<string>()
   for (const key of keys) {
     const kind = Object.keys(limits).find((candidate) => key.startsWith(prefix + candidate))
@@ -160,7 +198,11 @@ t.test('every key has a TTL no longer than the token it guards', async (t) => {
     const ttl = await admin.pttl(key)
     t.ok(ttl > 0 && ttl <= (limits[kind!]! + 2) * 1000, `${key}: PTTL ${ttl} ms within ${limits[kind!]} s`)
   }
-  t.same([...kinds].sort(), ['cap:', 'lf:', 'rl:', 'rt:', '{revocations}:'], 'every kind was checked')
+  for (const kind of ['rl:', 'rt:', '{ephemeral}:', '{counters}:', '{revocations}:']) t.ok(kinds.has(kind), `a ${kind} key was checked`)
+  const challenges = await admin.hkeys(`${prefix}{ephemeral}:values`)
+  const counters = await admin.hkeys(`${prefix}{counters}:values`)
+  t.ok(challenges.some((field) => field.startsWith('h:')) && counters.some((field) => field.startsWith('c:')),
+    `the captcha left unanswered and the failure counter are in their indexes (${challenges.join(', ')}; ${counters.join(', ')})`)
   const markers = await admin.hgetall(`${prefix}{revocations}:values`)
   t.same(Object.keys(markers).map((field) => field.slice(0, 4)).sort(), ['fam:', 'usr:'], 'a revoked family and a user epoch')
   for (const [field, entry] of Object.entries(markers)) {

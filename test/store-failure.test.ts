@@ -1,20 +1,29 @@
 import t from 'tap'
 import { memoryStore, type AuthStore } from '../lib/index.js'
+import { createStoreGuard } from '../lib/stores/guard.js'
 import { bearer, brokenStore, buildApp } from './helpers/app.js'
+import { keyValueStore } from './helpers/kv-store.js'
+
+type Mode = 'ok' | 'throw' | 'hang' | 'sync-throw'
 
 // A store that works until told to break: tokens are issued while it works.
-function switchableStore (): AuthStore & { mode: 'ok' | 'throw' | 'hang' | 'sync-throw' } {
+// Every method of every port goes through the switch.
+function switchableStore (): AuthStore & { mode: Mode } {
   const inner = memoryStore()
-  const state = { mode: 'ok' as 'ok' | 'throw' | 'hang' | 'sync-throw' }
-  const route = <A extends unknown[], R>(method: (...args: A) => Promise<R>) => (...args: A): Promise<R> =>
-    state.mode === 'ok' ? method(...args) : (brokenStore(state.mode)[method.name as 'get'] as unknown as (...args: A) => Promise<R>)(...args)
+  const state = { mode: 'ok' as Mode }
+  const route = (port: Record<string, unknown>) => Object.fromEntries(Object.entries(port).map(([name, method]) => [name,
+    (...args: unknown[]) => state.mode === 'ok'
+      ? (method as (...args: unknown[]) => unknown)(...args)
+      : (brokenStore(state.mode).get as (...args: unknown[]) => unknown)(...args)]))
   return Object.assign(state, {
-    set: route(inner.set.bind(inner)),
-    get: route(inner.get.bind(inner)),
-    take: route(inner.take.bind(inner)),
-    delete: route(inner.delete.bind(inner)),
+    revocations: route({ raise: inner.revocations.raise, read: inner.revocations.read }),
+    refreshTokens: route({ ...inner.refreshTokens }),
+    sessions: route({ ...inner.sessions }),
+    counters: route({ ...inner.counters }),
+    locks: route({ ...inner.locks }),
+    challenges: route({ ...inner.challenges }),
     close: () => inner.close()
-  }) as AuthStore & typeof state
+  }) as unknown as AuthStore & typeof state
 }
 
 for (const mode of ['throw', 'sync-throw', 'hang'] as const) {
@@ -58,42 +67,78 @@ t.test('the 503 keeps the store error as its cause, for the logs', async (t) => 
   t.match(timeout, { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', cause: { message: 'store did not answer within 50 ms' } })
 })
 
-t.test('a refresh whose take fails does not count as reuse', async (t) => {
+t.test('a refresh whose rotation fails does not count as reuse', async (t) => {
   const inner = memoryStore()
-  let failTake = true
+  let failRotate = true
   const store: AuthStore = {
-    set: (key, value, ttl) => inner.set(key, value, ttl),
-    get: (key) => inner.get(key),
-    delete: (key) => inner.delete(key),
-    take: async (key) => { if (failTake) throw new Error('take failed'); return inner.take(key) }
+    ...inner,
+    refreshTokens: {
+      ...inner.refreshTokens,
+      rotate: async (rotation) => { if (failRotate) throw new Error('rotate failed'); return inner.refreshTokens.rotate(rotation) }
+    },
+    close: () => inner.close()
   }
   const app = await buildApp(store)
   t.teardown(async () => { await app.close(); await inner.close() })
   const pair = await app.jwtAuth.issue({ id: 1 })
   await t.rejects(app.jwtAuth.refresh(pair.refreshToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', statusCode: 503 })
-  failTake = false
+  failRotate = false
   const rotated = await app.jwtAuth.refresh(pair.refreshToken)
   t.equal((await app.inject({ url: '/me', headers: bearer(rotated.accessToken) })).statusCode, 200, 'the refresh token was still live, its family intact')
 })
 
-t.test('a store whose peek cannot answer locally falls back to get, for either key', async (t) => {
-  for (const unknownPrefix of ['fam:', 'usr:']) {
+t.test('a store whose peek cannot answer locally falls back to read, for either marker', async (t) => {
+  for (const unknownScope of ['family', 'user'] as const) {
     const inner = memoryStore()
-    const gets: string[] = []
+    const reads: string[] = []
     const store: AuthStore = {
-      set: (key, value, ttl) => inner.set(key, value, ttl),
-      get: (key) => { gets.push(key); return inner.get(key) },
-      take: (key) => inner.take(key),
-      delete: (key) => inner.delete(key),
-      peek: (key) => key.startsWith(unknownPrefix) ? undefined : inner.peek(key)
+      ...inner,
+      revocations: {
+        raise: inner.revocations.raise,
+        read: (scope, id) => { reads.push(scope); return inner.revocations.read(scope, id) },
+        peek: (scope, id) => scope === unknownScope ? undefined : inner.revocations.peek!(scope, id)
+      },
+      close: () => inner.close()
     }
     const app = await buildApp(store)
     t.teardown(async () => { await app.close(); await inner.close() })
     const pair = await app.jwtAuth.issue({ id: 1 })
-    gets.length = 0
+    reads.length = 0
     t.equal((await app.inject({ url: '/me', headers: bearer(pair.accessToken) })).statusCode, 200)
-    t.same(gets.map((key) => key.slice(0, 4)).sort(), ['fam:', 'usr:'], `${unknownPrefix} unknown locally: both keys read with get`)
+    t.same(reads.sort(), ['family', 'user'], `${unknownScope} unknown locally: both markers read`)
     await app.jwtAuth.revoke(pair.accessToken)
     t.equal((await app.inject({ url: '/me', headers: bearer(pair.accessToken) })).statusCode, 401)
   }
+})
+
+t.test('a key-value rotation that fails halfway leaves the token live: the retry is no reuse', async (t) => {
+  const store = keyValueStore({ atomic: true })
+  const set = store.set
+  let failNext = false
+  store.set = async (key, value, ttl, kind) => {
+    if (failNext && value.startsWith('L')) {
+      failNext = false
+      throw new Error('write failed')
+    }
+    return set(key, value, ttl, kind)
+  }
+  const app = await buildApp(store)
+  t.teardown(() => app.close())
+  const pair = await app.jwtAuth.issue({ id: 1 })
+  failNext = true
+  await t.rejects(app.jwtAuth.refresh(pair.refreshToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' })
+  const retried = await app.jwtAuth.refresh(pair.refreshToken)
+  t.equal((await app.inject({ url: '/me', headers: bearer(retried.accessToken) })).statusCode, 200, 'the family is intact')
+  t.equal((await app.inject({ url: '/me', headers: bearer(pair.accessToken) })).statusCode, 200)
+})
+
+t.test('the 503\'s cause carries no command arguments of the store\'s client', async (t) => {
+  const guard = createStoreGuard(1000)
+  const failure = Object.assign(new Error('OOM command not allowed'), { command: { name: 'evalsha', args: ['the-captcha-answer'] } })
+  const error = await guard(() => Promise.reject(failure)).catch((error: unknown) => error) as Error & { cause: object }
+  t.match(error, { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', cause: { message: 'OOM command not allowed' } })
+  t.notOk('command' in error.cause, 'the arguments (a captcha answer here) are gone')
+  t.equal(await guard(() => Promise.resolve(1)), 1)
+  const plain = await guard(() => Promise.reject(new Error('x'))).catch((error: unknown) => error) as Error & { cause: Error }
+  t.equal(plain.cause.message, 'x')
 })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { bearer, appOnStore, buildApp, decodePart, STORE_FACTORIES } from './helpers/app.js'
+import { keyValueStore } from './helpers/kv-store.js'
 
-for (const { name, create } of STORE_FACTORIES) {
+for (const { name, create, atomicRotation } of STORE_FACTORIES) {
   t.test(`tokens (${name} store)`, async (t) => {
     const app = await appOnStore(t, create)
     const me = async (token: string) => app.inject({ url: '/me', headers: bearer(token) })
@@ -92,6 +93,8 @@ for (const { name, create } of STORE_FACTORIES) {
     t.test('reuse of a spent refresh token revokes the whole family (RFC 9700 4.14)', async (t) => {
       const login = await app.jwtAuth.issue({ id: 1 })
       const rotated = await app.jwtAuth.refresh(login.refreshToken)
+      // The successor was used: the first token's grace is over, presenting it again is a reuse.
+      const latest = await app.jwtAuth.refresh(rotated.refreshToken)
       const other = await app.jwtAuth.issue({ id: 1 }) // another login of the same user
 
       await t.rejects(app.jwtAuth.refresh(login.refreshToken), {
@@ -99,21 +102,29 @@ for (const { name, create } of STORE_FACTORIES) {
         statusCode: 401,
         headers: { 'www-authenticate': /error="invalid_token"/ }
       })
-      t.equal((await me(rotated.accessToken)).json().code, 'FST_JWT_AUTH_TOKEN_REVOKED', 'descendant access token revoked')
+      t.equal((await me(latest.accessToken)).json().code, 'FST_JWT_AUTH_TOKEN_REVOKED', 'descendant access token revoked')
       t.equal((await me(login.accessToken)).statusCode, 401, 'ancestor access token revoked')
-      await t.rejects(app.jwtAuth.refresh(rotated.refreshToken), { code: 'FST_JWT_AUTH_TOKEN_REVOKED' }, 'descendant refresh token revoked')
+      await t.rejects(app.jwtAuth.refresh(latest.refreshToken), { code: 'FST_JWT_AUTH_TOKEN_REVOKED' }, 'descendant refresh token revoked')
       t.equal((await me(other.accessToken)).statusCode, 200, 'other families of the user are untouched')
       t.ok(await app.jwtAuth.refresh(other.refreshToken))
     })
 
-    t.test('of many concurrent refreshes with one token, exactly one wins', async (t) => {
+    t.test('within the grace, a spent refresh token gets the same successor again', async (t) => {
       const login = await app.jwtAuth.issue({ id: 1 })
-      const results = await Promise.allSettled(Array.from({ length: 20 }, () => app.jwtAuth.refresh(login.refreshToken)))
-      const won = results.filter((result) => result.status === 'fulfilled')
-      const lost = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected')
-      t.equal(won.length, 1, 'one winner')
-      t.equal(lost.length, 19)
-      t.ok(lost.every((result) => ['FST_JWT_AUTH_REFRESH_TOKEN_REUSED', 'FST_JWT_AUTH_TOKEN_REVOKED'].includes(result.reason.code)), 'the others are refused as reuse')
+      const first = await app.jwtAuth.refresh(login.refreshToken)
+      const again = await app.jwtAuth.refresh(login.refreshToken)
+      t.same(again, first, 'the same pair, re-signed from the stored claims (HS256 signs alike)')
+      t.equal((await me(first.accessToken)).statusCode, 200, 'the family is not revoked')
+      t.ok(await app.jwtAuth.refresh(first.refreshToken), 'and the successor refreshes')
+    })
+
+    t.test('of many concurrent refreshes with one token, one successor is minted and all get it', { skip: atomicRotation === false && 'a key-value store rotates with take, then set' }, async (t) => {
+      const login = await app.jwtAuth.issue({ id: 1 })
+      const results = await Promise.all(Array.from({ length: 20 }, () => app.jwtAuth.refresh(login.refreshToken)))
+      t.equal(new Set(results.map((pair) => pair.refreshToken)).size, 1, 'one refresh token')
+      t.equal(new Set(results.map((pair) => decodePart(pair.accessToken, 1).jti)).size, 1, 'one access token id')
+      t.equal((await me(results[0]!.accessToken)).statusCode, 200)
+      t.equal((await app.jwtAuth.sessions(1)).filter((session) => session.familyId === decodePart(login.accessToken, 1).fam).length, 1)
     })
 
     t.test('revoke(access token) ends the token and its family', async (t) => {
@@ -193,15 +204,20 @@ t.test('refresh picks up role changes from findById', async (t) => {
 })
 
 t.test('a refresh record that does not match its token is refused', async (t) => {
-  const app = await buildApp(undefined)
+  const store = keyValueStore()
+  const app = await buildApp(store)
   t.teardown(() => app.close())
   const login = await app.jwtAuth.issue({ id: 1 })
-  const jti = decodePart(login.refreshToken, 1).jti as string
-  await app.jwtAuth.store.set(`rt:${jti}`, JSON.stringify({ sub: '2', fam: 'other' }), 60)
+  await store.set(`rt:${decodePart(login.refreshToken, 1).jti as string}`, `L${JSON.stringify({ sub: '2', fam: 'other' })}`, 60)
   await t.rejects(app.jwtAuth.refresh(login.refreshToken), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
   const second = await app.jwtAuth.issue({ id: 1 })
-  await app.jwtAuth.store.set(`rt:${decodePart(second.refreshToken, 1).jti as string}`, '{not json', 60)
+  await store.set(`rt:${decodePart(second.refreshToken, 1).jti as string}`, 'L{not json', 60)
   await t.rejects(app.jwtAuth.refresh(second.refreshToken), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
+  const third = await app.jwtAuth.issue({ id: 1 })
+  await store.set(`rt:${decodePart(third.refreshToken, 1).jti as string}`, `S${Date.now() + 60_000} {"refresh":{"fam":"another"}}`, 60)
+  await t.rejects(app.jwtAuth.refresh(third.refreshToken), { code: 'FST_JWT_AUTH_INVALID_TOKEN' }, 'a successor of another family')
+  await store.set(`rt:${decodePart(third.refreshToken, 1).jti as string}`, `S${Date.now() + 60_000} {not json`, 60)
+  await t.rejects(app.jwtAuth.refresh(third.refreshToken), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
 })
 
 t.test('custom ttls are honoured', async (t) => {

@@ -2,11 +2,15 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { expect, test } from 'tstyche'
 import { generateKeyPairSync } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import jwtAuth, {
   hashPassword, InvalidTokenError, jwtAuth as namedJwtAuth, memoryStore, needsRehash, redisStore, RedisStore, StoreUnavailableError, verifyPassword,
-  type AccessTokenClaims, type AuthContext, type AuthStore, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type SessionInfo, type SigningKey, type TokenPair
+  type AccessTokenClaims, type AuthContext, type AuthStore, type KeyValueStore, type RefreshState, type RevocationScope, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type SessionInfo, type SigningKey, type TokenPair
 } from 'fastify-jwt-auth'
+import * as main from 'fastify-jwt-auth'
+import {
+  FAIL_FAST_OPTIONS, RedisStore as RedisStoreClass, redisStore as subpathRedisStore, type RedisClient, type RedisStoreOptions
+} from 'fastify-jwt-auth/redis'
 
 const app = Fastify()
 
@@ -63,10 +67,11 @@ test('decorators are typed', () => {
   expect(app.jwtAuth.revoke('t')).type.toBe<Promise<void>>()
   expect(app.jwtAuth.revokeAll).type.toBeCallableWith(1)
   expect(app.jwtAuth.invalidateUser).type.toBeCallableWith('1')
+  expect(app.jwtAuth.invalidateUser(1)).type.toBe<Promise<void>>()
   expect(app.jwtAuth.hashPassword('pw')).type.toBe<Promise<string>>()
   expect(app.jwtAuth.verifyPassword('hash', 'pw')).type.toBe<Promise<boolean>>()
   expect(app.jwtAuth.needsRehash('hash')).type.toBe<boolean>()
-  expect(app.jwtAuth.store).type.toBe<AuthStore>()
+  expect(app.jwtAuth.store).type.toBe<AuthStore | KeyValueStore>()
 })
 
 test('hooks accept authenticate and authorize', () => {
@@ -90,18 +95,26 @@ test('token pair and claims shapes', () => {
 })
 
 test('stores', () => {
-  const custom: AuthStore = {
+  const ports: AuthStore = memoryStore()
+  const keyValue: KeyValueStore = {
     set: async () => {},
     get: async () => null,
     take: async () => null,
     delete: async () => {}
   }
-  expect(custom).type.toBeAssignableTo<AuthStore>()
   expect(memoryStore()).type.toBeAssignableTo<AuthStore>()
   expect(memoryStore).type.not.toBeCallableWith({ maxEntries: '10' })
+  expect(memoryStore).type.toBeCallableWith({ maxEntries: 10, maxEphemeralEntries: 5 })
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', store: keyValue })
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', store: ports, refreshGrace: 0 })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x', store: { get: async () => null } })
   expect({ get: async () => null }).type.not.toBeAssignableTo<AuthStore>()
-  expect({ ...custom, advance: async () => 1, peek: () => null }).type.toBeAssignableTo<AuthStore>()
-  expect({ ...custom, advance: async () => '1' }).type.not.toBeAssignableTo<AuthStore>()
+  expect({ ...ports, revocations: { ...ports.revocations, peek: () => null } }).type.toBeAssignableTo<AuthStore>()
+  expect({ ...ports, revocations: { ...ports.revocations, raise: async () => '1' } }).type.not.toBeAssignableTo<AuthStore>()
+  expect(ports.refreshTokens.rotate({ family: 'f', jti: 'j', next: { jti: 'n', record: 'r' }, successor: 's', ttlSeconds: 1, graceSeconds: 0 }))
+    .type.toBe<Promise<RefreshState | null>>()
+  expect({ ...keyValue, increment: async () => 1, advance: async () => 1 }).type.toBeAssignableTo<KeyValueStore>()
+  expect({ ...keyValue, advance: async () => '1' }).type.not.toBeAssignableTo<KeyValueStore>()
 })
 
 test('redis store and sessions', () => {
@@ -115,8 +128,9 @@ test('redis store and sessions', () => {
   expect(redisStore).type.not.toBeCallableWith({ url: 'redis://x', mirror: 'yes' })
   expect(redisStore).type.not.toBeCallableWith({ url: 'redis://x', mirror: { staleAfter: '1s' } })
   expect(redisStore({ url: 'redis://x' }).mirrorSynced).type.toBe<boolean>()
-  expect(redisStore({ url: 'redis://x' }).peek('fam:x')).type.toBe<string | null | undefined>()
-  expect(redisStore({ url: 'redis://x' }).advance('usr:1', Date.now(), 60)).type.toBe<Promise<number>>()
+  expect(redisStore({ url: 'redis://x' }).revocations.peek).type.toBe<((scope: RevocationScope, id: string) => string | null | undefined) | undefined>()
+  expect(redisStore({ url: 'redis://x' }).revocations.raise('user', '1', Date.now(), 60)).type.toBe<Promise<number>>()
+  expect(redisStore).type.toBeCallableWith({ url: 'redis://x', maxEphemeral: 1000 })
   expect(redisStore({ url: 'redis://x' })).type.toBeAssignableTo<AuthStore>()
   expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', store: redisStore({ url: 'redis://x' }) })
   expect(app.jwtAuth.sessions(1)).type.toBe<Promise<SessionInfo[]>>()
@@ -124,6 +138,18 @@ test('redis store and sessions', () => {
   expect(app.jwtAuth.issue).type.toBeCallableWith({ id: 1 }, { metadata: { ip: '::1', userAgent: 'ua' } })
   expect(app.jwtAuth.refresh).type.toBeCallableWith('token', { ip: '::1' })
   expect(app.jwtAuth.issue).type.not.toBeCallableWith({ id: 1 }, { metadata: { ip: 1 } })
+})
+
+test('fastify-jwt-auth/redis: the store, its class and options; the main entry has the class as a type only', () => {
+  expect(subpathRedisStore).type.toBe(redisStore)
+  expect(new RedisStoreClass({ url: 'redis://x' })).type.toBe<RedisStore>()
+  expect(FAIL_FAST_OPTIONS).type.toBe<RedisOptions>()
+  expect<RedisStoreOptions['client']>().type.toBe<RedisClient | undefined>()
+  expect(subpathRedisStore).type.toBeCallableWith({ client: new Redis({ lazyConnect: true }), keyPrefix: 'app:' })
+  expect(main).type.toHaveProperty('redisStore')
+  // Values that would load ioredis with the plugin: only in fastify-jwt-auth/redis.
+  expect(main).type.not.toHaveProperty('RedisStore')
+  expect(main).type.not.toHaveProperty('FAIL_FAST_OPTIONS')
 })
 
 test('asymmetric keys, JWKS and cookies', () => {

@@ -6,8 +6,7 @@ import { resolveCookies, type CookieOptions, type ResolvedCookies } from '../req
 import { resolveKeys, type ResolvedKey, type SigningKey } from '../tokens/keys.js'
 import { OWASP_ARGON2ID, type PasswordOptions } from '../users/passwords.js'
 import { resolveProtectByDefault, resolveRateLimit, resolveRoutes, type ProtectByDefaultOptions, type ResolvedRoutes, type RoutesOptions } from './routes.js'
-import { memoryStore } from '../stores/memory.js'
-import type { AuthStore } from '../stores/types.js'
+import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
 export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512'
@@ -35,6 +34,11 @@ interface CommonOptions {
   accessTokenTtl?: Duration
   /** Default '7d'. */
   refreshTokenTtl?: Duration
+  /**
+   * How long a spent refresh token, presented again, gets the same successor pair instead of revoking its
+   * family (a lost answer, two tabs). Default '10s'; 0 for strict rotation.
+   */
+  refreshGrace?: Duration
   /** Seconds of leeway for exp and nbf; default 0. */
   clockTolerance?: number
   users?: JwtAuthUsers
@@ -45,7 +49,7 @@ interface CommonOptions {
   /** Verified access tokens kept (a hit skips the signature check); 0 turns the cache off. Default 10,000. */
   verifyCacheMax?: number
   /** Default: memoryStore(), owned and closed by the plugin. */
-  store?: AuthStore
+  store?: AuthStore | KeyValueStore
   /** A store operation slower than this fails closed (503). Default '2s'. */
   storeTimeout?: Duration
   /** The realm of WWW-Authenticate challenges; default the issuer, else 'api'. */
@@ -98,8 +102,9 @@ export interface ResolvedOptions {
   userCacheTtl: number
   userCacheMax: number
   verifyCacheMax: number
-  store: AuthStore
-  ownsStore: boolean
+  refreshGrace: number
+  /** The store given, or undefined for the default memory store (made and owned by the plugin). */
+  store: AuthStore | KeyValueStore | undefined
   storeTimeoutMs: number
   realm: string
   password: Required<PasswordOptions>
@@ -112,10 +117,9 @@ export interface ResolvedOptions {
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
 const KNOWN_OPTIONS = new Set<string>(['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl',
-  'refreshTokenTtl', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
+  'refreshTokenTtl', 'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
   'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies'])
 const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash'] as const
-const STORE_METHODS = ['set', 'get', 'take', 'delete'] as const
 // token68-safe realm: it is put in a quoted-string as is
 const SAFE_REALM = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/
 
@@ -158,15 +162,6 @@ function resolveUsers (users: unknown): JwtAuthUsers {
     if (callback !== undefined && typeof callback !== 'function') fail(`users.${name} must be a function`)
   }
   return users as JwtAuthUsers
-}
-
-function resolveStore (store: unknown): AuthStore | undefined {
-  if (store === undefined) return undefined
-  if (store === null || typeof store !== 'object') fail('store must be an AuthStore (memoryStore(), redisStore(...) or an object with set/get/take/delete)')
-  for (const method of STORE_METHODS) {
-    if (typeof (store as Record<string, unknown>)[method] !== 'function') fail(`store.${method} must be a function`)
-  }
-  return store as AuthStore
 }
 
 function resolvePassword (password: unknown): Required<PasswordOptions> {
@@ -238,7 +233,10 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     protectByDefault: resolveProtectByDefault(options.protectByDefault),
     cookies: resolveCookies(options.cookies)
   }
-  // The default store is made last, once every option is valid, so its sweep timer never leaks.
-  const store = resolveStore(options.store)
-  return { ...resolved, store: store ?? memoryStore(), ownsStore: store === undefined }
+  const refreshGrace = toSeconds(options.refreshGrace ?? '10s', 'refreshGrace', { allowZero: true })
+  if (refreshGrace >= resolved.refreshTtl) fail('refreshGrace must be shorter than refreshTokenTtl')
+  if (options.store === null || (options.store !== undefined && typeof options.store !== 'object')) {
+    fail('store must be a store: memoryStore(), redisStore(...) or an object with the store ports')
+  }
+  return { ...resolved, refreshGrace, store: options.store }
 }

@@ -1,9 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
-import svgCaptcha from 'svg-captcha'
 import { InvalidCaptchaError } from '../errors.js'
 import type { Captcha, ResolvedRoutes } from '../config/routes.js'
-import type { StoreGuard } from '../stores/guard.js'
-import type { AuthStore } from '../stores/types.js'
+import type { Challenges } from '../stores/types.js'
 
 export interface CaptchaChallenge {
   captchaId: string
@@ -13,12 +11,15 @@ export interface CaptchaChallenge {
   expiresIn: number
 }
 
-const captchaKey = (id: string): string => `cap:${id}`
-
-// Look-alike characters are left out: a human must be able to read the answer.
-function svgCaptchaCreate (): Captcha {
-  const { text, data } = svgCaptcha.create({ size: 5, noise: 2, ignoreChars: '0oO1iIlL' })
-  return { text, svg: data }
+// Imported only when it is the generator: svg-captcha parses its font as it loads,
+// a cost that apps without captchas, or with their own `create`, need not pay.
+async function loadSvgCaptcha (): Promise<() => Captcha> {
+  const { default: svgCaptcha } = await import('svg-captcha')
+  // Look-alike characters are left out: a human must be able to read the answer.
+  return () => {
+    const { text, data } = svgCaptcha.create({ size: 5, noise: 2, ignoreChars: '0oO1iIlL' })
+    return { text, svg: data }
+  }
 }
 
 function digest (value: string): Buffer {
@@ -30,14 +31,14 @@ function digest (value: string): Buffer {
  * random id, with a TTL), never in a response or a log; the first attempt
  * spends it, right or wrong.
  */
-export function createCaptchas (options: NonNullable<ResolvedRoutes['captcha']>, store: AuthStore, guard: StoreGuard) {
-  const create = options.create ?? svgCaptchaCreate
+export async function createCaptchas (options: NonNullable<ResolvedRoutes['captcha']>, challenges: Challenges) {
+  const create = options.create ?? await loadSvgCaptcha()
   return {
     async issue (): Promise<CaptchaChallenge> {
       const { text, svg } = await create()
       if (typeof text !== 'string' || text.length === 0 || typeof svg !== 'string') throw new TypeError('routes.captcha.create must return { text, svg } strings')
       const captchaId = randomUUID()
-      await guard(() => store.set(captchaKey(captchaId), text.toLowerCase(), options.ttl))
+      await challenges.put(`captcha:${captchaId}`, text.toLowerCase(), options.ttl)
       return { captchaId, image: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, expiresIn: options.ttl }
     },
 
@@ -45,7 +46,7 @@ export function createCaptchas (options: NonNullable<ResolvedRoutes['captcha']>,
       if (typeof captchaId !== 'string' || typeof answer !== 'string' || captchaId === '' || answer === '') {
         throw new InvalidCaptchaError('captchaId and captcha are required')
       }
-      const expected = await guard(() => store.take(captchaKey(captchaId)))
+      const expected = await challenges.take(`captcha:${captchaId}`)
       // Digests make the comparison constant-time whatever the lengths.
       if (expected === null || !timingSafeEqual(digest(expected), digest(answer.trim().toLowerCase()))) {
         throw new InvalidCaptchaError('The captcha answer is wrong or expired')
@@ -54,4 +55,4 @@ export function createCaptchas (options: NonNullable<ResolvedRoutes['captcha']>,
   }
 }
 
-export type Captchas = ReturnType<typeof createCaptchas>
+export type Captchas = Awaited<ReturnType<typeof createCaptchas>>

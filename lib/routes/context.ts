@@ -4,6 +4,8 @@ import type { Captchas } from './captchas.js'
 import type { CredentialCheck } from '../users/credentials.js'
 import type { Lockout } from './lockout.js'
 import type { ResolvedOptions } from '../config/options.js'
+import type { ResolvedStore } from '../stores/resolve.js'
+import type { LoginSessions } from '../tokens/sessions.js'
 import type { AuthenticateHook, JwtAuthApi, SessionMetadata, TokenPair } from '../types.js'
 import type { ResolvedRoutes } from '../config/routes.js'
 
@@ -13,6 +15,8 @@ export interface RoutesContext {
   routes: ResolvedRoutes
   api: JwtAuthApi
   authenticate: AuthenticateHook
+  store: ResolvedStore
+  sessions: LoginSessions
   captchas: Captchas | null
   lockout: Lockout | null
   credentials: CredentialCheck

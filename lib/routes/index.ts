@@ -16,7 +16,7 @@ export async function authRoutes (app: FastifyInstance, context: RoutesContext):
       // The app registered @fastify/rate-limit itself: use it, with our limits in our routes' config.
       context = { ...context, routeConfig: { ...context.routeConfig, rateLimit: limits } }
     } else {
-      await app.register(rateLimit, rateLimitOptions(limits, context.config.store))
+      await app.register(rateLimit, rateLimitOptions(limits, context.store.source))
     }
   }
   // Auth bodies are small: refuse large ones before parsing.

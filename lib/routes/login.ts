@@ -7,17 +7,19 @@ import { errorResponses, loginBody, routeSchema, swaggerLoginBody, tokenPair } f
 
 interface LoginBody { username: string, password: string, captchaId?: string, captcha?: string }
 
-/** Lockout, then the password; the lockout counts every failure. */
+/** The lockout counts the attempt first; only then is the password checked. */
 async function checkLogin ({ lockout, credentials }: RoutesContext, username: string, password: string): Promise<IssuableUser> {
-  await lockout?.assertOpen(username)
+  const attempt = await lockout?.begin(username)
+  let user: IssuableUser
   try {
-    const user = await credentials.check(username, password)
-    await lockout?.recordSuccess(username)
-    return user
+    user = await credentials.check(username, password)
   } catch (error) {
-    if (error instanceof InvalidCredentialsError) await lockout?.recordFailure(username)
+    // The failure was counted before the check; the last allowed one also locks the name.
+    if (error instanceof InvalidCredentialsError && attempt?.lastChance === true) await lockout!.failed(username)
     throw error
   }
+  await lockout?.succeeded(username)
+  return user
 }
 
 export async function loginRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {

@@ -1,7 +1,8 @@
 import type { RateLimitPluginOptions } from '@fastify/rate-limit'
 import { StoreUnavailableError } from '../errors.js'
-import { RedisStore, type RedisClient } from '../stores/redis.js'
-import type { AuthStore } from '../stores/types.js'
+import { REDIS_STORE } from '../stores/brand.js'
+// Types only: the Redis module (and ioredis) is loaded only by apps that use redisStore().
+import type { RedisClient, RedisStore } from '../stores/redis.js'
 
 type Callback = (error: unknown, result?: unknown) => void
 
@@ -27,11 +28,16 @@ function failClosedClient (client: RedisClient): RedisClient {
   })
 }
 
+// The brand, not instanceof, which would need the class and so load ioredis.
+function isRedisStore (store: object): store is Pick<RedisStore, 'client' | 'keyPrefix'> {
+  return (store as { [REDIS_STORE]?: unknown })[REDIS_STORE] === true
+}
+
 /**
  * The rate limiter's options: with a Redis store (and no store of the app's
  * own choosing), the limits live in the same Redis, so they hold across instances.
  */
-export function rateLimitOptions (limits: RateLimitPluginOptions, store: AuthStore): RateLimitPluginOptions {
-  if (!(store instanceof RedisStore) || limits.redis !== undefined || limits.store !== undefined) return limits
+export function rateLimitOptions (limits: RateLimitPluginOptions, store: object): RateLimitPluginOptions {
+  if (!isRedisStore(store) || limits.redis !== undefined || limits.store !== undefined) return limits
   return { nameSpace: `${store.keyPrefix}rl:`, ...limits, redis: failClosedClient(store.client) as RateLimitPluginOptions['redis'] }
 }

@@ -37,9 +37,17 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
     if (await users.findByLogin!(username) != null) throw new UsernameTakenError()
     const profile = Object.fromEntries(Object.entries(request.body).filter(([key]) => !NOT_PROFILE.has(key)))
     const passwordHash = await context.api.hashPassword(password)
-    const user = await create({ ...profile, username, passwordHash }) as IssuableUser
+    // Room for the session first: a full store answers 503 before the user exists.
+    const reservation = await context.sessions.reserve()
+    let user: IssuableUser
+    try {
+      user = await create({ ...profile, username, passwordHash }) as IssuableUser
+    } catch (error) {
+      await reservation.release().catch(() => {})
+      throw error
+    }
     const csrf = csrfBinding(context)
-    const pair = await context.api.issue(user, { metadata: sessionMetadata(request), claims: csrf.claims })
+    const pair = await context.sessions.issue(user, { metadata: sessionMetadata(request), claims: csrf.claims }, reservation)
     return reply.code(201).send(sendTokens(context, reply, pair, csrf.token))
   })
 }

@@ -11,74 +11,90 @@ export function parseMarker (text: string): Marker | undefined {
   return space > 0 && Number.isFinite(expiresAt) && Number.isFinite(value) ? { expiresAt, value } : undefined
 }
 
+/**
+ * A user invalidation on the channel: `invalidate <userId>`, the id last since
+ * it may hold spaces. Its first word is no number, so readers of markers only
+ * (earlier versions) ignore it.
+ */
+export const INVALIDATE = 'invalidate '
+
+/** The field of a user's revocation marker: raising it revokes the user, so caches drop the user too. */
+const USER_MARKER = 'usr:'
+
 // With the u flag, a surrogate pair is one code point: this matches unpaired halves only.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 
 // Expired markers are dropped by lookups when met, and by a sweep at this pace.
 const SWEEP_INTERVAL_MS = 60_000
 
-export interface MirrorSource {
-  /** A connection of its own, used only to subscribe; the mirror closes it. */
+export interface SubscriptionSource {
+  /** A connection of its own, used only to subscribe; the subscription closes it. */
   subscriber: Redis
   channel: string
-  /** Every marker in Redis, `field -> '<expiresAt> <value>'` (the index hash). */
-  snapshot: () => Promise<Record<string, string>>
-  /** After this long without a sign of life from the subscription, the mirror stops answering. */
+  /**
+   * Every marker in Redis, `field -> '<expiresAt> <value>'` (the index hash),
+   * to keep a local copy of the markers; without it (mirror off) the
+   * subscription only carries user invalidations.
+   */
+  snapshot?: (() => Promise<Record<string, string>>) | undefined
+  /** After this long without a sign of life from the subscription, it is no longer trusted. */
   staleAfterMs: number
+  /** A user to drop from user caches; null after every resync (messages may have been missed). */
+  onInvalidate?: ((userId: string | null) => void) | undefined
 }
 
 /**
- * A local copy of the revocation markers, so `authenticate` checks revocation
- * without a round trip. Kept current by the channel every marker write
- * publishes to; rebuilt from the index after every (re)connection. It answers
- * only while it can be trusted: subscribed, resynchronised since the last
+ * The store's subscription to its channel, which carries every marker write
+ * and every user invalidation. With a snapshot source it also keeps a local
+ * copy of the revocation markers (the mirror), so `authenticate` checks
+ * revocation without a round trip; the copy is rebuilt from the index after
+ * every (re)connection.
+ *
+ * It is trusted only while subscribed, resynchronised since the last
  * connection, and heard from (a PING answered) within `staleAfterMs`.
- * Otherwise `lookup` says "don't know" and the store reads Redis, which fails
- * closed (503) when Redis is gone.
+ * Otherwise `lookup` says "don't know" (the store reads Redis, which fails
+ * closed when Redis is gone) and `synced` is false (user caches are not used).
  *
  * Markers only grow, so merging is a max and the order in which the snapshot
  * and the messages arrive does not matter.
  */
-export class RevocationMirror {
+export class StoreSubscription {
   #entries = new Map<string, Marker>()
-  #synced = false
-  /** Markers heard while a resync runs; merged into the new copy when it lands. */
+  /**
+   * True while the subscription is trusted: nothing published on the channel can have been missed.
+   * A field, not a getter (read on every request); only this class sets it.
+   */
+  synced = false
+  /** True when a local copy of the markers is kept (a field: read on every request). */
+  readonly copying: boolean
+  /** Markers heard while a resync runs (merged into the new copy when it lands); undefined when none runs. */
   #pending: Array<[string, Marker]> | undefined
   /** Bumped on every (re)connection and loss of trust, so an outdated resync never lands. */
   #run = 0
   #lastSignOfLife = 0
   #lastSweep = Date.now()
   readonly #heartbeat: NodeJS.Timeout
-  readonly #source: MirrorSource
+  readonly #source: SubscriptionSource
 
-  constructor (source: MirrorSource) {
+  constructor (source: SubscriptionSource) {
     this.#source = source
+    this.copying = source.snapshot !== undefined
     const { subscriber } = source
     // The connection subscribes to this one channel only.
-    // `<expiresAt> <value> <field>`: the field last, since a user id may hold spaces.
-    subscriber.on('message', (_channel: string, message: string) => {
-      const end = message.indexOf(' ', message.indexOf(' ') + 1)
-      const marker = end === -1 ? undefined : parseMarker(message.slice(0, end))
-      if (marker !== undefined && end + 1 < message.length) this.apply(message.slice(end + 1), marker)
-    })
+    subscriber.on('message', (_channel: string, message: string) => { this.#hear(message) })
     subscriber.on('ready', () => { this.#resync() })
     subscriber.on('close', () => { this.#distrust() })
     // Four pings per staleness window: one late answer is not yet a loss of trust.
     this.#heartbeat = setInterval(() => this.#beat(), Math.max(10, Math.floor(source.staleAfterMs / 4))).unref()
   }
 
-  /** True while the mirror answers for Redis. */
-  get synced (): boolean {
-    return this.#synced
-  }
-
   get size (): number {
     return this.#entries.size
   }
 
-  /** The marker's value, null when there is none, undefined when the mirror cannot be trusted. */
+  /** The marker's value, null when there is none, undefined when there is no trusted copy. */
   lookup (field: string): string | null | undefined {
-    if (!this.#synced) return undefined
+    if (!this.synced || !this.copying) return undefined
     const marker = this.#entries.get(field)
     // A key with a lone surrogate reaches Redis as U+FFFD (UTF-8), so the copy
     // can never hold it: only Redis can answer for it.
@@ -90,6 +106,7 @@ export class RevocationMirror {
 
   /** Merges a marker (from the channel, or written by this instance: read-your-writes). */
   apply (field: string, marker: Marker): void {
+    if (!this.copying) return
     this.#pending?.push([field, marker])
     merge(this.#entries, field, marker)
   }
@@ -100,8 +117,29 @@ export class RevocationMirror {
     this.#source.subscriber.disconnect()
   }
 
+  #hear (message: string): void {
+    if (message.startsWith(INVALIDATE)) {
+      this.#invalidate(message.slice(INVALIDATE.length))
+      return
+    }
+    // `<expiresAt> <value> <field>`: the field last, since a user id may hold spaces.
+    const end = message.indexOf(' ', message.indexOf(' ') + 1)
+    const marker = end === -1 ? undefined : parseMarker(message.slice(0, end))
+    if (marker === undefined || end + 1 >= message.length) return
+    const field = message.slice(end + 1)
+    this.apply(field, marker)
+    // A user revoked everywhere: drop the user from every cache as well.
+    if (field.startsWith(USER_MARKER)) this.#invalidate(field.slice(USER_MARKER.length))
+  }
+
+  #invalidate (userId: string): void {
+    // U+FFFD may stand for a lone surrogate that UTF-8 could not carry: the
+    // id heard may not be the id meant, so every cached user goes.
+    this.#source.onInvalidate?.(userId.includes('\uFFFD') ? null : userId)
+  }
+
   #distrust (): void {
-    this.#synced = false
+    this.synced = false
     this.#pending = undefined
     this.#run++
   }
@@ -114,19 +152,23 @@ export class RevocationMirror {
       this.#pending = []
       // Subscribed first, then the snapshot: every marker is in one or the other.
       await subscriber.subscribe(channel)
-      const stored = await snapshot()
+      const stored = snapshot === undefined ? undefined : await snapshot()
       if (run !== this.#run) return
       const now = Date.now()
-      const entries = new Map<string, Marker>()
-      for (const field of Object.keys(stored)) {
-        const marker = parseMarker(stored[field]!)
-        if (marker !== undefined && marker.expiresAt > now) merge(entries, field, marker)
+      if (stored !== undefined) {
+        const entries = new Map<string, Marker>()
+        for (const field of Object.keys(stored)) {
+          const marker = parseMarker(stored[field]!)
+          if (marker !== undefined && marker.expiresAt > now) merge(entries, field, marker)
+        }
+        for (const [field, marker] of this.#pending) merge(entries, field, marker)
+        this.#entries = entries
       }
-      for (const [field, marker] of this.#pending) merge(entries, field, marker)
-      this.#entries = entries
       this.#pending = undefined
       this.#lastSignOfLife = now
-      this.#synced = true
+      this.synced = true
+      // Invalidations may have been missed while not subscribed: every cached user goes.
+      this.#source.onInvalidate?.(null)
     } catch {
       // Redis failed mid-resync: stay untrusted; the heartbeat tries again.
       if (run === this.#run) this.#distrust()
@@ -136,16 +178,16 @@ export class RevocationMirror {
   #beat (): void {
     const { subscriber, staleAfterMs } = this.#source
     const now = Date.now()
-    if (this.#synced && now - this.#lastSignOfLife > staleAfterMs) this.#distrust()
+    if (this.synced && now - this.#lastSignOfLife > staleAfterMs) this.#distrust()
     if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) this.#sweep(now)
     if (subscriber.status !== 'ready') return
     const run = this.#run
     // Redis answers a PING after every message published before it: an answer
-    // means the mirror had all of them when the PING was sent.
+    // means the subscription had all of them when the PING was sent.
     subscriber.ping().then(() => {
-      if (run === this.#run && this.#synced) this.#lastSignOfLife = now
+      if (run === this.#run && this.synced) this.#lastSignOfLife = now
       // Heard from again after a loss of trust: rebuild, as after a reconnection.
-      else if (!this.#synced && this.#pending === undefined) this.#resync()
+      else if (!this.synced && this.#pending === undefined) this.#resync()
     }, () => {})
   }
 

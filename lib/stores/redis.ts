@@ -1,6 +1,13 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis'
-import { parseMarker, RevocationMirror } from './mirror.js'
-import { isMarkerKey, type AuthStore } from './types.js'
+import { REDIS_STORE } from './brand.js'
+import { INVALIDATE, parseMarker, StoreSubscription } from './mirror.js'
+import {
+  ADVANCE_MARKER, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, HASH_SET, ROTATE
+} from './redis-scripts.js'
+import type {
+  AuthStore, Challenges, Counters, Locks, RefreshState, RefreshTokens, Revocations, RevocationScope, SessionIndex,
+  StoreContext, UserInvalidationListener, UserInvalidations
+} from './types.js'
 
 export type RedisClient = Redis | Cluster
 
@@ -19,9 +26,16 @@ export interface RedisStoreOptions {
    * A local copy of the revocation markers, kept current through pub/sub, so
    * `authenticate` needs no round trip (default true). `staleAfter` (ms,
    * default 1000): how long the subscription may stay silent before the copy
-   * stops answering and requests read Redis again.
+   * stops answering and requests read Redis again. The subscription itself
+   * (user invalidations) is always open; with `false` it only carries those.
    */
   mirror?: boolean | { staleAfter?: number }
+  /**
+   * Ephemeral entries kept at most, for each kind apart (challenges such as
+   * captchas; failed-login counters); beyond it, those closest to their expiry
+   * are evicted. Default 100,000.
+   */
+  maxEphemeral?: number
 }
 
 // For clients the store opens: a command waits at most 1 s (also while
@@ -35,219 +49,370 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
   retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000)
 }
 
-// Atomic on a single key, so safe on a Cluster without hash tags.
-const TAKE = "local value = redis.call('GET', KEYS[1]) if value then redis.call('DEL', KEYS[1]) end return value"
-// The index key lives at least as long as its newest field needs.
-const HASH_SET = "local ttl = redis.call('PTTL', KEYS[1]) redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end return 1"
-const INCREMENT = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n"
-// Revocation markers live in one hash (field -> '<expiresAt> <value>') with a
-// sorted set of expiries beside it, both under one hash tag (one Cluster slot):
-// a write is atomic with its publication, and a mirror resyncs with one HGETALL.
-// KEYS: expiries, values. ARGV: field, floor, ttl ms, now ms, channel.
-const ADVANCE_MARKER = `
-local field, floor, ttl, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local value, expires = floor, now + ttl
-local current = redis.call('HGET', KEYS[2], field)
-if current then
-  local space = string.find(current, ' ', 1, true)
-  local known_expires = tonumber(string.sub(current, 1, space - 1))
-  if known_expires > now then
-    value = math.max(value, tonumber(string.sub(current, space + 1)) + 1)
-    expires = math.max(expires, known_expires)
-  end
-end
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
-if #expired > 0 then
-  redis.call('HDEL', KEYS[2], unpack(expired))
-  redis.call('ZREM', KEYS[1], unpack(expired))
-end
-local entry = string.format('%d %d', expires, value)
-redis.call('HSET', KEYS[2], field, entry)
-redis.call('ZADD', KEYS[1], expires, field)
--- The index lives as long as its last marker.
-if redis.call('PTTL', KEYS[1]) < expires - now then
-  redis.call('PEXPIRE', KEYS[1], expires - now)
-  redis.call('PEXPIRE', KEYS[2], expires - now)
-end
-redis.call('PUBLISH', ARGV[5], entry .. ' ' .. field)
-return entry`
+const DEFAULT_STALE_AFTER_MS = 1000
+/** Cluster node connections never reconnect; the subscription's own retries a few times, then starts over elsewhere. */
+export const clusterSubscriberRetry = (attempt: number): number | null => attempt > 5 ? null : Math.min(attempt * 100, 1000)
+const RESUBSCRIBE_DELAY_MS = 1000
 
 type ScriptedClient = RedisClient & {
-  jwtAuthTake (key: string): Promise<string | null>
-  jwtAuthIncrement (key: string, ttlMs: number): Promise<number>
   jwtAuthHashSet (key: string, field: string, value: string, ttlMs: number): Promise<number>
-  jwtAuthAdvanceMarker (expiries: string, values: string, field: string, floor: number, ttlMs: number, now: number, channel: string): Promise<string>
+  jwtAuthAdvanceMarker (
+    expiries: string, values: string, field: string, floor: number, ttlMs: number, now: number, channel: string
+  ): Promise<string>
+  jwtAuthRotate (
+    token: string, successor: string, parent: string,
+    record: string, ttlMs: number, successorId: string, graceMs: number, hasParent: '0' | '1'
+  ): Promise<string | null>
+  jwtAuthEphemeralPut (
+    ranks: string, values: string, now: number, bound: number, field: string, expiresAt: number, payload: string
+  ): Promise<number>
+  jwtAuthEphemeralIncrement (
+    ranks: string, values: string, now: number, bound: number, field: string, ttlMs: number
+  ): Promise<number>
+  jwtAuthEphemeralTake (ranks: string, values: string, now: number, bound: number, field: string): Promise<string | null>
+  jwtAuthEphemeralDelete (ranks: string, values: string, now: number, bound: number, field: string): Promise<number>
 }
 
 const toMs = (ttlSeconds: number): number => {
-  if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) throw new TypeError(`redisStore: ttlSeconds must be a positive number (got ${String(ttlSeconds)})`)
+  if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
+    throw new TypeError(`redisStore: ttlSeconds must be a positive number (got ${String(ttlSeconds)})`)
+  }
   return Math.max(1, Math.ceil(ttlSeconds * 1000))
 }
 
-function openClient (options: RedisStoreOptions): { client: RedisClient, owned: boolean } {
-  const sources = ['client', 'url', 'redisOptions', 'cluster'].filter((name) => options[name as keyof RedisStoreOptions] !== undefined)
-  if (sources.length !== 1) throw new TypeError(`redisStore: give exactly one of client, url, redisOptions or cluster (got ${sources.length === 0 ? 'none' : sources.join(', ')})`)
-  if (options.client !== undefined) return { client: options.client, owned: false }
-  if (options.url !== undefined) return { client: new Redis(options.url, FAIL_FAST_OPTIONS), owned: true }
-  if (options.redisOptions !== undefined) return { client: new Redis({ ...FAIL_FAST_OPTIONS, ...options.redisOptions }), owned: true }
-  const { nodes, options: clusterOptions } = options.cluster!
-  return {
-    client: new Cluster(nodes, { ...clusterOptions, redisOptions: { ...FAIL_FAST_OPTIONS, ...clusterOptions?.redisOptions } }),
-    owned: true
+// 0 is strict rotation: the spent token is forgotten at once.
+const graceToMs = (graceSeconds: number): number => {
+  if (!(graceSeconds >= 0) || !Number.isFinite(graceSeconds)) {
+    throw new TypeError(`redisStore: graceSeconds must be 0 or a positive number (got ${String(graceSeconds)})`)
   }
+  return graceSeconds === 0 ? 0 : toMs(graceSeconds)
 }
 
-/** The mirror's staleness bound in ms, undefined with the mirror off. */
-function mirrorStaleAfter (mirror: RedisStoreOptions['mirror'] = true): number | undefined {
-  if (mirror === false) return undefined
-  if (mirror === null || (mirror !== true && typeof mirror !== 'object')) throw new TypeError('redisStore: mirror must be a boolean or { staleAfter }')
-  const staleAfter = mirror === true ? 1000 : mirror.staleAfter ?? 1000
-  if (!Number.isInteger(staleAfter) || staleAfter < 40) throw new TypeError(`redisStore: mirror.staleAfter must be an integer of at least 40 ms (got ${String(staleAfter)})`)
-  return staleAfter
+const markerField = (scope: RevocationScope, id: string): string => `${scope === 'family' ? 'fam' : 'usr'}:${id}`
+
+function toRefreshState (value: string | null): RefreshState | null {
+  if (value === null) return null
+  return value.startsWith('L') ? { state: 'live', record: value.slice(1) } : { state: 'spent', successor: value.slice(1) }
 }
+
+function openClient (options: RedisStoreOptions): { client: RedisClient, owned: boolean } {
+  const sources = ['client', 'url', 'redisOptions', 'cluster']
+    .filter((name) => options[name as keyof RedisStoreOptions] !== undefined)
+  if (sources.length !== 1) {
+    const got = sources.length === 0 ? 'none' : sources.join(', ')
+    throw new TypeError(`redisStore: give exactly one of client, url, redisOptions or cluster (got ${got})`)
+  }
+  if (options.client !== undefined) return { client: options.client, owned: false }
+  if (options.url !== undefined) return { client: new Redis(options.url, FAIL_FAST_OPTIONS), owned: true }
+  if (options.redisOptions !== undefined) {
+    return { client: new Redis({ ...FAIL_FAST_OPTIONS, ...options.redisOptions }), owned: true }
+  }
+  const { nodes, options: clusterOptions } = options.cluster!
+  const redisOptions = { ...FAIL_FAST_OPTIONS, ...clusterOptions?.redisOptions }
+  return { client: new Cluster(nodes, { ...clusterOptions, redisOptions }), owned: true }
+}
+
+/** The subscription's staleness bound in ms, and whether it keeps a copy of the markers. */
+function mirrorOptions (mirror: RedisStoreOptions['mirror'] = true): { copy: boolean, staleAfter: number } {
+  if (mirror === false) return { copy: false, staleAfter: DEFAULT_STALE_AFTER_MS }
+  if (mirror === null || (mirror !== true && typeof mirror !== 'object')) {
+    throw new TypeError('redisStore: mirror must be a boolean or { staleAfter }')
+  }
+  const staleAfter = mirror === true ? DEFAULT_STALE_AFTER_MS : mirror.staleAfter ?? DEFAULT_STALE_AFTER_MS
+  if (!Number.isInteger(staleAfter) || staleAfter < 40) {
+    throw new TypeError(`redisStore: mirror.staleAfter must be an integer of at least 40 ms (got ${String(staleAfter)})`)
+  }
+  return { copy: true, staleAfter }
+}
+
+function maxEphemeralOption (value: unknown = 100_000): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    throw new TypeError(`redisStore: maxEphemeral must be a positive integer (got ${String(value)})`)
+  }
+  return value as number
+}
+
+const EVICTION_WARNING = 'fastify-jwt-auth: Redis may evict keys (maxmemory-policy is not noeviction): ' +
+  'an evicted revocation marker brings a revoked token back. Run Redis with maxmemory-policy noeviction'
 
 /**
  * The store on Redis, for several instances: a single Redis, Sentinel or
- * Cluster. Every operation touches one key, with a TTL on every write.
+ * Cluster. Every key is under `keyPrefix`, every write has a TTL, and every
+ * script touching several keys keeps them in one Cluster slot (hash tags).
+ *
+ * Keys: revocation markers in one index (`{revocations}:values` and
+ * `:expiries`), refresh tokens `rt:{<family>}:<jti>`, session indexes
+ * `ses:<user>`, locks `lk:<name>`, challenges in one bounded index
+ * (`{ephemeral}:values` and `:expiries`) and counters in another (`{counters}:...`).
  */
 export class RedisStore implements AuthStore {
   /** The ioredis client: the plugin's rate limiter shares it. */
   readonly client: RedisClient
   readonly keyPrefix: string
+  readonly [REDIS_STORE] = true
   readonly #owned: boolean
   readonly #scripted: ScriptedClient
   readonly #markerExpiries: string
   readonly #markerValues: string
+  /** The two bounded indexes of ephemeral entries: `[ranks, values]` keys, each under its own hash tag. */
+  readonly #challengeIndex: [string, string]
+  readonly #counterIndex: [string, string]
+  readonly #maxEphemeral: number
   readonly #channel: string
-  #mirror: RevocationMirror | undefined
+  readonly #copyMarkers: boolean
+  readonly #listeners: UserInvalidationListener[] = []
+  /** 'ready' listeners put on the client by attach(): removed at close (the client may be yours). */
+  readonly #readyChecks: Array<() => void> = []
+  #subscription: StoreSubscription | undefined
   #closed = false
+  /** Your client ended (you closed it): no subscription is opened any more. */
+  #clientEnded = false
 
   constructor (options: RedisStoreOptions) {
-    const staleAfter = mirrorStaleAfter(options.mirror)
+    const { copy, staleAfter } = mirrorOptions(options.mirror)
+    this.#copyMarkers = copy
+    this.#maxEphemeral = maxEphemeralOption(options.maxEphemeral)
+    const keyPrefix = options.keyPrefix ?? 'jwt-auth:'
+    if (typeof keyPrefix !== 'string') throw new TypeError('redisStore: keyPrefix must be a string')
+    this.keyPrefix = keyPrefix
     const { client, owned } = openClient(options)
     this.client = client
     this.#owned = owned
-    this.keyPrefix = options.keyPrefix ?? 'jwt-auth:'
-    if (typeof this.keyPrefix !== 'string') throw new TypeError('redisStore: keyPrefix must be a string')
-    client.defineCommand('jwtAuthTake', { numberOfKeys: 1, lua: TAKE })
-    client.defineCommand('jwtAuthIncrement', { numberOfKeys: 1, lua: INCREMENT })
     client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
     client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
+    client.defineCommand('jwtAuthRotate', { numberOfKeys: 3, lua: ROTATE })
+    client.defineCommand('jwtAuthEphemeralPut', { numberOfKeys: 2, lua: EPHEMERAL_PUT })
+    client.defineCommand('jwtAuthEphemeralIncrement', { numberOfKeys: 2, lua: EPHEMERAL_INCREMENT })
+    client.defineCommand('jwtAuthEphemeralTake', { numberOfKeys: 2, lua: EPHEMERAL_TAKE })
+    client.defineCommand('jwtAuthEphemeralDelete', { numberOfKeys: 2, lua: EPHEMERAL_DELETE })
     this.#scripted = client as ScriptedClient
-    this.#markerExpiries = `${this.keyPrefix}{revocations}:expiries`
-    this.#markerValues = `${this.keyPrefix}{revocations}:values`
-    this.#channel = `${this.keyPrefix}revocations`
+    this.#markerExpiries = `${keyPrefix}{revocations}:expiries`
+    this.#markerValues = `${keyPrefix}{revocations}:values`
+    // Apart, so that a flood of captchas can never evict a failed-login counter in use.
+    this.#challengeIndex = [`${keyPrefix}{ephemeral}:expiries`, `${keyPrefix}{ephemeral}:values`]
+    this.#counterIndex = [`${keyPrefix}{counters}:expiries`, `${keyPrefix}{counters}:values`]
+    this.#channel = `${keyPrefix}revocations`
     // An unhandled 'error' event would crash the process; failures surface as command errors (503).
     if (owned) client.on('error', () => {})
-    this.#openMirror(staleAfter)
+    this.#subscribe(staleAfter)
   }
 
-  #openMirror (staleAfter: number | undefined): void {
-    if (staleAfter === undefined) return
-    const { client } = this
-    const open = (subscriber: Redis): void => {
-      if (this.#closed) return
-      subscriber.on('error', () => {})
-      this.#mirror = new RevocationMirror({
-        subscriber,
-        channel: this.#channel,
-        snapshot: () => this.client.hgetall(this.#markerValues),
-        staleAfterMs: staleAfter
-      })
-      if (subscriber.status === 'wait') subscriber.connect().catch(() => {})
-      // A client you own ends when you close it: the mirror's connection ends with it.
-      if (!this.#owned) client.once('end', () => { this.#mirror?.close() })
-    }
-    // A subscribed connection can do nothing else: the mirror has its own.
-    if (client instanceof Redis) open(client.duplicate({ autoResubscribe: false }))
-    // On a Cluster, published messages reach every node: one node's connection is enough.
-    else if (client.status === 'ready') open(client.nodes('master')[0]!.duplicate({ autoResubscribe: false }))
-    else client.once('ready', () => open(client.nodes('master')[0]!.duplicate({ autoResubscribe: false })))
+  readonly revocations: Revocations = {
+    raise: async (scope, id, floor, ttlSeconds) => {
+      if (!Number.isFinite(floor)) {
+        throw new TypeError(`redisStore: a marker's floor must be a finite number (got ${String(floor)})`)
+      }
+      const field = markerField(scope, id)
+      const entry = await this.#scripted.jwtAuthAdvanceMarker(
+        this.#markerExpiries, this.#markerValues, field, Math.floor(floor), toMs(ttlSeconds), Date.now(), this.#channel)
+      const marker = parseMarker(entry)!
+      // Read-your-writes: this instance enforces its own revocation, and drops a revoked user, at once.
+      this.#subscription?.apply(field, marker)
+      if (scope === 'user') this.#notify(id)
+      return marker.value
+    },
+    read: async (scope, id) => {
+      const entry = await this.client.hget(this.#markerValues, markerField(scope, id))
+      const marker = entry === null ? undefined : parseMarker(entry)
+      return marker !== undefined && marker.expiresAt > Date.now() ? String(marker.value) : null
+    },
+    peek: (scope, id) => this.#copyMarkers ? this.#subscription?.lookup(markerField(scope, id)) : undefined
   }
+
+  readonly refreshTokens: RefreshTokens = {
+    create: async (family, jti, record, ttlSeconds) => {
+      await this.client.set(this.#refreshKey(family, jti), `L${record}`, 'PX', toMs(ttlSeconds))
+    },
+    find: async (family, jti) => toRefreshState(await this.client.get(this.#refreshKey(family, jti))),
+    rotate: async ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds }) => {
+      const key = this.#refreshKey(family, jti)
+      const previous = await this.#scripted.jwtAuthRotate(
+        key, this.#refreshKey(family, next.jti), parent === undefined ? key : this.#refreshKey(family, parent),
+        next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds), parent === undefined ? '0' : '1')
+      return toRefreshState(previous)
+    },
+    discard: async (family, jti) => { await this.client.del(this.#refreshKey(family, jti)) }
+  }
+
+  readonly sessions: SessionIndex = {
+    put: async (userId, family, session, ttlSeconds) => {
+      await this.#scripted.jwtAuthHashSet(this.#sessionKey(userId), family, session, toMs(ttlSeconds))
+    },
+    list: (userId) => this.client.hgetall(this.#sessionKey(userId)),
+    remove: async (userId, family) => { await this.client.hdel(this.#sessionKey(userId), family) },
+    clear: async (userId) => { await this.client.del(this.#sessionKey(userId)) }
+  }
+
+  readonly counters: Counters = {
+    increment: async (name, ttlSeconds) => {
+      const ttlMs = toMs(ttlSeconds)
+      return Number(await this.#scripted.jwtAuthEphemeralIncrement(...this.#ephemeral(this.#counterIndex), `c:${name}`, ttlMs))
+    },
+    reset: async (name) => { await this.#scripted.jwtAuthEphemeralDelete(...this.#ephemeral(this.#counterIndex), `c:${name}`) }
+  }
+
+  readonly challenges: Challenges = {
+    put: async (id, value, ttlSeconds) => {
+      const ttlMs = toMs(ttlSeconds)
+      const [ranks, values, now, bound] = this.#ephemeral(this.#challengeIndex)
+      await this.#scripted.jwtAuthEphemeralPut(ranks, values, now, bound, `h:${id}`, now + ttlMs, value)
+    },
+    take: (id) => this.#scripted.jwtAuthEphemeralTake(...this.#ephemeral(this.#challengeIndex), `h:${id}`)
+  }
+
+  readonly locks: Locks = {
+    lock: async (name, until, ttlSeconds) => {
+      await this.client.set(`${this.keyPrefix}lk:${name}`, String(until), 'PX', toMs(ttlSeconds))
+    },
+    lockedUntil: async (name) => {
+      const value = await this.client.get(`${this.keyPrefix}lk:${name}`)
+      return value === null ? null : Number(value)
+    }
+  }
+
+  readonly userInvalidations: UserInvalidations = (() => {
+    const store = this
+    return {
+      publish: async (userId: string) => {
+        // This instance first, even when Redis then fails.
+        store.#notify(userId)
+        await store.client.publish(store.#channel, INVALIDATE + userId)
+      },
+      listen: (listener: UserInvalidationListener) => { store.#listeners.push(listener) },
+      /** Trusted subscription: subscribed, resynced since it (re)connected, heard from within staleAfter. */
+      get live () { return store.#subscription?.synced === true }
+    }
+  })()
 
   /** True while revocation checks are answered by the local mirror. */
   get mirrorSynced (): boolean {
-    return this.#mirror?.synced === true
+    return this.#copyMarkers && this.#subscription?.synced === true
   }
 
   /** Revocation markers held by the local mirror (0 without one). */
   get mirrorSize (): number {
-    return this.#mirror?.size ?? 0
+    return this.#subscription?.size ?? 0
   }
 
-  /** The marker from the local mirror; undefined (read Redis) for other keys or while the mirror is not trusted. */
-  peek (key: string): string | null | undefined {
-    return this.#mirror !== undefined && isMarkerKey(key) ? this.#mirror.lookup(key) : undefined
+  /**
+   * Warns when Redis may evict keys: checked now if the client is ready, and
+   * again on every later 'ready' (a failover may land on a node set up
+   * otherwise). On a Cluster, every master known at that moment is checked.
+   */
+  attach ({ log }: StoreContext): void {
+    if (this.#closed) throw new TypeError('redisStore: this store is closed; make a new one')
+    const check = (): void => { this.#checkEviction(log) }
+    if (this.client.status === 'ready') check()
+    this.client.on('ready', check)
+    this.#readyChecks.push(check)
   }
 
-  async advance (key: string, floor: number, ttlSeconds: number): Promise<number> {
-    if (!isMarkerKey(key)) throw new TypeError(`redisStore: advance is for revocation markers (fam:, usr:), not ${key}`)
-    const entry = await this.#scripted.jwtAuthAdvanceMarker(this.#markerExpiries, this.#markerValues, key, Math.floor(floor), toMs(ttlSeconds), Date.now(), this.#channel)
-    const marker = parseMarker(entry)!
-    // Read-your-writes: this instance enforces its own revocation at once.
-    this.#mirror?.apply(key, marker)
-    return marker.value
-  }
-
-  async set (key: string, value: string, ttlSeconds: number): Promise<void> {
-    if (isMarkerKey(key)) {
-      // A marker never goes down: setting one raises it to at least the value.
-      const floor = Number(value)
-      if (!Number.isSafeInteger(floor)) throw new TypeError(`redisStore: a revocation marker holds an integer (got ${value} for ${key})`)
-      await this.advance(key, floor, ttlSeconds)
-      return
-    }
-    await this.client.set(this.keyPrefix + key, value, 'PX', toMs(ttlSeconds))
-  }
-
-  async get (key: string): Promise<string | null> {
-    if (!isMarkerKey(key)) return this.client.get(this.keyPrefix + key)
-    const entry = await this.client.hget(this.#markerValues, key)
-    const marker = entry === null ? undefined : parseMarker(entry)
-    return marker !== undefined && marker.expiresAt > Date.now() ? String(marker.value) : null
-  }
-
-  async take (key: string): Promise<string | null> {
-    refuseMarker(key, 'take')
-    return this.#scripted.jwtAuthTake(this.keyPrefix + key)
-  }
-
-  async delete (key: string): Promise<void> {
-    refuseMarker(key, 'delete')
-    await this.client.del(this.keyPrefix + key)
-  }
-
-  async increment (key: string, ttlSeconds: number): Promise<number> {
-    return Number(await this.#scripted.jwtAuthIncrement(this.keyPrefix + key, toMs(ttlSeconds)))
-  }
-
-  async hset (key: string, field: string, value: string, ttlSeconds: number): Promise<void> {
-    await this.#scripted.jwtAuthHashSet(this.keyPrefix + key, field, value, toMs(ttlSeconds))
-  }
-
-  async hgetall (key: string): Promise<Record<string, string>> {
-    return this.client.hgetall(this.keyPrefix + key)
-  }
-
-  async hdel (key: string, field: string): Promise<void> {
-    await this.client.hdel(this.keyPrefix + key, field)
-  }
-
-  /** Closes the client if the store opened it. */
+  /** Closes the client if the store opened it; the subscription's connection always. */
   async close (): Promise<void> {
     this.#closed = true
-    this.#mirror?.close()
+    this.#subscription?.close()
+    for (const check of this.#readyChecks.splice(0)) this.client.off('ready', check)
     if (!this.#owned) return
     // quit() lets pending replies arrive; when it fails (Redis gone or hung),
     // disconnect() still stops the client and its reconnection.
     await this.client.quit().catch(() => {})
     this.client.disconnect()
   }
-}
 
-// A revocation can only be outlived, never undone.
-function refuseMarker (key: string, operation: string): void {
-  if (isMarkerKey(key)) throw new TypeError(`redisStore: revocation markers cannot be ${operation === 'take' ? 'taken' : 'deleted'} (${key})`)
+  // The family is the hash tag: a rotation's keys (token, successor, parent) share a slot.
+  // Families are UUIDs: never empty, never starting with '}' (which would leave no tag).
+  #refreshKey (family: string, jti: string): string {
+    return `${this.keyPrefix}rt:{${family}}:${jti}`
+  }
+
+  #sessionKey (userId: string): string {
+    return `${this.keyPrefix}ses:${userId}`
+  }
+
+  /** The leading arguments of every ephemeral script: the index's two keys, now, the bound. */
+  #ephemeral ([ranks, values]: [string, string]): [string, string, number, number] {
+    return [ranks, values, Date.now(), this.#maxEphemeral]
+  }
+
+  #notify (userId: string | null): void {
+    for (const listener of this.#listeners) {
+      // Called from the connection's message handler: one failing listener must not break it, nor skip the others.
+      try { listener(userId) } catch {}
+    }
+  }
+
+  #subscribe (staleAfter: number): void {
+    // A client you own ends when you close it: the subscription's connection ends with it.
+    if (!this.#owned) {
+      this.client.once('end', () => {
+        this.#clientEnded = true
+        this.#subscription?.close()
+      })
+    }
+    this.#openSubscription(staleAfter)
+  }
+
+  // A subscribed connection can do nothing else: the subscription has its own.
+  #openSubscription (staleAfter: number): void {
+    const { client } = this
+    if (this.#closed || this.#clientEnded) return
+    if (client instanceof Redis) {
+      this.#listen(client.duplicate({ autoResubscribe: false }), staleAfter)
+      return
+    }
+    // On a Cluster, published messages reach every node: one master's connection is enough.
+    const masters = client.status === 'ready' ? client.nodes('master') : []
+    if (masters.length === 0) {
+      client.once('ready', () => { this.#openSubscription(staleAfter) })
+      return
+    }
+    const node = masters[Math.floor(Math.random() * masters.length)]!
+    // Cluster node connections never reconnect (the cluster re-routes instead), and a
+    // duplicate inherits that: this one retries a few times, then starts over elsewhere.
+    this.#listen(node.duplicate({ autoResubscribe: false, retryStrategy: clusterSubscriberRetry }), staleAfter)
+  }
+
+  #listen (subscriber: Redis, staleAfter: number): void {
+    subscriber.on('error', () => {})
+    const subscription = new StoreSubscription({
+      subscriber,
+      channel: this.#channel,
+      snapshot: this.#copyMarkers ? () => this.client.hgetall(this.#markerValues) : undefined,
+      staleAfterMs: staleAfter,
+      onInvalidate: (userId) => { this.#notify(userId) }
+    })
+    this.#subscription = subscription
+    subscriber.once('end', () => {
+      // Reconnection gave up (a node gone for good): a new subscription, on a master the cluster knows now.
+      if (this.#subscription !== subscription || this.#closed || this.#clientEnded) return
+      subscription.close()
+      setTimeout(() => { this.#openSubscription(staleAfter) }, RESUBSCRIBE_DELAY_MS).unref()
+    })
+    if (subscriber.status === 'wait') subscriber.connect().catch(() => {})
+  }
+
+  #checkEviction (log: StoreContext['log']): void {
+    const client = this.client
+    const nodes: Array<{ node: Redis, name: string | undefined }> = client instanceof Redis
+      ? [{ node: client, name: undefined }]
+      : client.nodes('master').map((node) => ({ node, name: `${String(node.options.host)}:${String(node.options.port)}` }))
+    for (const { node, name } of nodes) {
+      // Only the policy and the node's address are logged: never options, which may hold a password.
+      const where = name === undefined ? {} : { node: name }
+      node.config('GET', 'maxmemory-policy').then((reply: unknown) => {
+        // [name, value]; anything but noeviction (or no answer) may evict.
+        const policy = (reply as unknown[])[1]
+        if (!this.#closed && policy !== 'noeviction') log.warn({ policy, ...where }, EVICTION_WARNING)
+      }, (error: unknown) => {
+        // Renamed or denied by an ACL, as on managed Redis: say so, once, without failing.
+        if (this.#closed) return
+        const reason = (error as Error).message
+        log.info({ ...where, reason }, 'fastify-jwt-auth: could not check the Redis maxmemory-policy ' +
+          '(CONFIG is renamed or denied); make sure it is noeviction: ' +
+          'an evicted revocation marker brings a revoked token back')
+      })
+    }
+  }
 }
 
 /** A Redis store: `redisStore({ url })`, `redisStore({ client: app.redis })`, `redisStore({ cluster: { nodes } })`. */

@@ -4,9 +4,11 @@ export interface UserCache {
   get (id: string): AuthUser | undefined
   set (id: string, user: AuthUser): void
   delete (id: string): void
+  /** Drops every user. */
+  clear (): void
 }
 
-const NO_CACHE: UserCache = { get: () => undefined, set () {}, delete () {} }
+const NO_CACHE: UserCache = { get: () => undefined, set () {}, delete () {}, clear () {} }
 
 /**
  * Users loaded by findById, kept for `ttlSeconds`, at most about `max` of them.
@@ -43,6 +45,10 @@ export function createUserCache (ttlSeconds: number, max: number): UserCache {
     delete (id) {
       current.delete(id)
       previous.delete(id)
+    },
+    clear () {
+      current = new Map()
+      previous = new Map()
     }
   }
 }

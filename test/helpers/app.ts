@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
-import jwtAuth, { memoryStore, redisStore, type AuthStore, type JwtAuthOptions, type HmacOptions } from '../../lib/index.js'
+import jwtAuth, { memoryStore, redisStore, type AuthStore, type KeyValueStore, type JwtAuthOptions, type HmacOptions } from '../../lib/index.js'
+import { keyValueStore } from './kv-store.js'
 import { sharedRedis } from './redis.js'
 
 export const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
@@ -22,9 +23,17 @@ export const USERS: TestUser[] = [
 
 let redisPrefixes = 0
 
-/** The stores every behaviour test runs against: one suite, both stores. */
-export const STORE_FACTORIES: Array<{ name: string, create: () => Promise<AuthStore> | AuthStore }> = [
+export type AnyStore = AuthStore | KeyValueStore
+
+/**
+ * The stores every behaviour test runs against: one suite, every store. A
+ * key-value store rotates with a take then a set, so it cannot hand one
+ * successor to concurrent refreshes (`atomicRotation: false`).
+ */
+export const STORE_FACTORIES: Array<{ name: string, create: () => Promise<AnyStore> | AnyStore, atomicRotation?: false }> = [
   { name: 'memory', create: () => memoryStore() },
+  { name: 'key-value', create: () => keyValueStore(), atomicRotation: false },
+  { name: 'key-value with atomic methods', create: () => keyValueStore({ atomic: true }), atomicRotation: false },
   // A real redis-server per test file; each store gets its own key prefix.
   { name: 'redis', create: async () => redisStore({ url: (await sharedRedis()).url, keyPrefix: `test${++redisPrefixes}:` }) }
 ]
@@ -38,7 +47,7 @@ export interface BuildOptions {
 export type TestApp = FastifyInstance & { findByIdCalls: string[] }
 
 /** A Fastify app with the plugin and routes: /me (authenticate), /admin (authorize admin), /public. */
-export async function buildApp (store: AuthStore | undefined, { options = {}, users = USERS, findById = true }: BuildOptions = {}): Promise<TestApp> {
+export async function buildApp (store: AnyStore | undefined, { options = {}, users = USERS, findById = true }: BuildOptions = {}): Promise<TestApp> {
   const app = Fastify() as unknown as TestApp
   const findByIdCalls: string[] = []
   app.findByIdCalls = findByIdCalls
@@ -99,7 +108,7 @@ export const ACCESS_HEADER = { alg: 'HS256', typ: 'at+jwt' }
 export const REFRESH_HEADER = { alg: 'HS256', typ: 'rt+jwt' }
 
 /** A store whose every operation rejects, throws, or never settles: for failing closed. */
-export function brokenStore (mode: 'throw' | 'hang' | 'sync-throw'): AuthStore {
+export function brokenStore (mode: 'throw' | 'hang' | 'sync-throw'): KeyValueStore {
   const fail = (): Promise<never> => {
     if (mode === 'sync-throw') throw new Error('store exploded synchronously')
     if (mode === 'throw') return Promise.reject(new Error('store down'))
@@ -109,7 +118,7 @@ export function brokenStore (mode: 'throw' | 'hang' | 'sync-throw'): AuthStore {
 }
 
 /** For the suites run once per store: a fresh store and an app on it, both closed at teardown. */
-export async function appOnStore (t: { teardown: (fn: () => unknown) => void }, create: () => Promise<AuthStore> | AuthStore, build: BuildOptions = {}): Promise<TestApp> {
+export async function appOnStore (t: { teardown: (fn: () => unknown) => void }, create: () => Promise<AnyStore> | AnyStore, build: BuildOptions = {}): Promise<TestApp> {
   const store = await create()
   t.teardown(() => store.close?.())
   const app = await buildApp(store, build)

@@ -1,0 +1,156 @@
+// The Lua scripts of the Redis store. Each runs atomically; a script that
+// touches several keys keeps them under one hash tag, so in one Cluster slot.
+
+/** A session index (or any hash) field; the hash lives at least as long as its newest field needs. */
+export const HASH_SET = `
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1`
+
+// Revocation markers live in one hash (field -> '<expiresAt> <value>') with a
+// sorted set of expiries beside it, both under one hash tag (one Cluster slot):
+// a write is atomic with its publication, and a mirror resyncs with one HGETALL.
+// KEYS: expiries, values. ARGV: field, floor, ttl ms, now ms, channel.
+export const ADVANCE_MARKER = `
+local field, floor, ttl, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local value, expires = floor, now + ttl
+local current = redis.call('HGET', KEYS[2], field)
+if current then
+  local space = string.find(current, ' ', 1, true)
+  local known_expires = tonumber(string.sub(current, 1, space - 1))
+  if known_expires > now then
+    value = math.max(value, tonumber(string.sub(current, space + 1)) + 1)
+    expires = math.max(expires, known_expires)
+  end
+end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
+if #expired > 0 then
+  redis.call('HDEL', KEYS[2], unpack(expired))
+  redis.call('ZREM', KEYS[1], unpack(expired))
+end
+local entry = string.format('%d %d', expires, value)
+redis.call('HSET', KEYS[2], field, entry)
+redis.call('ZADD', KEYS[1], expires, field)
+-- The index lives as long as its last marker.
+if redis.call('PTTL', KEYS[1]) < expires - now then
+  redis.call('PEXPIRE', KEYS[1], expires - now)
+  redis.call('PEXPIRE', KEYS[2], expires - now)
+end
+redis.call('PUBLISH', ARGV[5], entry .. ' ' .. field)
+return entry`
+
+// Spends a live refresh token ('L' + record) for its successor, in one step,
+// so that of concurrent rotations exactly one sees it live. A spent token
+// ('S' + successor) is returned as it is, with nothing written.
+// KEYS: token, successor, parent (the token again when there is none); all
+// tagged with the family. ARGV: successor record, ttl ms, successor, grace ms, has parent.
+export const ROTATE = `
+local value = redis.call('GET', KEYS[1])
+if not value then return nil end
+if string.sub(value, 1, 1) ~= 'L' then return value end
+redis.call('SET', KEYS[2], 'L' .. ARGV[1], 'PX', ARGV[2])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], 'S' .. ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
+if ARGV[5] == '1' then
+  local parent = redis.call('GET', KEYS[3])
+  -- Only a spent parent: its grace ends. A live one is none of this rotation's business.
+  if parent and string.sub(parent, 1, 1) == 'S' then redis.call('DEL', KEYS[3]) end
+end
+return value`
+
+// Ephemeral entries (counters, challenges): what an unauthenticated client can
+// create, so bounded. One hash (field -> '<expiresAt> <payload>') and a sorted
+// set ranking the fields for expiry and eviction, under one hash tag. Every
+// write prunes some expired fields, then evicts the lowest-ranked ones while
+// the index holds more than the bound (never the field just written), so a
+// flood recycles this index and never grows Redis.
+// KEYS: ranks (zset), values (hash). ARGV[1]: now ms, ARGV[2]: bound; then each script's own.
+const EPHEMERAL_PRELUDE = `
+local now, bound = tonumber(ARGV[1]), tonumber(ARGV[2])
+local function drop (fields)
+  redis.call('HDEL', KEYS[2], unpack(fields))
+  redis.call('ZREM', KEYS[1], unpack(fields))
+end
+local function prune ()
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
+  if #expired > 0 then drop(expired) end
+end
+local function evict (written)
+  local excess = redis.call('ZCARD', KEYS[1]) - bound
+  while excess > 0 do
+    -- In batches, since unpack has a limit (a bound lowered since the last run leaves many to drop).
+    local batch = math.min(excess, 1000)
+    local victims = {}
+    for _, field in ipairs(redis.call('ZRANGE', KEYS[1], 0, batch)) do
+      if field ~= written and #victims < batch then victims[#victims + 1] = field end
+    end
+    if #victims == 0 then return end
+    drop(victims)
+    excess = excess - #victims
+  end
+end
+-- Both keys live as long as the highest-ranked entry needs.
+local function keep (rank)
+  if redis.call('PTTL', KEYS[1]) < rank - now then
+    redis.call('PEXPIRE', KEYS[1], rank - now)
+    redis.call('PEXPIRE', KEYS[2], rank - now)
+  end
+end
+local function parse (entry)
+  local space = string.find(entry, ' ', 1, true)
+  return tonumber(string.sub(entry, 1, space - 1)), string.sub(entry, space + 1)
+end
+`
+
+/** ARGV[3]: field, ARGV[4]: expiresAt, ARGV[5]: payload. */
+export const EPHEMERAL_PUT = `${EPHEMERAL_PRELUDE}
+local field, expires = ARGV[3], tonumber(ARGV[4])
+prune()
+redis.call('HSET', KEYS[2], field, ARGV[4] .. ' ' .. ARGV[5])
+redis.call('ZADD', KEYS[1], expires, field)
+evict(field)
+keep(expires)
+return 1`
+
+// A missing or expired counter starts at 1 for a new window; an existing one
+// keeps its window's end. Its rank becomes that of an entry written now
+// (max(rank, now + ttl)), so a counter in use (failed logins under attack) is
+// evicted after the flood's fresh entries, not before them; the hash keeps the
+// window's real end, which is what reads go by.
+/** ARGV[3]: field, ARGV[4]: ttl ms. */
+export const EPHEMERAL_INCREMENT = `${EPHEMERAL_PRELUDE}
+local field, ttl = ARGV[3], tonumber(ARGV[4])
+prune()
+local count, expires = 1, now + ttl
+local current = redis.call('HGET', KEYS[2], field)
+if current then
+  local known_expires, known_count = parse(current)
+  if known_expires > now then
+    count = tonumber(known_count) + 1
+    expires = known_expires
+  end
+end
+local rank = math.max(now + ttl, tonumber(redis.call('ZSCORE', KEYS[1], field) or 0))
+redis.call('HSET', KEYS[2], field, string.format('%d %d', expires, count))
+redis.call('ZADD', KEYS[1], rank, field)
+evict(field)
+keep(rank)
+return count`
+
+/** Get-and-delete. ARGV[3]: field. */
+export const EPHEMERAL_TAKE = `${EPHEMERAL_PRELUDE}
+local current = redis.call('HGET', KEYS[2], ARGV[3])
+if not current then return nil end
+drop({ ARGV[3] })
+local expires, payload = parse(current)
+if expires > now then return payload end
+return nil`
+
+/** ARGV[3]: field. */
+export const EPHEMERAL_DELETE = `${EPHEMERAL_PRELUDE}
+drop({ ARGV[3] })
+return 1`

@@ -1,0 +1,119 @@
+import { InvalidOptionError } from '../errors.js'
+import { createStoreGuard } from './guard.js'
+import { fromKeyValue } from './key-value.js'
+import type { AuthStore, KeyValueStore, StoreContext, UserInvalidations } from './types.js'
+
+// Every port and the methods the plugin calls on it: checked once, at register.
+const PORTS = {
+  revocations: ['raise', 'read'],
+  refreshTokens: ['create', 'find', 'rotate', 'discard'],
+  sessions: ['put', 'list', 'remove', 'clear'],
+  counters: ['increment', 'reset'],
+  locks: ['lock', 'lockedUntil'],
+  challenges: ['put', 'take']
+} as const satisfies Record<string, readonly string[]>
+
+const KEY_VALUE_METHODS = ['set', 'get', 'take', 'delete'] as const
+
+/** A store with every port present and every call guarded: what the rest of the plugin uses. */
+export interface ResolvedStore extends Omit<AuthStore, 'userInvalidations' | 'attach'> {
+  userInvalidations: UserInvalidations
+  /** False for a key-value store without `increment`: its counters are read then written, and can undercount. */
+  readonly atomicCounters: boolean
+  /** False when the store has no `userInvalidations` of its own: they reach this process only. */
+  readonly sharedInvalidations: boolean
+  /** The store as given (or made): what `app.jwtAuth.store` returns and the app closes. */
+  readonly source: AuthStore | KeyValueStore
+}
+
+function fail (message: string): never {
+  throw new InvalidOptionError(message)
+}
+
+const isFunction = (value: unknown): boolean => typeof value === 'function'
+
+function checkPorts (store: Record<string, unknown>): void {
+  for (const [port, methods] of Object.entries(PORTS)) {
+    const object = store[port] as Record<string, unknown> | undefined
+    if (object === null || typeof object !== 'object') fail(`store.${port} is missing: a store implements ${Object.keys(PORTS).join(', ')}`)
+    for (const method of methods) {
+      if (!isFunction(object[method])) fail(`store.${port}.${method} must be a function`)
+    }
+  }
+  const peek = (store.revocations as Record<string, unknown>).peek
+  if (peek !== undefined && !isFunction(peek)) fail('store.revocations.peek must be a function when given')
+  const invalidations = store.userInvalidations as Record<string, unknown> | undefined
+  if (invalidations !== undefined) {
+    if (invalidations === null || !isFunction(invalidations.publish) || !isFunction(invalidations.listen) ||
+      typeof invalidations.live !== 'boolean') {
+      fail('store.userInvalidations must have publish and listen functions and a boolean live when given')
+    }
+  }
+  if (store.attach !== undefined && !isFunction(store.attach)) fail('store.attach must be a function when given')
+}
+
+/** Invalidations within this process only, for a store without a channel of its own. */
+function localInvalidations (): UserInvalidations {
+  const listeners: Array<(userId: string | null) => void> = []
+  return {
+    async publish (userId) { for (const listener of listeners) listener(userId) },
+    listen (listener) { listeners.push(listener) },
+    live: true
+  }
+}
+
+/** A port whose every method fails closed: errors and slow answers become StoreUnavailableError (503). */
+function guardPort<P extends object> (port: P, guard: ReturnType<typeof createStoreGuard>, methods: readonly string[]): P {
+  const guarded: Record<string, unknown> = {}
+  for (const method of methods) {
+    const call = (port as Record<string, (...args: unknown[]) => unknown>)[method]!
+    guarded[method] = (...args: unknown[]) => guard(() => call.apply(port, args))
+  }
+  return guarded as P
+}
+
+/**
+ * Checks the `store` option and completes it once: a store given in the
+ * key-value shape gets the ports built on it, a missing capability fails here
+ * naming it, and every call is guarded, so callers never wrap or probe.
+ */
+export function resolveStore (
+  given: unknown, options: { timeoutMs: number, indexTtlSeconds: number }, context: StoreContext
+): ResolvedStore {
+  // `given` is an object: the options were checked before.
+  const object = given as Record<string, unknown>
+  let store: AuthStore
+  let atomicCounters = true
+  let sharedInvalidations = false
+  if (object.revocations === undefined && KEY_VALUE_METHODS.every((method) => isFunction(object[method]))) {
+    store = fromKeyValue(given as KeyValueStore, { indexTtlSeconds: options.indexTtlSeconds })
+    atomicCounters = isFunction(object.increment)
+  } else {
+    checkPorts(object)
+    store = given as AuthStore
+    sharedInvalidations = store.userInvalidations !== undefined
+  }
+  store.attach?.(context)
+  const guard = createStoreGuard(options.timeoutMs)
+  const revocations = guardPort(store.revocations, guard, PORTS.revocations)
+  // peek is synchronous and local: nothing to guard.
+  const { peek } = store.revocations
+  if (peek !== undefined) revocations.peek = peek.bind(store.revocations)
+  const invalidations = store.userInvalidations ?? localInvalidations()
+  return {
+    source: given as AuthStore | KeyValueStore,
+    atomicCounters,
+    sharedInvalidations,
+    revocations,
+    refreshTokens: guardPort(store.refreshTokens, guard, PORTS.refreshTokens),
+    sessions: guardPort(store.sessions, guard, PORTS.sessions),
+    counters: guardPort(store.counters, guard, PORTS.counters),
+    locks: guardPort(store.locks, guard, PORTS.locks),
+    challenges: guardPort(store.challenges, guard, PORTS.challenges),
+    // The store's own object underneath, so that `live` (read on every request) is the store's, not a wrapper's.
+    userInvalidations: Object.create(invalidations, {
+      publish: { value: (userId: string) => guard(() => invalidations.publish(userId)) }
+    }) as UserInvalidations,
+    ...(store.close === undefined ? {} : { close: () => store.close!() })
+  }
+}

@@ -1,0 +1,94 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { ResolvedOptions } from '../config/options.js'
+import { InvalidTokenError, RefreshTokenReusedError, TokenRevokedError, UserNotFoundError } from '../errors.js'
+import type { ResolvedStore } from '../stores/resolve.js'
+import type { SessionMetadata, TokenPair } from '../types.js'
+import type { UserLookup } from '../users/user-lookup.js'
+import type { Jwt, RefreshTokenClaims } from './jwt.js'
+import type { PairClaims, Pairs } from './pairs.js'
+import type { Revocation } from './revocation.js'
+import type { LoginSessions, RefreshRecord } from './sessions.js'
+
+interface RefreshDeps {
+  config: ResolvedOptions
+  store: ResolvedStore
+  jwt: Jwt
+  pairs: Pairs
+  revocation: Revocation
+  sessions: LoginSessions
+  users: UserLookup
+  log: FastifyBaseLogger
+}
+
+function parse<T> (stored: string): T | undefined {
+  try {
+    return JSON.parse(stored) as T
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Refresh token rotation (RFC 9700 section 4.14). Each refresh token is live
+ * until rotated; the rotation is one atomic store operation, so of concurrent
+ * refreshes with one token exactly one mints the successor. The spent token
+ * keeps that successor's claims for `refreshGrace`: a retry (the answer was
+ * lost, a second tab) gets the same pair, re-signed. After the grace, or once
+ * the successor itself was used, presenting it again is a reuse: the family is
+ * revoked.
+ */
+export function createRefresh ({ config, store, jwt, pairs, revocation, sessions, users, log }: RefreshDeps) {
+  const ttl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
+
+  async function reuse (claims: RefreshTokenClaims): Promise<never> {
+    await revocation.revokeFamily(claims.fam, claims.sub)
+    log.warn({ sub: claims.sub, family: claims.fam }, 'fastify-jwt-auth: refresh token reuse detected; family revoked')
+    throw new RefreshTokenReusedError()
+  }
+
+  /** The successor minted by the rotation that won, signed again for this caller. */
+  async function replay (successor: string, claims: RefreshTokenClaims): Promise<TokenPair> {
+    const pair = parse<PairClaims>(successor)
+    if (pair?.refresh.fam !== claims.fam) throw new InvalidTokenError('The refresh token does not match its session')
+    // The user is read fresh here too: one disabled since the rotation gets nothing.
+    await currentRoles(claims.sub, undefined)
+    return pairs.sign(pair)
+  }
+
+  /** The roles for the new access token: the user's as stored now, read past the cache. */
+  async function currentRoles (sub: string, recorded: readonly string[] | undefined): Promise<readonly string[] | undefined> {
+    if (!users.enabled) return recorded
+    const user = await users.fresh(sub) as { roles?: unknown } | null
+    if (user === null) throw new UserNotFoundError()
+    if (user.roles === undefined) return undefined
+    // A roles field that is not a list of names grants nothing (fail closed).
+    return Array.isArray(user.roles) ? user.roles.filter((role): role is string => typeof role === 'string') : []
+  }
+
+  return async function refresh (token: string, metadata?: SessionMetadata): Promise<TokenPair> {
+    const claims = jwt.verifyRefresh(token)
+    if (await revocation.check(claims)) throw new TokenRevokedError()
+    const found = await store.refreshTokens.find(claims.fam, claims.jti)
+    if (found === null) return reuse(claims)
+    if (found.state === 'spent') return replay(found.successor, claims)
+    const record = parse<RefreshRecord>(found.record)
+    if (record?.sub !== claims.sub || record.fam !== claims.fam) throw new InvalidTokenError('The refresh token does not match its session')
+    const roles = await currentRoles(claims.sub, record.roles)
+    const next = pairs.claimsFor({ sub: claims.sub, fam: claims.fam, epoch: claims.ep, roles, claims: record.claims })
+    const nextRecord: RefreshRecord = { ...record, roles, parent: claims.jti }
+    const before = await store.refreshTokens.rotate({
+      family: claims.fam,
+      jti: claims.jti,
+      parent: record.parent,
+      next: { jti: next.refresh.jti as string, record: JSON.stringify(nextRecord) },
+      successor: JSON.stringify(next),
+      ttlSeconds: ttl,
+      graceSeconds: config.refreshGrace
+    })
+    // Another refresh spent it between find and rotate: it won, this one gets its pair.
+    if (before === null) return reuse(claims)
+    if (before.state === 'spent') return replay(before.successor, claims)
+    await sessions.record(claims.sub, claims.fam, record.createdAt, metadata)
+    return pairs.sign(next)
+  }
+}

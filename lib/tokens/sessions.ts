@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto'
+import type { ResolvedOptions } from '../config/options.js'
+import type { ResolvedStore } from '../stores/resolve.js'
+import type { IssuableUser, IssueOptions, SessionInfo, SessionMetadata, TokenPair } from '../types.js'
+import type { Jwt } from './jwt.js'
+import type { Pairs, PairClaims } from './pairs.js'
+import type { Revocation } from './revocation.js'
+
+/** What the store keeps for a live refresh token (the token itself is never stored). */
+export interface RefreshRecord {
+  sub: string
+  fam: string
+  createdAt: number
+  roles?: readonly string[]
+  claims?: Record<string, unknown>
+  /** The refresh token this one succeeded. */
+  parent?: string
+}
+
+/** What the session index keeps of a login session. */
+interface SessionRecord {
+  createdAt: number
+  lastRefreshedAt: number
+  expiresAt: number
+  ip?: string
+  userAgent?: string
+}
+
+/** Room for a session taken ahead of it: its family and refresh token id. */
+export interface Reservation { fam: string, jti: string }
+
+// A reservation is used within one request: long enough for a slow users.create.
+const RESERVATION_TTL = 60
+
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep'])
+
+// Request details are stored as given, but bounded.
+const clip = (value: unknown): string | undefined => typeof value === 'string' ? value.slice(0, 256) : undefined
+
+function userIdOf (user: IssuableUser): string {
+  const id = user?.id
+  if ((typeof id !== 'string' && typeof id !== 'number') || String(id).length === 0) {
+    throw new TypeError('issue: user.id must be a non-empty string or a number')
+  }
+  return String(id)
+}
+
+function checkClaims (claims: Record<string, unknown> | undefined): void {
+  if (claims === undefined) return
+  if (claims === null || typeof claims !== 'object') throw new TypeError('issue: options.claims must be an object')
+  for (const name of Object.keys(claims)) {
+    if (RESERVED_CLAIMS.has(name)) throw new TypeError(`issue: the ${name} claim is set by the plugin and cannot be given`)
+  }
+  const { roles } = claims
+  if (roles !== undefined && !(Array.isArray(roles) && roles.every((role) => typeof role === 'string'))) {
+    throw new TypeError('issue: options.claims.roles must be an array of strings')
+  }
+}
+
+/**
+ * Login sessions: a login starts a refresh family; the per-user index lists
+ * the live ones (no keyspace scan), and each can be ended on its own.
+ */
+export function createLoginSessions (config: ResolvedOptions, store: ResolvedStore, jwt: Jwt, pairs: Pairs, revocation: Revocation) {
+  const indexTtl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
+
+  /** Records (or refreshes) a session in the user's index. */
+  async function record (sub: string, fam: string, createdAt: number, metadata: SessionMetadata | undefined): Promise<void> {
+    const now = Date.now()
+    const session: SessionRecord = {
+      createdAt,
+      lastRefreshedAt: now,
+      expiresAt: now + config.refreshTtl * 1000,
+      ip: clip(metadata?.ip),
+      userAgent: clip(metadata?.userAgent)
+    }
+    await store.sessions.put(sub, fam, JSON.stringify(session), indexTtl)
+  }
+
+  return {
+    record,
+
+    /**
+     * Takes room for a session before what must not happen without one (register
+     * creates the user after this): a full store refuses here, before the user exists.
+     */
+    async reserve (): Promise<Reservation & { release: () => Promise<void> }> {
+      const reservation = { fam: randomUUID(), jti: randomUUID() }
+      await store.refreshTokens.create(reservation.fam, reservation.jti, '{}', RESERVATION_TTL)
+      return { ...reservation, release: () => store.refreshTokens.discard(reservation.fam, reservation.jti) }
+    },
+
+    /** Starts a login session: a new family (or the reserved one), its first pair. */
+    async issue (user: IssuableUser, options: IssueOptions = {}, reservation?: Reservation): Promise<TokenPair> {
+      const sub = userIdOf(user)
+      checkClaims(options.claims)
+      const roles = user.roles === undefined ? undefined : [...user.roles]
+      const fam = reservation?.fam ?? randomUUID()
+      const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: options.claims }
+      const claims: PairClaims = pairs.claimsFor(source, reservation?.jti)
+      const createdAt = Date.now()
+      const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: options.claims }
+      // Over the reservation, if any: a write in place needs no room.
+      await store.refreshTokens.create(fam, claims.refresh.jti as string, JSON.stringify(refreshRecord), indexTtl)
+      await record(sub, fam, createdAt, options.metadata)
+      return pairs.sign(claims)
+    },
+
+    /** Ends the session of an access or refresh token, expired or not (a stale client can still log out). */
+    async revoke (token: string): Promise<void> {
+      const { claims, type } = jwt.verifyAnyType(token)
+      await revocation.revokeFamily(claims.fam, claims.sub)
+      if (type === 'refresh') await store.refreshTokens.discard(claims.fam, claims.jti)
+    },
+
+    async list (userId: string | number): Promise<SessionInfo[]> {
+      const sub = String(userId)
+      const fields = await store.sessions.list(sub)
+      const now = Date.now()
+      const families = Object.keys(fields)
+      const revoked = await Promise.all(families.map((family) => store.revocations.read('family', family)))
+      const live: SessionInfo[] = []
+      const stale: string[] = []
+      families.forEach((family, i) => {
+        const session = JSON.parse(fields[family]!) as SessionRecord
+        if (session.expiresAt <= now || revoked[i] !== null) {
+          stale.push(family)
+          return
+        }
+        live.push({
+          familyId: family,
+          createdAt: new Date(session.createdAt).toISOString(),
+          lastRefreshedAt: new Date(session.lastRefreshedAt).toISOString(),
+          expiresAt: new Date(session.expiresAt).toISOString(),
+          ...(session.ip === undefined ? {} : { ip: session.ip }),
+          ...(session.userAgent === undefined ? {} : { userAgent: session.userAgent })
+        })
+      })
+      // Expired and revoked families leave the index as they are found.
+      await Promise.all(stale.map((family) => store.sessions.remove(sub, family)))
+      return live.sort((a, b) => b.lastRefreshedAt.localeCompare(a.lastRefreshedAt))
+    },
+
+    async end (userId: string | number, familyId: string): Promise<boolean> {
+      const sub = String(userId)
+      const fields = await store.sessions.list(sub)
+      if (typeof familyId !== 'string' || !Object.hasOwn(fields, familyId)) return false
+      await revocation.revokeFamily(familyId, sub)
+      return true
+    }
+  }
+}
+
+export type LoginSessions = ReturnType<typeof createLoginSessions>

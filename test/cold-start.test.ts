@@ -1,0 +1,123 @@
+// What the published package loads (dist/, built by `npm test`): a memory-only app
+// loads neither ioredis nor svg-captcha; each loads when its feature is used.
+//
+// Every case runs in a fresh node process, as a consumer would: `import` (ESM)
+// or `require` (CJS) of 'fastify-jwt-auth' by its name, resolved through the
+// exports map (the process runs in the package's directory). ioredis and
+// svg-captcha are CommonJS packages, and Node registers every CommonJS module
+// it loads in require.cache (Module._cache), whether by require(), by import
+// or from a require()d ES module: so one probe serves both builds. The cases
+// where a package must be loaded show that the probe sees it.
+import { execFile } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import t from 'tap'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+type Build = 'esm' | 'cjs'
+
+// A plain consumer process: without the test runner's TypeScript loader and
+// coverage (dist/ maps back to lib/ with another line structure).
+const env = { ...process.env }
+delete env.NODE_OPTIONS
+delete env.NODE_V8_COVERAGE
+
+const PRELUDE: Record<Build, string> = {
+  esm: `import { createRequire } from 'node:module'
+const require = createRequire(import.meta.url)
+const load = (specifier) => import(specifier)`,
+  cjs: 'const load = async (specifier) => require(specifier)'
+}
+
+// `body` is the body of an async function returning what the test checks.
+function program (build: Build, body: string): string {
+  return `${PRELUDE[build]}
+const { sep } = require('node:path')
+const loaded = (name) => Object.keys(require.cache)
+  .some((file) => file.includes(sep + 'node_modules' + sep + name + sep))
+async function register (routes) {
+  const { default: Fastify } = await load('fastify')
+  const auth = await load('fastify-jwt-auth')
+  const app = Fastify()
+  await app.register(auth.default, {
+    secret: 'x'.repeat(32),
+    store: auth.memoryStore(),
+    users: { findById: async () => null, findByLogin: async () => null },
+    routes
+  })
+  await app.ready()
+  await app.close()
+  return { ioredis: loaded('ioredis'), svgCaptcha: loaded('svg-captcha') }
+}
+;(async () => {
+${body}
+})().then((result) => {
+  process.stdout.write(JSON.stringify(result))
+  process.exit(0)
+}, (error) => {
+  console.error(error)
+  process.exit(1)
+})
+`
+}
+
+async function run (build: Build, body: string): Promise<unknown> {
+  const args = [`--input-type=${build === 'esm' ? 'module' : 'commonjs'}`, '-e', program(build, body)]
+  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, env, timeout: 30_000 })
+  return JSON.parse(stdout)
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+for (const build of ['esm', 'cjs'] as const) {
+  t.test(`${build}: a memory-only app loads neither ioredis nor svg-captcha`, async (t) => {
+    t.same(await run(build, 'return register({ captcha: false })'), { ioredis: false, svgCaptcha: false })
+  })
+
+  t.test(`${build}: a captcha generator of the app's own does not load svg-captcha`, async (t) => {
+    const body = "return register({ captcha: { create: () => ({ text: 'abcde', svg: '<svg/>' }) } })"
+    t.same(await run(build, body), { ioredis: false, svgCaptcha: false })
+  })
+
+  t.test(`${build}: the default captcha loads svg-captcha`, async (t) => {
+    t.same(await run(build, 'return register({})'), { ioredis: false, svgCaptcha: true })
+  })
+
+  t.test(`${build}: redisStore() from the main entry loads ioredis on its first call`, async (t) => {
+    // Nothing listens there: the store is only created and closed.
+    const port = await freePort()
+    const result = await run(build, `
+      const auth = await load('fastify-jwt-auth')
+      const before = loaded('ioredis')
+      const store = auth.redisStore({ url: 'redis://127.0.0.1:${port}' })
+      const after = loaded('ioredis')
+      const { RedisStore } = await load('fastify-jwt-auth/redis')
+      const sameClass = store instanceof RedisStore
+      await store.close()
+      return { before, after, sameClass, mainHasClass: 'RedisStore' in auth }`)
+    // sameClass: one Redis module, whichever entry loaded it.
+    t.same(result, { before: false, after: true, sameClass: true, mainHasClass: false })
+  })
+
+  t.test(`${build}: fastify-jwt-auth/redis exports the Redis store`, async (t) => {
+    const result = await run(build, `
+      const redis = await load('fastify-jwt-auth/redis')
+      const names = ['redisStore', 'RedisStore', 'FAIL_FAST_OPTIONS']
+      const types = Object.fromEntries(names.map((name) => [name, typeof redis[name]]))
+      return { types, ioredis: loaded('ioredis') }`)
+    t.same(result, {
+      types: { redisStore: 'function', RedisStore: 'function', FAIL_FAST_OPTIONS: 'object' },
+      ioredis: true
+    })
+  })
+}
