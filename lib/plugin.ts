@@ -34,7 +34,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   // A marker must outlive every token it guards: any token of the family or
   // user was issued before the marker, so expires within the longest TTL.
   const markerTtl = Math.ceil(Math.max(config.accessTtl, config.refreshTtl) + config.clockTolerance) + 1
-  const store = resolveStore(given, { timeoutMs: config.storeTimeoutMs, indexTtlSeconds: markerTtl }, { log: app.log })
+  const store = resolveStore(given, { timeoutMs: config.storeTimeoutMs, indexTtlSeconds: markerTtl })
 
   if (config.routes?.lockout != null && !store.atomicCounters) {
     throw new InvalidOptionError('routes.lockout needs atomic counters: the key-value store given has no increment, ' +
@@ -120,8 +120,13 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
     })
   }
 
-  // Own what you open: only a store the plugin created is closed with the app.
-  if (config.store === undefined) app.addHook('onClose', async () => { await store.close?.() })
+  // Last, once nothing else can fail register. The default store is the plugin's own: closed with the app. A
+  // store you pass decides (a Redis store closes the connections it opened when its last app closes).
+  const detach = store.attach({ log: app.log })
+  app.addHook('onClose', async () => {
+    await detach()
+    if (config.store === undefined) await store.close?.()
+  })
 }
 
 export const jwtAuth = fp(fastifyJwtAuth, { name: 'fastify-jwt-auth', fastify: '5.x' })

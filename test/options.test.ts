@@ -52,6 +52,7 @@ const cases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['store with bad invalidations', { secret: SECRET, store: { ...memoryStore(), userInvalidations: { publish () {} } } }, /store.userInvalidations must have publish and listen/],
   ['store with invalidations without live', { secret: SECRET, store: { ...memoryStore(), userInvalidations: { publish () {}, listen () {} } } }, /and a boolean live/],
   ['store with a peek that is not a function', { secret: SECRET, store: { ...memoryStore(), revocations: { raise () {}, read () {}, peek: 1 } } }, /store.revocations.peek must be a function/],
+  ['store with a detach that is not a function', { secret: SECRET, store: { ...memoryStore(), detach: 1 } }, /store.detach must be a function/],
   ['store with an attach that is not a function', { secret: SECRET, store: { ...memoryStore(), attach: 'yes' } }, /store.attach must be a function/],
   ['store port missing', { secret: SECRET, store: { ...memoryStore(), challenges: undefined } }, /store.challenges is missing/],
   ['store port without a method', { secret: SECRET, store: { ...memoryStore(), refreshTokens: { create () {}, find () {}, discard () {} } } }, /store.refreshTokens.rotate must be a function/],

@@ -36,6 +36,13 @@ export interface RedisStoreOptions {
    * are evicted. Default 100,000.
    */
   maxEphemeral?: number
+  /**
+   * Close the store with the app it is registered on (default true): its own
+   * connections (and, with a `url`, `redisOptions` or `cluster`, its client)
+   * once the last app it serves has closed. `false` for a store you close
+   * yourself, for example one shared by apps that come and go.
+   */
+  closeWithApp?: boolean
 }
 
 // For clients the store opens: a command waits at most 1 s (also while
@@ -46,8 +53,14 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
   commandTimeout: 1000,
   maxRetriesPerRequest: 1,
   connectTimeout: 2000,
-  retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000)
+  retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+  // After quit() (or with Redis gone or frozen) a connection that does not close at once is destroyed soon,
+  // so that closing the app lets the process exit (ioredis waits 2 s by default).
+  disconnectTimeout: 250
 }
+
+// The subscription's connection carries nothing that must be flushed on close.
+const SUBSCRIBER_DISCONNECT_MS = 100
 
 const DEFAULT_STALE_AFTER_MS = 1000
 /** Cluster node connections never reconnect; the subscription's own retries a few times, then starts over elsewhere. */
@@ -165,10 +178,17 @@ export class RedisStore implements AuthStore {
   readonly #readyChecks: Array<() => void> = []
   #subscription: StoreSubscription | undefined
   #closed = false
+  readonly #closeWithApp: boolean
+  /** Apps the store is attached to and that have not closed yet. */
+  #apps = 0
   /** Your client ended (you closed it): no subscription is opened any more. */
   #clientEnded = false
 
   constructor (options: RedisStoreOptions) {
+    if (options.closeWithApp !== undefined && typeof options.closeWithApp !== 'boolean') {
+      throw new TypeError('redisStore: closeWithApp must be a boolean')
+    }
+    this.#closeWithApp = options.closeWithApp !== false
     const { copy, staleAfter } = mirrorOptions(options.mirror)
     this.#copyMarkers = copy
     this.#maxEphemeral = maxEphemeralOption(options.maxEphemeral)
@@ -301,21 +321,33 @@ export class RedisStore implements AuthStore {
    */
   attach ({ log }: StoreContext): void {
     if (this.#closed) throw new TypeError('redisStore: this store is closed; make a new one')
+    this.#apps++
     const check = (): void => { this.#checkEviction(log) }
     if (this.client.status === 'ready') check()
     this.client.on('ready', check)
     this.#readyChecks.push(check)
   }
 
-  /** Closes the client if the store opened it; the subscription's connection always. */
+  /** An app it served has closed: the last one closes the store, unless `closeWithApp: false`. */
+  async detach (): Promise<void> {
+    this.#apps = Math.max(0, this.#apps - 1)
+    if (this.#apps === 0 && this.#closeWithApp) await this.close()
+  }
+
+  /**
+   * Closes the client if the store opened it, and always the subscription's
+   * connection and timers: afterwards nothing of the store keeps the process
+   * alive, whatever state Redis is in. Closing twice is harmless.
+   */
   async close (): Promise<void> {
     this.#closed = true
     this.#subscription?.close()
     for (const check of this.#readyChecks.splice(0)) this.client.off('ready', check)
-    if (!this.#owned) return
-    // quit() lets pending replies arrive; when it fails (Redis gone or hung),
-    // disconnect() still stops the client and its reconnection.
-    await this.client.quit().catch(() => {})
+    if (!this.#owned || this.client.status === 'end') return
+    // A connected client quits, so that replies on their way arrive (a hung Redis: until commandTimeout);
+    // one that is connecting or waiting to reconnect has nothing to wait for. disconnect() then stops
+    // the client and any reconnection in flight.
+    if (this.client.status === 'ready') await this.client.quit().catch(() => {})
     this.client.disconnect()
   }
 
@@ -357,7 +389,7 @@ export class RedisStore implements AuthStore {
     const { client } = this
     if (this.#closed || this.#clientEnded) return
     if (client instanceof Redis) {
-      this.#listen(client.duplicate({ autoResubscribe: false }), staleAfter)
+      this.#listen(client.duplicate({ autoResubscribe: false, disconnectTimeout: SUBSCRIBER_DISCONNECT_MS }), staleAfter)
       return
     }
     // On a Cluster, published messages reach every node: one master's connection is enough.
@@ -369,7 +401,9 @@ export class RedisStore implements AuthStore {
     const node = masters[Math.floor(Math.random() * masters.length)]!
     // Cluster node connections never reconnect (the cluster re-routes instead), and a
     // duplicate inherits that: this one retries a few times, then starts over elsewhere.
-    this.#listen(node.duplicate({ autoResubscribe: false, retryStrategy: clusterSubscriberRetry }), staleAfter)
+    this.#listen(node.duplicate({
+      autoResubscribe: false, retryStrategy: clusterSubscriberRetry, disconnectTimeout: SUBSCRIBER_DISCONNECT_MS
+    }), staleAfter)
   }
 
   #listen (subscriber: Redis, staleAfter: number): void {

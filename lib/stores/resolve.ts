@@ -16,7 +16,9 @@ const PORTS = {
 const KEY_VALUE_METHODS = ['set', 'get', 'take', 'delete'] as const
 
 /** A store with every port present and every call guarded: what the rest of the plugin uses. */
-export interface ResolvedStore extends Omit<AuthStore, 'userInvalidations' | 'attach'> {
+export interface ResolvedStore extends Omit<AuthStore, 'userInvalidations' | 'attach' | 'detach'> {
+  /** Tells the store it serves this app (attach), and that the app is gone (the returned detach). */
+  attach (context: StoreContext): () => Promise<void>
   userInvalidations: UserInvalidations
   /** False for a key-value store without `increment`: its counters are read then written, and can undercount. */
   readonly atomicCounters: boolean
@@ -49,7 +51,9 @@ function checkPorts (store: Record<string, unknown>): void {
       fail('store.userInvalidations must have publish and listen functions and a boolean live when given')
     }
   }
-  if (store.attach !== undefined && !isFunction(store.attach)) fail('store.attach must be a function when given')
+  for (const hook of ['attach', 'detach'] as const) {
+    if (store[hook] !== undefined && !isFunction(store[hook])) fail(`store.${hook} must be a function when given`)
+  }
 }
 
 /** Invalidations within this process only, for a store without a channel of its own. */
@@ -77,9 +81,7 @@ function guardPort<P extends object> (port: P, guard: ReturnType<typeof createSt
  * key-value shape gets the ports built on it, a missing capability fails here
  * naming it, and every call is guarded, so callers never wrap or probe.
  */
-export function resolveStore (
-  given: unknown, options: { timeoutMs: number, indexTtlSeconds: number }, context: StoreContext
-): ResolvedStore {
+export function resolveStore (given: unknown, options: { timeoutMs: number, indexTtlSeconds: number }): ResolvedStore {
   // `given` is an object: the options were checked before.
   const object = given as Record<string, unknown>
   let store: AuthStore
@@ -93,7 +95,6 @@ export function resolveStore (
     store = given as AuthStore
     sharedInvalidations = store.userInvalidations !== undefined
   }
-  store.attach?.(context)
   const guard = createStoreGuard(options.timeoutMs)
   const revocations = guardPort(store.revocations, guard, PORTS.revocations)
   // peek is synchronous and local: nothing to guard.
@@ -104,6 +105,10 @@ export function resolveStore (
     source: given as AuthStore | KeyValueStore,
     atomicCounters,
     sharedInvalidations,
+    attach (context) {
+      store.attach?.(context)
+      return async () => { await store.detach?.() }
+    },
     revocations,
     refreshTokens: guardPort(store.refreshTokens, guard, PORTS.refreshTokens),
     sessions: guardPort(store.sessions, guard, PORTS.sessions),

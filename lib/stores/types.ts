@@ -140,6 +140,12 @@ export interface AuthStore {
   userInvalidations?: UserInvalidations
   /** Optional: called once when the store is registered on an app. */
   attach? (context: StoreContext): void
+  /**
+   * Optional: called when an app the store was attached to closes. A store
+   * that opened connections closes them once the last of its apps is gone
+   * (nothing of it may keep the process alive then), unless told otherwise.
+   */
+  detach? (): Promise<void>
   close? (): Promise<void>
 }
 

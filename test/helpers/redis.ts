@@ -93,7 +93,7 @@ export function sharedRedis (): Promise<RedisServer> {
 }
 
 /** A 3-master Redis Cluster on loopback. */
-export async function startCluster (): Promise<{ nodes: Array<{ host: string, port: number }>, stop: () => Promise<void> }> {
+export async function startCluster (): Promise<{ nodes: Array<{ host: string, port: number }>, servers: RedisServer[], stop: () => Promise<void> }> {
   const servers: RedisServer[] = []
   for (let i = 0; i < 3; i++) {
     servers.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']))
@@ -111,6 +111,7 @@ export async function startCluster (): Promise<{ nodes: Array<{ host: string, po
   }
   return {
     nodes: servers.map((server) => ({ host: '127.0.0.1', port: server.port })),
+    servers,
     stop: async () => { await Promise.all(servers.map((server) => server.stop())) }
   }
 }
