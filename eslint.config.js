@@ -1,5 +1,6 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**'] })
+  // .cts: the CommonJS type tests (types/cjs).
+  ...neostandard({ ts: true, filesTs: ['**/*.cts'], ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**'] })
 ]

@@ -47,7 +47,7 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
     issuer: 'fastify-jwt-auth-example',
     audience: 'example-clients',
     store,
-    routes: { captcha: true, swaggerLogin: true },
+    routes: { captcha: true, swaggerLogin: true, profile: { displayName: { type: 'string', maxLength: 100 } } },
     users: {
       findById: async (id) => {
         const user = users.find((candidate) => String(candidate.id) === id)

@@ -66,7 +66,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
 
   const api: JwtAuthApi = {
     ...createPasswordHasher(config.password),
-    issue: sessions.issue,
+    issue: (user, options) => sessions.issue(user, options),
     refresh: challenged(createRefresh({ config, store, jwt, pairs, revocation, sessions, users, log: app.log })),
     verify: challenged(createAccessVerifier(jwt, revocation)),
     revoke: challenged(sessions.revoke),

@@ -216,7 +216,7 @@ t.test('finding 4: refresh within the grace window, strict rotation, reuse after
 
   t.test('refreshGrace is a duration shorter than the refresh lifetime', async (t) => {
     for (const [refreshGrace, message] of [
-      [-1, /refreshGrace must be a non-negative number of seconds/],
+      [-1, /refreshGrace must be 0 or a duration/],
       ['soon', /refreshGrace must be/],
       ['7d', /refreshGrace must be shorter than refreshTokenTtl/]
     ] as const) {
@@ -355,4 +355,29 @@ t.test('a store of ports without userInvalidations: invalidations stay in this a
   record = { id: 1, roles: ['user'] }
   await app.jwtAuth.invalidateUser(1)
   t.same((await app.inject({ url: '/me', headers: bearer(accessToken) })).json().roles, ['user'])
+})
+
+t.test('a lock that could not be written is written by the next attempt, still before the password', async (t) => {
+  const inner = memoryStore()
+  t.teardown(() => inner.close())
+  let failLocks = 1
+  const store: AuthStore = {
+    ...inner,
+    locks: {
+      ...inner.locks,
+      lock: async (...args) => {
+        if (failLocks-- > 0) throw new Error('cannot write the lock')
+        return inner.locks.lock(...args)
+      }
+    }
+  }
+  const app = await edgeApp(t, { store, rateLimit: false })
+  const answers: number[] = []
+  for (let i = 0; i < 5; i++) answers.push((await loginAs(app, 'bob', `guess-${i}`)).statusCode)
+  t.same(answers, [401, 401, 401, 401, 503], 'the fifth failure could not lock')
+  app.lookups.length = 0
+  const next = await loginAs(app, 'bob', PASSWORDS.bob)
+  t.equal(next.statusCode, 429, 'the next attempt writes the lock and is refused')
+  t.same(app.lookups, [], 'without looking the user up')
+  t.equal((await loginAs(app, 'bob', PASSWORDS.bob)).statusCode, 429, 'and the lock holds')
 })

@@ -27,11 +27,31 @@ const cases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['unknown algorithm', { secret: SECRET, algorithm: 'none' }, /algorithm must be one of HS256, HS384, HS512 \(got none\)/],
   ['RS256 with a secret', { secret: SECRET, algorithm: 'RS256' }, /algorithm must be one of/],
   ['unknown option (typo)', { secret: SECRET, acessTokenTtl: '5m' }, /unknown option acessTokenTtl/],
-  ['zero access ttl', { secret: SECRET, accessTokenTtl: 0 }, /accessTokenTtl must be a positive/],
-  ['negative access ttl', { secret: SECRET, accessTokenTtl: -5 }, /accessTokenTtl must be a positive/],
-  ['NaN refresh ttl', { secret: SECRET, refreshTokenTtl: Number.NaN }, /refreshTokenTtl must be a positive/],
+  ['misspelt user lookup', { secret: SECRET, users: { findByID: async () => null } }, /unknown option users.findByID \(did you mean users.findById\?\)/],
+  ['misspelt routes.captcha', { secret: SECRET, routes: { captha: false }, users: { findByLogin: async () => null } }, /unknown option routes.captha \(did you mean routes.captcha\?\)/],
+  ['misspelt routes.prefix', { secret: SECRET, routes: { prefx: '/a' }, users: { findByLogin: async () => null } }, /unknown option routes.prefx \(did you mean routes.prefix\?\)/],
+  ['misspelt publicPrefixes', { secret: SECRET, protectByDefault: { publicPrefix: ['/docs'] } }, /unknown option protectByDefault.publicPrefix \(did you mean protectByDefault.publicPrefixes\?\)/],
+  ['misspelt cookies.accessToken', { secret: SECRET, cookies: { acessToken: true } }, /unknown option cookies.acessToken \(did you mean cookies.accessToken\?\)/],
+  ['misspelt password.memoryCost', { secret: SECRET, password: { memorycost: 65536 } }, /unknown option password.memorycost \(did you mean password.memoryCost\?\)/],
+  ['misspelt rateLimit.max', { secret: SECRET, rateLimit: { maxx: 5 } }, /unknown option rateLimit.maxx \(did you mean rateLimit.max\?\)/],
+  ['misspelt lockout option', { secret: SECRET, routes: { lockout: { maxFailure: 3 } }, users: { findByLogin: async () => null } }, /unknown option routes.lockout.maxFailure \(did you mean routes.lockout.maxFailures\?\)/],
+  ['misspelt captcha option', { secret: SECRET, routes: { captcha: { tll: '1m' } }, users: { findByLogin: async () => null } }, /unknown option routes.captcha.tll \(did you mean routes.captcha.ttl\?\)/],
+  ['unknown option far from any', { secret: SECRET, somethingElse: 1 }, /unknown option somethingElse$/],
+  ['top-level typo', { secret: SECRET, acessTokenTtl: '5m' }, /unknown option acessTokenTtl \(did you mean accessTokenTtl\?\)/],
+  ['access ttl in milliseconds', { secret: SECRET, accessTokenTtl: 900000 }, /accessTokenTtl must be at most 1.0 days \(got 900000, 10.4 days\); numbers are seconds: 900000 ms would be '900s'/],
+  ['access ttl longer than a day', { secret: SECRET, accessTokenTtl: '2d' }, /accessTokenTtl must be at most 1.0 days \(got "2d", 2.0 days\)$/],
+  ['access ttl not shorter than refresh', { secret: SECRET, accessTokenTtl: '1h', refreshTokenTtl: '1h' }, /accessTokenTtl must be shorter than refreshTokenTtl \(got 3600 s and 3600 s\)/],
+  ['access ttl under a second', { secret: SECRET, accessTokenTtl: 0.5 }, /accessTokenTtl must be at least 1 second \(got 0.5: such tokens expire at birth\)/],
+  ['access ttl with a fraction of a second', { secret: SECRET, accessTokenTtl: '1500ms' }, /accessTokenTtl must be a whole number of seconds/],
+  ['refresh ttl over 400 days', { secret: SECRET, refreshTokenTtl: '500d' }, /refreshTokenTtl must be at most 400.0 days/],
+  ['upper-case unit', { secret: SECRET, accessTokenTtl: '15M' }, /accessTokenTtl must be a duration .* \(got "15M"\)/],
+  ['unit not in the grammar', { secret: SECRET, accessTokenTtl: '15 mins' }, /accessTokenTtl must be a duration .* \(got "15 mins"\)/],
+  ['empty duration', { secret: SECRET, accessTokenTtl: ' ' }, /accessTokenTtl must be a duration/],
+  ['zero access ttl', { secret: SECRET, accessTokenTtl: 0 }, /accessTokenTtl must be a duration such as '15m'/],
+  ['negative access ttl', { secret: SECRET, accessTokenTtl: -5 }, /accessTokenTtl must be a duration/],
+  ['NaN refresh ttl', { secret: SECRET, refreshTokenTtl: Number.NaN }, /refreshTokenTtl must be a duration/],
   ['infinite refresh ttl', { secret: SECRET, refreshTokenTtl: Infinity }, /refreshTokenTtl/],
-  ['ttl without unit', { secret: SECRET, accessTokenTtl: '15' }, /accessTokenTtl must be .* duration string such as '15m' \(got "15"\)/],
+  ['ttl without unit', { secret: SECRET, accessTokenTtl: '15' }, /accessTokenTtl must be a duration such as '15m', '1h30m', '7d' or '1 hour' .* \(got "15"\)/],
   ['ttl garbage', { secret: SECRET, refreshTokenTtl: 'forever' }, /refreshTokenTtl/],
   ['ttl unknown unit', { secret: SECRET, refreshTokenTtl: '5 fortnights' }, /refreshTokenTtl/],
   ['negative clockTolerance', { secret: SECRET, clockTolerance: -1 }, /clockTolerance must be a non-negative number of seconds/],
@@ -43,7 +63,7 @@ const cases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['users not an object', { secret: SECRET, users: 'db' }, /users must be an object/],
   ['users.findById not a function', { secret: SECRET, users: { findById: 'nope' } }, /users.findById must be a function/],
   ['users.findByLogin not a function', { secret: SECRET, users: { findByLogin: {} } }, /users.findByLogin must be a function/],
-  ['negative userCacheTtl', { secret: SECRET, userCacheTtl: -1 }, /userCacheTtl must be a non-negative/],
+  ['negative userCacheTtl', { secret: SECRET, userCacheTtl: -1 }, /userCacheTtl must be 0 or a duration/],
   ['zero userCacheMax', { secret: SECRET, userCacheMax: 0 }, /userCacheMax must be a positive integer/],
   ['negative verifyCacheMax', { secret: SECRET, verifyCacheMax: -1 }, /verifyCacheMax must be 0 \(no cache\) or a positive integer \(got -1\)/],
   ['fractional verifyCacheMax', { secret: SECRET, verifyCacheMax: 1.5 }, /verifyCacheMax must be 0/],
@@ -56,7 +76,7 @@ const cases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['store with an attach that is not a function', { secret: SECRET, store: { ...memoryStore(), attach: 'yes' } }, /store.attach must be a function/],
   ['store port missing', { secret: SECRET, store: { ...memoryStore(), challenges: undefined } }, /store.challenges is missing/],
   ['store port without a method', { secret: SECRET, store: { ...memoryStore(), refreshTokens: { create () {}, find () {}, discard () {} } } }, /store.refreshTokens.rotate must be a function/],
-  ['zero storeTimeout', { secret: SECRET, storeTimeout: 0 }, /storeTimeout must be a positive/],
+  ['zero storeTimeout', { secret: SECRET, storeTimeout: 0 }, /storeTimeout must be a duration/],
   ['realm with a quote', { secret: SECRET, realm: 'a"b' }, /realm must be/],
   ['empty realm', { secret: SECRET, realm: '' }, /realm must be/],
   ['weak argon2 memory', { secret: SECRET, password: { memoryCost: 4096 } }, /password.memoryCost must be an integer of at least 19456/],
@@ -94,6 +114,26 @@ t.test('good options register, in every accepted form', async (t) => {
   }
 })
 
+t.test('one duration grammar: compact and long units, combined parts, numbers of seconds', async (t) => {
+  const { toSeconds } = await import('../lib/config/duration.js')
+  const cases: Array<[unknown, number]> = [
+    ['15m', 900], ['1h30m', 5400], ['1 hour 30 minutes', 5400], ['7d', 604_800], ['2w', 1_209_600], ['1.5h', 5400],
+    ['250ms', 0.25], ['10 seconds', 10], [' 5s ', 5], [90, 90], ['1d12h', 129_600]
+  ]
+  for (const [value, seconds] of cases) t.equal(toSeconds(value, 'x'), seconds, JSON.stringify(value))
+  for (const value of ['15M', '15 mins', '1h 30', 'h', '', '-5m', '15', '1e3s', null, {}]) {
+    t.throws(() => toSeconds(value, 'x'), { code: 'FST_JWT_AUTH_INVALID_OPTION' }, JSON.stringify(value))
+  }
+  t.equal(toSeconds(0, 'x', { allowZero: true }), 0)
+})
+
+t.test('store options name a misspelt option too', async (t) => {
+  t.throws(() => memoryStore({ maxEntry: 5 } as never), /memoryStore: unknown option maxEntry \(did you mean maxEntries\?\)/)
+  const { redisStore } = await import('../lib/stores/redis.js')
+  t.throws(() => redisStore({ urll: 'redis://x' } as never), /redisStore: unknown option urll \(did you mean url\?\)/)
+  t.throws(() => redisStore({ url: 'redis://x', mirror: { staleafter: 500 } } as never), /redisStore: unknown option mirror.staleafter \(did you mean mirror.staleAfter\?\)/)
+})
+
 t.test('the plugin is registered under its name, for dependency checks', async (t) => {
   const app = Fastify()
   await app.register(jwtAuth, { secret: SECRET })
@@ -120,7 +160,7 @@ const routeCases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['passwordPolicy not a function', { secret: SECRET, routes: { passwordPolicy: /x/ }, users: { findByLogin } }, /routes.passwordPolicy must be a function/],
   ['captcha not an object', { secret: SECRET, routes: { captcha: 'svg' }, users: { findByLogin } }, /routes.captcha must be true, false or \{ ttl, create \}/],
   ['captcha.create not a function', { secret: SECRET, routes: { captcha: { create: 'x' } }, users: { findByLogin } }, /routes.captcha.create must be a function/],
-  ['captcha.ttl zero', { secret: SECRET, routes: { captcha: { ttl: 0 } }, users: { findByLogin } }, /routes.captcha.ttl must be a positive/],
+  ['captcha.ttl zero', { secret: SECRET, routes: { captcha: { ttl: 0 } }, users: { findByLogin } }, /routes.captcha.ttl must be a duration/],
   ['lockout not an object', { secret: SECRET, routes: { lockout: true }, users: { findByLogin } }, /routes.lockout must be false or/],
   ['lockout.maxFailures zero', { secret: SECRET, routes: { lockout: { maxFailures: 0 } }, users: { findByLogin } }, /routes.lockout.maxFailures must be a positive integer/],
   ['lockout.window bad', { secret: SECRET, routes: { lockout: { window: '5' } }, users: { findByLogin } }, /routes.lockout.window/],

@@ -292,7 +292,11 @@ t.test('register', async (t) => {
   const app = await buildRoutesApp({
     users: store,
     create: true,
-    routes: { captcha: fixedCaptcha, passwordPolicy: (password, { username }) => password.toLowerCase().includes(username.toLowerCase()) ? 'The password must not contain the username' : undefined },
+    routes: {
+      captcha: fixedCaptcha,
+      profile: { displayName: { type: 'string', maxLength: 100 } },
+      passwordPolicy: (password, { username }) => password.toLowerCase().includes(username.toLowerCase()) ? 'The password must not contain the username' : undefined
+    },
     options: { rateLimit: false }
   })
   t.teardown(() => app.close())
@@ -302,7 +306,8 @@ t.test('register', async (t) => {
     payload: withCaptcha ? { ...body, captchaId: await getCaptcha(app), captcha: CAPTCHA_TEXT } : body
   })
 
-  const created = await register({ username: 'carol', password: 'secret-pass-1', displayName: 'Carol', roles: ['admin'], id: 99, passwordHash: 'x' })
+  const hostile = { roles: ['admin'], id: 99, passwordHash: 'x', isAdmin: true, role: 'admin', emailVerified: true, tenantId: 't', scopes: 'all', disabled: false }
+  const created = await register({ username: 'carol', password: 'secret-pass-1', displayName: 'Carol', ...hostile })
   t.equal(created.statusCode, 201)
   t.equal(created.json().token_type, 'Bearer')
   const carol = store.find((user) => user.username === 'carol')!
@@ -310,6 +315,7 @@ t.test('register', async (t) => {
   t.equal(carol.displayName, 'Carol', 'profile fields reach users.create')
   t.same(carol.roles, ['user'], 'roles from the body are dropped (no mass assignment)')
   t.equal(carol.id, 3, 'so is id')
+  t.same(Object.keys(carol).sort(), ['displayName', 'id', 'passwordHash', 'roles', 'username'], 'only the declared profile reached users.create')
   const me = await app.inject({ url: '/auth/me', headers: bearer(created.json().access_token) })
   t.equal(me.json().username, 'carol')
   t.equal((await login(app, 'carol', 'secret-pass-1')).statusCode, 200, 'the new account logs in')

@@ -42,6 +42,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   console.log('closed')
   ${after}
   process.stdin.destroy()
+  break // the loop would wait for input forever: Node 22+ exits 13 on a top-level await that never settles
 }
 `
 

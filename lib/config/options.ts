@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer'
 import type { RateLimitPluginOptions } from '@fastify/rate-limit'
-import { toSeconds, type Duration } from './duration.js'
-import { InvalidOptionError } from '../errors.js'
+import { toLifetime, toSeconds, type Duration } from './duration.js'
+import { checkKeys, fail, isObject } from './check.js'
 import { resolveCookies, type CookieOptions, type ResolvedCookies } from '../request/cookies.js'
 import { resolveKeys, type ResolvedKey, type SigningKey } from '../tokens/keys.js'
 import { OWASP_ARGON2ID, type PasswordOptions } from '../users/passwords.js'
@@ -116,16 +116,15 @@ export interface ResolvedOptions {
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
-const KNOWN_OPTIONS = new Set<string>(['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl',
-  'refreshTokenTtl', 'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
-  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies'])
+const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
+  'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
+  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies']
+// Access tokens are short-lived (a stolen one cannot be called back before it expires); a day is already long.
+const MAX_ACCESS_TTL = 86_400
+const MAX_REFRESH_TTL = 400 * 86_400
 const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash'] as const
 // token68-safe realm: it is put in a quoted-string as is
 const SAFE_REALM = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/
-
-function fail (message: string): never {
-  throw new InvalidOptionError(message)
-}
 
 function nonEmptyString (value: unknown, option: string): string | undefined {
   if (value === undefined) return undefined
@@ -156,7 +155,9 @@ function resolveKey (secret: unknown, algorithm: HmacAlgorithm): Buffer {
 
 function resolveUsers (users: unknown): JwtAuthUsers {
   if (users === undefined) return {}
-  if (users === null || typeof users !== 'object') fail('users must be an object of lookup functions')
+  if (!isObject(users)) fail('users must be an object of lookup functions')
+  // A misspelt callback (users.findByID) would mean no user lookup at all: disabled users keep their access.
+  checkKeys(users, USER_CALLBACKS, 'users')
   for (const name of USER_CALLBACKS) {
     const callback = (users as Record<string, unknown>)[name]
     if (callback !== undefined && typeof callback !== 'function') fail(`users.${name} must be a function`)
@@ -166,7 +167,8 @@ function resolveUsers (users: unknown): JwtAuthUsers {
 
 function resolvePassword (password: unknown): Required<PasswordOptions> {
   if (password === undefined) return { ...OWASP_ARGON2ID }
-  if (password === null || typeof password !== 'object') fail('password must be an object of argon2id parameters')
+  if (!isObject(password)) fail('password must be an object of argon2id parameters')
+  checkKeys(password, Object.keys(OWASP_ARGON2ID), 'password')
   const resolved = { ...OWASP_ARGON2ID }
   for (const name of Object.keys(OWASP_ARGON2ID) as Array<keyof PasswordOptions>) {
     const value = (password as PasswordOptions)[name]
@@ -181,10 +183,8 @@ function resolvePassword (password: unknown): Required<PasswordOptions> {
 
 /** Validates the register options and fills in the defaults; throws InvalidOptionError naming the option. */
 export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') fail('options must be an object')
-  for (const name of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(name)) fail(`unknown option ${name}`)
-  }
+  if (!isObject(options)) fail('options must be an object')
+  checkKeys(options, KNOWN_OPTIONS, '')
 
   const { keys } = options as { keys?: unknown }
   if (keys !== undefined && ((options as { secret?: unknown }).secret !== undefined || options.algorithm !== undefined)) {
@@ -217,8 +217,8 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
       : { kind: 'keys', keys: resolveKeys(keys) }) satisfies Signing as Signing,
     issuer,
     audience,
-    accessTtl: toSeconds(options.accessTokenTtl ?? '15m', 'accessTokenTtl'),
-    refreshTtl: toSeconds(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl'),
+    accessTtl: toLifetime(options.accessTokenTtl ?? '15m', 'accessTokenTtl', MAX_ACCESS_TTL),
+    refreshTtl: toLifetime(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl', MAX_REFRESH_TTL),
     clockTolerance,
     users,
     userCacheTtl: toSeconds(options.userCacheTtl ?? '60s', 'userCacheTtl', { allowZero: true }),
@@ -232,6 +232,9 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     rateLimit: resolveRateLimit(options.rateLimit),
     protectByDefault: resolveProtectByDefault(options.protectByDefault),
     cookies: resolveCookies(options.cookies)
+  }
+  if (resolved.accessTtl >= resolved.refreshTtl) {
+    fail(`accessTokenTtl must be shorter than refreshTokenTtl (got ${resolved.accessTtl} s and ${resolved.refreshTtl} s)`)
   }
   const refreshGrace = toSeconds(options.refreshGrace ?? '10s', 'refreshGrace', { allowZero: true })
   if (refreshGrace >= resolved.refreshTtl) fail('refreshGrace must be shorter than refreshTokenTtl')

@@ -1,6 +1,6 @@
 import type { RateLimitPluginOptions } from '@fastify/rate-limit'
 import { toSeconds, type Duration } from './duration.js'
-import { InvalidOptionError } from '../errors.js'
+import { checkKeys, fail, isObject } from './check.js'
 
 /** A captcha challenge: the answer and its SVG picture. */
 export interface Captcha {
@@ -40,6 +40,11 @@ export interface RoutesOptions {
   passwordPolicy?: PasswordPolicy
   /** GET /.well-known/jwks.json with the public keys (needs `keys`). Default false. */
   jwks?: boolean
+  /**
+   * The profile fields POST /register accepts besides username and password, as JSON schema properties
+   * (`{ displayName: { type: 'string', maxLength: 100 } }`); every other body field is refused. Default none.
+   */
+  profile?: Record<string, Record<string, unknown>>
 }
 
 export interface ProtectByDefaultOptions {
@@ -54,6 +59,7 @@ export interface ResolvedRoutes {
   lockout: { maxFailures: number, window: number, duration: number } | null
   passwordPolicy: PasswordPolicy | undefined
   jwks: boolean
+  profile: Record<string, Record<string, unknown>>
 }
 
 /** Passwords are bounded before any hashing: at least this many characters... */
@@ -63,18 +69,17 @@ export const MAX_PASSWORD_LENGTH = 1024
 
 const DEFAULT_RATE_LIMIT: RateLimitPluginOptions = { max: 10, timeWindow: '1 minute' }
 
-function fail (message: string): never {
-  throw new InvalidOptionError(message)
-}
-
-function isObject (value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-}
+// @fastify/rate-limit's own option names (its types): the rateLimit option is passed to it.
+const RATE_LIMIT_OPTIONS = ['global', 'max', 'timeWindow', 'hook', 'cache', 'allowList', 'redis', 'nameSpace', 'store',
+  'skipOnError', 'ban', 'continueExceeding', 'keyGenerator', 'ipv6Subnet', 'groupId', 'errorResponseBuilder',
+  'enableDraftSpec', 'onExceeding', 'onExceeded', 'onBanReach', 'exponentialBackoff', 'addHeaders',
+  'addHeadersOnExceeding']
 
 function resolveCaptcha (captcha: unknown): ResolvedRoutes['captcha'] {
   if (captcha === false) return null
   if (captcha === undefined || captcha === true) return { ttl: 300, create: undefined }
   if (!isObject(captcha)) fail('routes.captcha must be true, false or { ttl, create }')
+  checkKeys(captcha, ['ttl', 'create'], 'routes.captcha')
   if (captcha.create !== undefined && typeof captcha.create !== 'function') fail('routes.captcha.create must be a function returning { text, svg }')
   return { ttl: toSeconds(captcha.ttl ?? '5m', 'routes.captcha.ttl'), create: captcha.create as (() => Captcha | Promise<Captcha>) | undefined }
 }
@@ -83,6 +88,7 @@ function resolveLockout (lockout: unknown): ResolvedRoutes['lockout'] {
   if (lockout === false) return null
   const options = lockout ?? {}
   if (!isObject(options)) fail('routes.lockout must be false or { maxFailures, window, duration }')
+  checkKeys(options, ['maxFailures', 'window', 'duration'], 'routes.lockout')
   const maxFailures = options.maxFailures ?? 5
   if (!Number.isSafeInteger(maxFailures) || (maxFailures as number) < 1) fail(`routes.lockout.maxFailures must be a positive integer (got ${String(maxFailures)})`)
   return {
@@ -92,11 +98,26 @@ function resolveLockout (lockout: unknown): ResolvedRoutes['lockout'] {
   }
 }
 
+// Fields of the register body that are never profile: the credentials, the captcha, and what no client may set.
+const NOT_PROFILE = ['username', 'password', 'captchaId', 'captcha', 'id', 'roles', 'passwordHash']
+
+function resolveProfile (profile: unknown): ResolvedRoutes['profile'] {
+  if (profile === undefined) return {}
+  if (!isObject(profile) || !Object.values(profile).every(isObject)) {
+    fail('routes.profile must be JSON schema properties, such as { displayName: { type: \'string\', maxLength: 100 } }')
+  }
+  for (const name of Object.keys(profile)) {
+    if (NOT_PROFILE.includes(name)) fail(`routes.profile.${name}: ${name} is not a profile field`)
+  }
+  return profile as ResolvedRoutes['profile']
+}
+
 /** `routes` option: false/undefined for none, true for the defaults, or an object. */
 export function resolveRoutes (routes: unknown, hasFindByLogin: boolean, hasKeys: boolean): ResolvedRoutes | null {
   if (routes === undefined || routes === false) return null
   const options = routes === true ? {} : routes
   if (!isObject(options)) fail('routes must be true, false or an object')
+  checkKeys(options, ['prefix', 'captcha', 'swaggerLogin', 'lockout', 'passwordPolicy', 'jwks', 'profile'], 'routes')
   if (!hasFindByLogin) fail('routes need users.findByLogin to check logins')
   const prefix = options.prefix ?? '/auth'
   if (typeof prefix !== 'string' || !/^(\/[\w.~-]+)*$/.test(prefix)) fail(`routes.prefix must be a path such as '/auth' (got ${JSON.stringify(prefix)})`)
@@ -110,7 +131,8 @@ export function resolveRoutes (routes: unknown, hasFindByLogin: boolean, hasKeys
     swaggerLogin: options.swaggerLogin === true,
     lockout: resolveLockout(options.lockout),
     passwordPolicy: options.passwordPolicy as PasswordPolicy | undefined,
-    jwks: options.jwks === true
+    jwks: options.jwks === true,
+    profile: resolveProfile(options.profile)
   }
 }
 
@@ -119,6 +141,7 @@ export function resolveRateLimit (rateLimit: unknown): RateLimitPluginOptions | 
   if (rateLimit === false) return null
   if (rateLimit === undefined) return { ...DEFAULT_RATE_LIMIT }
   if (!isObject(rateLimit)) fail('rateLimit must be false or @fastify/rate-limit options such as { max: 10, timeWindow: \'1 minute\' }')
+  checkKeys(rateLimit, RATE_LIMIT_OPTIONS, 'rateLimit')
   return { ...DEFAULT_RATE_LIMIT, ...rateLimit }
 }
 
@@ -127,6 +150,7 @@ export function resolveProtectByDefault (protect: unknown): Required<ProtectByDe
   if (protect === undefined || protect === false) return null
   const options = protect === true ? {} : protect
   if (!isObject(options)) fail('protectByDefault must be true, false or { publicPrefixes }')
+  checkKeys(options, ['publicPrefixes'], 'protectByDefault')
   const publicPrefixes = options.publicPrefixes ?? []
   if (!Array.isArray(publicPrefixes) || !publicPrefixes.every((prefix) => typeof prefix === 'string' && prefix.startsWith('/'))) {
     fail('protectByDefault.publicPrefixes must be an array of paths starting with /')

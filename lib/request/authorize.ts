@@ -6,9 +6,12 @@ import type { AuthenticateHook } from '../types.js'
 // RFC 6749 scope-token characters: roles go into the challenge's scope attribute.
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
+// The user record's roles when it has a roles field: one that is not a list grants nothing (a bad column must
+// not bring back the token's older roles); the token's roles when it has none.
 function rolesOf (request: FastifyRequest): unknown {
   const userRoles = (request.user as { roles?: unknown } | null)?.roles
-  return Array.isArray(userRoles) ? userRoles : request.auth?.claims.roles
+  if (userRoles === undefined) return request.auth?.claims.roles
+  return Array.isArray(userRoles) ? userRoles : []
 }
 
 /** `app.authorize(...roles)`: 403 insufficient_scope unless the user holds one of `roles`. */

@@ -1,6 +1,7 @@
 import type {} from '@fastify/cookie'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { checkKeys, isObject } from '../config/check.js'
 import { CsrfError, InvalidOptionError } from '../errors.js'
 
 export interface CookieOptions {
@@ -25,7 +26,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 export function resolveCookies (cookies: unknown): ResolvedCookies | null {
   if (cookies === undefined || cookies === false) return null
   const options = cookies === true ? {} : cookies
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('cookies must be true, false or { accessToken, secure, sameSite }')
+  if (!isObject(options)) throw new InvalidOptionError('cookies must be true, false or { accessToken, secure, sameSite }')
+  checkKeys(options, ['accessToken', 'secure', 'sameSite'], 'cookies')
   const { accessToken = false, secure = true, sameSite = 'strict' } = options as CookieOptions
   if (typeof accessToken !== 'boolean') throw new InvalidOptionError('cookies.accessToken must be a boolean')
   if (typeof secure !== 'boolean') throw new InvalidOptionError('cookies.secure must be a boolean')

@@ -39,11 +39,10 @@ export function sessionMetadata (request: FastifyRequest): SessionMetadata {
   return { ip: request.ip, userAgent: request.headers['user-agent'] }
 }
 
-/** Claims binding a cookie session to its CSRF token; none without cookies. */
-export function csrfBinding (context: RoutesContext): { claims: Record<string, unknown> | undefined, token: string | undefined } {
-  if (context.config.cookies === null) return { claims: undefined, token: undefined }
-  const { token, hash } = newCsrfToken()
-  return { claims: { csh: hash }, token }
+/** A cookie session's CSRF token and the hash its tokens carry; none without cookies. */
+export function csrfBinding (context: RoutesContext): { hash: string | undefined, token: string | undefined } {
+  if (context.config.cookies === null) return { hash: undefined, token: undefined }
+  return newCsrfToken()
 }
 
 /**

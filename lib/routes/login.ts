@@ -39,7 +39,8 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
     await captchas?.check(captchaId, captcha)
     const user = await checkLogin(context, username, password)
     const csrf = csrfBinding(context)
-    return sendTokens(context, reply, await api.issue(user, { metadata: sessionMetadata(request), claims: csrf.claims }), csrf.token)
+    const pair = await context.sessions.issue(user, { metadata: sessionMetadata(request) }, { csrfHash: csrf.hash })
+    return sendTokens(context, reply, pair, csrf.token)
   })
 
   if (!context.routes.swaggerLogin) return

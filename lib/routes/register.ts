@@ -5,9 +5,6 @@ import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../config/routes.js'
 import { errorResponses, registerBody, routeSchema, tokenPair } from './schemas.js'
 
-// Never taken from the request body into users.create: no self-assigned id or roles (mass assignment).
-const NOT_PROFILE = new Set(['username', 'password', 'captchaId', 'captcha', 'id', 'roles', 'passwordHash'])
-
 async function checkPolicy ({ routes }: RoutesContext, password: string, username: string): Promise<void> {
   // Characters as people count them (code points), not UTF-16 units.
   const length = [...password].length
@@ -21,13 +18,14 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
   const { users } = context.config
   if (users.create === undefined) return
   const create = users.create
+  const declared = context.routes.profile
 
   app.post<{ Body: Record<string, unknown> & { username: string, password: string } }>('/register', {
     config: { ...context.routeConfig, public: true },
     schema: routeSchema({
       summary: 'Create an account and log in',
       tags: ['auth'],
-      body: registerBody,
+      body: registerBody(context.routes.profile),
       response: { 201: tokenPair, ...errorResponses(400, 409, 429, 503) }
     })
   }, async (request, reply) => {
@@ -35,7 +33,8 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
     await context.captchas?.check(captchaId, captcha)
     await checkPolicy(context, password, username)
     if (await users.findByLogin!(username) != null) throw new UsernameTakenError()
-    const profile = Object.fromEntries(Object.entries(request.body).filter(([key]) => !NOT_PROFILE.has(key)))
+    // Only the declared profile fields reach users.create (an app's own validator might let others through).
+    const profile = Object.fromEntries(Object.entries(request.body).filter(([key]) => Object.hasOwn(declared, key)))
     const passwordHash = await context.api.hashPassword(password)
     // Room for the session first: a full store answers 503 before the user exists.
     const reservation = await context.sessions.reserve()
@@ -47,7 +46,7 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
       throw error
     }
     const csrf = csrfBinding(context)
-    const pair = await context.sessions.issue(user, { metadata: sessionMetadata(request), claims: csrf.claims }, reservation)
+    const pair = await context.sessions.issue(user, { metadata: sessionMetadata(request) }, { reservation, csrfHash: csrf.hash })
     return reply.code(201).send(sendTokens(context, reply, pair, csrf.token))
   })
 }

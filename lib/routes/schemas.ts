@@ -46,13 +46,16 @@ export const loginBody = {
   properties: { ...credentials, ...captchaFields }
 } as const
 
-export const registerBody = {
-  type: 'object',
-  required: ['username', 'password'],
-  // Profile fields pass through to users.create; the password bounds are the policy's, for a reasoned 400.
-  additionalProperties: true,
-  properties: { username: credentials.username, password: { type: 'string' }, ...captchaFields }
-} as const
+/** The register body: credentials, captcha, and the profile fields the app declared; nothing else. */
+export function registerBody (profile: Record<string, Record<string, unknown>>) {
+  return {
+    type: 'object',
+    required: ['username', 'password'],
+    additionalProperties: false,
+    // The password bounds are the policy's, for a reasoned 400.
+    properties: { ...profile, username: credentials.username, password: { type: 'string' }, ...captchaFields }
+  } as const
+}
 
 export const swaggerLoginBody = {
   type: 'object',

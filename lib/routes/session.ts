@@ -30,8 +30,11 @@ function refreshTokenOf (context: RoutesContext, request: FastifyRequest<{ Body:
     boundHash = (decodeUnverified(inCookie) as { csh?: unknown }).csh
   } catch {
     // malformed: refresh() answers with the right 401
+    return { token: inCookie, fromCookie: true }
   }
-  if (boundHash !== undefined) checkCsrf(request, boundHash)
+  // A cookie is sent by the browser on its own: a refresh through it always needs the proof. A token without a
+  // CSRF binding (issued by issue() to a bearer client, then planted in the cookie) has none to give.
+  checkCsrf(request, boundHash)
   return { token: inCookie, fromCookie: true }
 }
 

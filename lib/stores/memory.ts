@@ -1,3 +1,4 @@
+import { checkKeys } from '../config/check.js'
 import { StoreFullError } from '../errors.js'
 import type {
   AuthStore, Challenges, Counters, Locks, RefreshState, RefreshTokens, Revocations, RevocationScope, Rotation,
@@ -26,7 +27,7 @@ interface Entry {
   fields?: Map<string, string>
 }
 
-const KNOWN_OPTIONS = new Set(['maxEntries', 'maxEphemeralEntries', 'sweepInterval'])
+const KNOWN_OPTIONS = ['maxEntries', 'maxEphemeralEntries', 'sweepInterval']
 
 function positiveInteger (value: unknown, name: string): number {
   if (!Number.isSafeInteger(value) || (value as number) < 1) {
@@ -82,9 +83,7 @@ class MemoryStore implements AuthStore {
 
   constructor (options: MemoryStoreOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('memoryStore: options must be an object')
-    for (const name of Object.keys(options)) {
-      if (!KNOWN_OPTIONS.has(name)) throw new TypeError(`memoryStore: unknown option ${name}`)
-    }
+    checkKeys(options, KNOWN_OPTIONS, '', (message) => { throw new TypeError(`memoryStore: ${message}`) })
     const { maxEntries = 1_000_000, maxEphemeralEntries = 100_000, sweepInterval = 60 } = options
     this.#maxEntries = positiveInteger(maxEntries, 'maxEntries')
     this.#maxEphemeral = positiveInteger(maxEphemeralEntries, 'maxEphemeralEntries')

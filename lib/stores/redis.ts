@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { checkKeys } from '../config/check.js'
 import { REDIS_STORE } from './brand.js'
 import { INVALIDATE, parseMarker, StoreSubscription } from './mirror.js'
 import {
@@ -450,7 +451,12 @@ export class RedisStore implements AuthStore {
 }
 
 /** A Redis store: `redisStore({ url })`, `redisStore({ client: app.redis })`, `redisStore({ cluster: { nodes } })`. */
+const REDIS_STORE_OPTIONS = ['client', 'url', 'redisOptions', 'cluster', 'keyPrefix', 'mirror', 'maxEphemeral', 'closeWithApp']
+
 export function redisStore (options: RedisStoreOptions): RedisStore {
   if (options === null || typeof options !== 'object') throw new TypeError('redisStore: options must be an object')
+  const raise = (message: string): never => { throw new TypeError(`redisStore: ${message}`) }
+  checkKeys(options, REDIS_STORE_OPTIONS, '', raise)
+  if (typeof options.mirror === 'object' && options.mirror !== null) checkKeys(options.mirror, ['staleAfter'], 'mirror', raise)
   return new RedisStore(options)
 }

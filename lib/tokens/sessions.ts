@@ -29,10 +29,18 @@ interface SessionRecord {
 /** Room for a session taken ahead of it: its family and refresh token id. */
 export interface Reservation { fam: string, jti: string }
 
+/** What the plugin's own routes add to a login: a reservation, and the CSRF binding of a cookie session. */
+export interface LoginExtras {
+  reservation?: Reservation | undefined
+  /** Hash of the session's CSRF token: the `csh` claim, which `issue` refuses from anyone else. */
+  csrfHash?: string | undefined
+}
+
 // A reservation is used within one request: long enough for a slow users.create.
 const RESERVATION_TTL = 60
 
-const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep'])
+// `csh` binds a cookie session to its CSRF token: only the plugin's routes set it.
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh'])
 
 // Request details are stored as given, but bounded.
 const clip = (value: unknown): string | undefined => typeof value === 'string' ? value.slice(0, 256) : undefined
@@ -43,6 +51,16 @@ function userIdOf (user: IssuableUser): string {
     throw new TypeError('issue: user.id must be a non-empty string or a number')
   }
   return String(id)
+}
+
+// A string is not a list of roles: spread, 'admin' would become ['a', 'd', 'm', 'i', 'n'].
+function rolesOf (user: IssuableUser): string[] | undefined {
+  const { roles } = user
+  if (roles === undefined) return undefined
+  if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) {
+    throw new TypeError('issue: user.roles must be an array of strings')
+  }
+  return [...roles]
 }
 
 function checkClaims (claims: Record<string, unknown> | undefined): void {
@@ -91,15 +109,16 @@ export function createLoginSessions (config: ResolvedOptions, store: ResolvedSto
     },
 
     /** Starts a login session: a new family (or the reserved one), its first pair. */
-    async issue (user: IssuableUser, options: IssueOptions = {}, reservation?: Reservation): Promise<TokenPair> {
+    async issue (user: IssuableUser, options: IssueOptions = {}, { reservation, csrfHash }: LoginExtras = {}): Promise<TokenPair> {
       const sub = userIdOf(user)
       checkClaims(options.claims)
-      const roles = user.roles === undefined ? undefined : [...user.roles]
+      const roles = rolesOf(user)
       const fam = reservation?.fam ?? randomUUID()
-      const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: options.claims }
+      const extra = csrfHash === undefined ? options.claims : { ...options.claims, csh: csrfHash }
+      const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: extra }
       const claims: PairClaims = pairs.claimsFor(source, reservation?.jti)
       const createdAt = Date.now()
-      const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: options.claims }
+      const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: extra }
       // Over the reservation, if any: a write in place needs no room.
       await store.refreshTokens.create(fam, claims.refresh.jti as string, JSON.stringify(refreshRecord), indexTtl)
       await record(sub, fam, createdAt, options.metadata)
