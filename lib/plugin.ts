@@ -2,7 +2,6 @@ import cookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { resolveOptions, type JwtAuthOptions } from './config/options.js'
-import { InvalidOptionError } from './errors.js'
 import { withChallenge } from './request/challenge.js'
 import { createAuthenticate } from './request/authenticate.js'
 import { createAuthorize } from './request/authorize.js'
@@ -12,7 +11,7 @@ import { authRoutes } from './routes/index.js'
 import { createLockout } from './routes/lockout.js'
 import { authHooks, installSwagger } from './routes/swagger.js'
 import { memoryStore } from './stores/memory.js'
-import { resolveStore } from './stores/resolve.js'
+import { checkCapabilities, resolveStore } from './stores/resolve.js'
 import { createAccessVerifier } from './tokens/access.js'
 import { createJwt } from './tokens/jwt.js'
 import { toJwks } from './tokens/keys.js'
@@ -36,19 +35,13 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   const markerTtl = Math.ceil(Math.max(config.accessTtl, config.refreshTtl) + config.clockTolerance) + 1
   const store = resolveStore(given, { timeoutMs: config.storeTimeoutMs, indexTtlSeconds: markerTtl })
 
-  if (config.routes?.lockout != null && !store.atomicCounters) {
-    throw new InvalidOptionError('routes.lockout needs atomic counters: the key-value store given has no increment, ' +
-      'so concurrent guesses could each read the same count; give it increment, or set routes.lockout: false')
-  }
-  if (!store.sharedInvalidations && config.userCacheTtl > 0) {
-    app.log.warn('fastify-jwt-auth: the store has no userInvalidations: invalidateUser reaches the apps of this ' +
-      'process only; with several instances, use a store that has them or userCacheTtl: 0')
-  }
+  checkCapabilities(store, { lockout: config.routes?.lockout != null, userCache: config.userCacheTtl > 0 }, app.log)
 
   const jwt = createJwt(config)
   const pairs = createPairs(config, jwt)
   const revocation = createRevocation(store, markerTtl)
-  const users = createUserLookup(config.users, createUserCache(config.userCacheTtl, config.userCacheMax), store.userInvalidations)
+  const userCache = createUserCache(config.userCacheTtl, config.userCacheMax)
+  const users = createUserLookup(config.users, userCache, store.userInvalidations)
   const sessions = createLoginSessions(config, store, jwt, pairs, revocation)
   const authenticate = createAuthenticate({ config, jwt, revocation, users })
   const authorize = createAuthorize(realm, authenticate)

@@ -45,7 +45,9 @@ export function closestName (key: string, known: readonly string[]): string | un
  * otherwise fall back to its default without a word. `path` is the option's
  * path ('' at the top level), as the message names it.
  */
-export function checkKeys (object: object, known: readonly string[], path: string, raise: (message: string) => never = fail): void {
+export function checkKeys (
+  object: object, known: readonly string[], path: string, raise: (message: string) => never = fail
+): void {
   for (const key of Object.keys(object)) {
     if (known.includes(key)) continue
     const prefix = path === '' ? '' : `${path}.`

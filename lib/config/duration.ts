@@ -60,11 +60,14 @@ const describe = (seconds: number): string => `${(seconds / 86_400).toFixed(1)} 
  */
 export function toLifetime (value: unknown, option: string, maxSeconds: number): number {
   const seconds = toSeconds(value, option)
-  if (seconds < 1) fail(`${option} must be at least 1 second (got ${JSON.stringify(value)}: such tokens expire at birth)`)
+  const given = JSON.stringify(value)
+  if (seconds < 1) fail(`${option} must be at least 1 second (got ${given}: such tokens expire at birth)`)
   if (!Number.isInteger(seconds)) fail(`${option} must be a whole number of seconds (got ${JSON.stringify(value)})`)
   if (seconds > maxSeconds) {
-    const hint = typeof value === 'number' ? `; numbers are seconds: ${value} ms would be '${Math.round(value / 1000)}s'` : ''
-    fail(`${option} must be at most ${describe(maxSeconds)} (got ${JSON.stringify(value)}, ${describe(seconds)})${hint}`)
+    const hint = typeof value === 'number'
+      ? `; numbers are seconds: ${value} ms would be '${Math.round(value / 1000)}s'`
+      : ''
+    fail(`${option} must be at most ${describe(maxSeconds)} (got ${given}, ${describe(seconds)})${hint}`)
   }
   return seconds
 }

@@ -5,7 +5,14 @@ import { checkKeys, fail, isObject } from './check.js'
 import { resolveCookies, type CookieOptions, type ResolvedCookies } from '../request/cookies.js'
 import { resolveKeys, type ResolvedKey, type SigningKey } from '../tokens/keys.js'
 import { OWASP_ARGON2ID, type PasswordOptions } from '../users/passwords.js'
-import { resolveProtectByDefault, resolveRateLimit, resolveRoutes, type ProtectByDefaultOptions, type ResolvedRoutes, type RoutesOptions } from './routes.js'
+import {
+  resolveProtectByDefault,
+  resolveRateLimit,
+  resolveRoutes,
+  type ProtectByDefaultOptions,
+  type ResolvedRoutes,
+  type RoutesOptions
+} from './routes.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
@@ -60,7 +67,10 @@ interface CommonOptions {
   maxTokenLength?: number
   /** The HTTP routes under a prefix: true for the defaults, false (default) for none. */
   routes?: boolean | RoutesOptions
-  /** @fastify/rate-limit options for the auth routes; default { max: 10, timeWindow: '1 minute' }; false turns it off. */
+  /**
+   * @fastify/rate-limit options for the auth routes; default { max: 10, timeWindow: '1 minute' };
+   * false turns it off.
+   */
   rateLimit?: false | RateLimitPluginOptions
   /** Run authenticate on every route except those with `config: { public: true }`. Default false. */
   protectByDefault?: boolean | ProtectByDefaultOptions
@@ -134,22 +144,33 @@ function nonEmptyString (value: unknown, option: string): string | undefined {
 
 function positiveInteger (value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || (value as number) < 1) fail(`${option} must be a positive integer (got ${String(value)})`)
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    fail(`${option} must be a positive integer (got ${String(value)})`)
+  }
   return value as number
 }
 
 function cacheSize (value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || (value as number) < 0) fail(`${option} must be 0 (no cache) or a positive integer (got ${String(value)})`)
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    fail(`${option} must be 0 (no cache) or a positive integer (got ${String(value)})`)
+  }
   return value as number
 }
 
 function resolveKey (secret: unknown, algorithm: HmacAlgorithm): Buffer {
-  if (secret === undefined || secret === null || secret === '') fail('secret is required (an HMAC secret of at least 32 random bytes)')
+  if (secret === undefined || secret === null || secret === '') {
+    fail('secret is required (an HMAC secret of at least 32 random bytes)')
+  }
   if (typeof secret !== 'string' && !Buffer.isBuffer(secret)) fail('secret must be a string or a Buffer')
   const key = Buffer.from(secret)
   const minimum = HMAC_MIN_BYTES[algorithm]
-  if (key.length < minimum) fail(`secret must be at least ${minimum} bytes for ${algorithm} (got ${key.length}); generate one with: node -e "console.log(require('crypto').randomBytes(${minimum}).toString('base64'))"`)
+  if (key.length < minimum) {
+    fail(
+      `secret must be at least ${minimum} bytes for ${algorithm} (got ${key.length}); generate one with: ` +
+      `node -e "console.log(require('crypto').randomBytes(${minimum}).toString('base64'))"`
+    )
+  }
   return key
 }
 
@@ -174,7 +195,9 @@ function resolvePassword (password: unknown): Required<PasswordOptions> {
     const value = (password as PasswordOptions)[name]
     if (value === undefined) continue
     if (!Number.isSafeInteger(value) || value < OWASP_ARGON2ID[name]) {
-      fail(`password.${name} must be an integer of at least ${OWASP_ARGON2ID[name]} (OWASP minimum; got ${String(value)})`)
+      fail(
+        `password.${name} must be an integer of at least ${OWASP_ARGON2ID[name]} (OWASP minimum; got ${String(value)})`
+      )
     }
     resolved[name] = value
   }
@@ -187,11 +210,14 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
   checkKeys(options, KNOWN_OPTIONS, '')
 
   const { keys } = options as { keys?: unknown }
-  if (keys !== undefined && ((options as { secret?: unknown }).secret !== undefined || options.algorithm !== undefined)) {
+  if (keys !== undefined &&
+      ((options as { secret?: unknown }).secret !== undefined || options.algorithm !== undefined)) {
     fail('give either secret (HMAC) or keys (asymmetric), never both: an HMAC secret and public keys are not mixed')
   }
   const algorithm = options.algorithm ?? 'HS256'
-  if (!Object.hasOwn(HMAC_MIN_BYTES, algorithm)) fail(`algorithm must be one of HS256, HS384, HS512 (got ${String(algorithm)}); asymmetric algorithms go with keys`)
+  if (!Object.hasOwn(HMAC_MIN_BYTES, algorithm)) {
+    fail(`algorithm must be one of HS256, HS384, HS512 (got ${String(algorithm)}); asymmetric algorithms go with keys`)
+  }
 
   const issuer = nonEmptyString(options.issuer, 'issuer')
   const audience = options.audience
@@ -208,7 +234,9 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
   }
 
   const realm = options.realm ?? issuer ?? 'api'
-  if (typeof realm !== 'string' || !SAFE_REALM.test(realm)) fail('realm must be 1 to 128 printable ASCII characters without " or \\')
+  if (typeof realm !== 'string' || !SAFE_REALM.test(realm)) {
+    fail('realm must be 1 to 128 printable ASCII characters without " or \\')
+  }
 
   const users = resolveUsers(options.users)
   const resolved = {
@@ -234,7 +262,9 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     cookies: resolveCookies(options.cookies)
   }
   if (resolved.accessTtl >= resolved.refreshTtl) {
-    fail(`accessTokenTtl must be shorter than refreshTokenTtl (got ${resolved.accessTtl} s and ${resolved.refreshTtl} s)`)
+    fail(
+      `accessTokenTtl must be shorter than refreshTokenTtl (got ${resolved.accessTtl} s and ${resolved.refreshTtl} s)`
+    )
   }
   const refreshGrace = toSeconds(options.refreshGrace ?? '10s', 'refreshGrace', { allowZero: true })
   if (refreshGrace >= resolved.refreshTtl) fail('refreshGrace must be shorter than refreshTokenTtl')

@@ -25,7 +25,10 @@ export interface LockoutOptions {
 }
 
 /** Returns why a password is refused, or nothing to accept it. */
-export type PasswordPolicy = (password: string, input: { username: string }) => string | undefined | null | Promise<string | undefined | null>
+export type PasswordPolicy = (
+  password: string,
+  input: { username: string }
+) => string | undefined | null | Promise<string | undefined | null>
 
 export interface RoutesOptions {
   /** Default '/auth'. */
@@ -80,8 +83,13 @@ function resolveCaptcha (captcha: unknown): ResolvedRoutes['captcha'] {
   if (captcha === undefined || captcha === true) return { ttl: 300, create: undefined }
   if (!isObject(captcha)) fail('routes.captcha must be true, false or { ttl, create }')
   checkKeys(captcha, ['ttl', 'create'], 'routes.captcha')
-  if (captcha.create !== undefined && typeof captcha.create !== 'function') fail('routes.captcha.create must be a function returning { text, svg }')
-  return { ttl: toSeconds(captcha.ttl ?? '5m', 'routes.captcha.ttl'), create: captcha.create as (() => Captcha | Promise<Captcha>) | undefined }
+  if (captcha.create !== undefined && typeof captcha.create !== 'function') {
+    fail('routes.captcha.create must be a function returning { text, svg }')
+  }
+  return {
+    ttl: toSeconds(captcha.ttl ?? '5m', 'routes.captcha.ttl'),
+    create: captcha.create as (() => Captcha | Promise<Captcha>) | undefined
+  }
 }
 
 function resolveLockout (lockout: unknown): ResolvedRoutes['lockout'] {
@@ -90,7 +98,9 @@ function resolveLockout (lockout: unknown): ResolvedRoutes['lockout'] {
   if (!isObject(options)) fail('routes.lockout must be false or { maxFailures, window, duration }')
   checkKeys(options, ['maxFailures', 'window', 'duration'], 'routes.lockout')
   const maxFailures = options.maxFailures ?? 5
-  if (!Number.isSafeInteger(maxFailures) || (maxFailures as number) < 1) fail(`routes.lockout.maxFailures must be a positive integer (got ${String(maxFailures)})`)
+  if (!Number.isSafeInteger(maxFailures) || (maxFailures as number) < 1) {
+    fail(`routes.lockout.maxFailures must be a positive integer (got ${String(maxFailures)})`)
+  }
   return {
     maxFailures: maxFailures as number,
     window: toSeconds(options.window ?? '15m', 'routes.lockout.window'),
@@ -120,11 +130,19 @@ export function resolveRoutes (routes: unknown, hasFindByLogin: boolean, hasKeys
   checkKeys(options, ['prefix', 'captcha', 'swaggerLogin', 'lockout', 'passwordPolicy', 'jwks', 'profile'], 'routes')
   if (!hasFindByLogin) fail('routes need users.findByLogin to check logins')
   const prefix = options.prefix ?? '/auth'
-  if (typeof prefix !== 'string' || !/^(\/[\w.~-]+)*$/.test(prefix)) fail(`routes.prefix must be a path such as '/auth' (got ${JSON.stringify(prefix)})`)
-  if (options.swaggerLogin !== undefined && typeof options.swaggerLogin !== 'boolean') fail('routes.swaggerLogin must be a boolean')
-  if (options.passwordPolicy !== undefined && typeof options.passwordPolicy !== 'function') fail('routes.passwordPolicy must be a function')
+  if (typeof prefix !== 'string' || !/^(\/[\w.~-]+)*$/.test(prefix)) {
+    fail(`routes.prefix must be a path such as '/auth' (got ${JSON.stringify(prefix)})`)
+  }
+  if (options.swaggerLogin !== undefined && typeof options.swaggerLogin !== 'boolean') {
+    fail('routes.swaggerLogin must be a boolean')
+  }
+  if (options.passwordPolicy !== undefined && typeof options.passwordPolicy !== 'function') {
+    fail('routes.passwordPolicy must be a function')
+  }
   if (options.jwks !== undefined && typeof options.jwks !== 'boolean') fail('routes.jwks must be a boolean')
-  if (options.jwks === true && !hasKeys) fail('routes.jwks needs asymmetric keys (the keys option): an HMAC secret is never published')
+  if (options.jwks === true && !hasKeys) {
+    fail('routes.jwks needs asymmetric keys (the keys option): an HMAC secret is never published')
+  }
   return {
     prefix,
     captcha: resolveCaptcha(options.captcha),
@@ -140,7 +158,9 @@ export function resolveRoutes (routes: unknown, hasFindByLogin: boolean, hasKeys
 export function resolveRateLimit (rateLimit: unknown): RateLimitPluginOptions | null {
   if (rateLimit === false) return null
   if (rateLimit === undefined) return { ...DEFAULT_RATE_LIMIT }
-  if (!isObject(rateLimit)) fail('rateLimit must be false or @fastify/rate-limit options such as { max: 10, timeWindow: \'1 minute\' }')
+  if (!isObject(rateLimit)) {
+    fail('rateLimit must be false or @fastify/rate-limit options such as { max: 10, timeWindow: \'1 minute\' }')
+  }
   checkKeys(rateLimit, RATE_LIMIT_OPTIONS, 'rateLimit')
   return { ...DEFAULT_RATE_LIMIT, ...rateLimit }
 }
@@ -152,7 +172,8 @@ export function resolveProtectByDefault (protect: unknown): Required<ProtectByDe
   if (!isObject(options)) fail('protectByDefault must be true, false or { publicPrefixes }')
   checkKeys(options, ['publicPrefixes'], 'protectByDefault')
   const publicPrefixes = options.publicPrefixes ?? []
-  if (!Array.isArray(publicPrefixes) || !publicPrefixes.every((prefix) => typeof prefix === 'string' && prefix.startsWith('/'))) {
+  if (!Array.isArray(publicPrefixes) ||
+      !publicPrefixes.every((prefix) => typeof prefix === 'string' && prefix.startsWith('/'))) {
     fail('protectByDefault.publicPrefixes must be an array of paths starting with /')
   }
   return { publicPrefixes }

@@ -29,7 +29,9 @@ export function readBearerToken (request: FastifyRequest, maxLength: number): st
   const space = header.indexOf(' ')
   const schemeLength = space === -1 ? header.length : space
   // The scheme is case-insensitive; the usual spelling skips the lower-casing.
-  if (schemeLength !== 6 || (!header.startsWith('Bearer') && header.slice(0, 6).toLowerCase() !== 'bearer')) throw new MissingTokenError()
+  if (schemeLength !== 6 || (!header.startsWith('Bearer') && header.slice(0, 6).toLowerCase() !== 'bearer')) {
+    throw new MissingTokenError()
+  }
   const token = space === -1 ? '' : header.slice(7).trimStart()
   if (token.length === 0) throw new InvalidRequestError('The bearer token is empty')
   if (token.length > maxLength) throw new InvalidRequestError('The bearer token is too long')
@@ -42,5 +44,7 @@ export function readBearerToken (request: FastifyRequest, maxLength: number): st
  * verify cache (a cached token is the exact string that passed it before).
  */
 export function checkBearerSyntax (token: string): void {
-  if (!B64TOKEN.test(token)) throw new InvalidRequestError('The Authorization header must be the Bearer scheme followed by one token')
+  if (!B64TOKEN.test(token)) {
+    throw new InvalidRequestError('The Authorization header must be the Bearer scheme followed by one token')
+  }
 }

@@ -24,7 +24,11 @@ function quote (value: string): string {
 }
 
 /** The WWW-Authenticate value for an auth error, or undefined when it gets none. */
-export function bearerChallenge (realm: string, error: { code: string, message: string }, scope?: string): string | undefined {
+export function bearerChallenge (
+  realm: string,
+  error: { code: string, message: string },
+  scope?: string
+): string | undefined {
   const bearerError = BEARER_ERRORS[error.code]
   if (bearerError === undefined) return undefined
   let challenge = `Bearer realm=${quote(realm)}`

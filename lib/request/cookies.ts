@@ -26,12 +26,16 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 export function resolveCookies (cookies: unknown): ResolvedCookies | null {
   if (cookies === undefined || cookies === false) return null
   const options = cookies === true ? {} : cookies
-  if (!isObject(options)) throw new InvalidOptionError('cookies must be true, false or { accessToken, secure, sameSite }')
+  if (!isObject(options)) {
+    throw new InvalidOptionError('cookies must be true, false or { accessToken, secure, sameSite }')
+  }
   checkKeys(options, ['accessToken', 'secure', 'sameSite'], 'cookies')
   const { accessToken = false, secure = true, sameSite = 'strict' } = options as CookieOptions
   if (typeof accessToken !== 'boolean') throw new InvalidOptionError('cookies.accessToken must be a boolean')
   if (typeof secure !== 'boolean') throw new InvalidOptionError('cookies.secure must be a boolean')
-  if (sameSite !== 'strict' && sameSite !== 'lax') throw new InvalidOptionError(`cookies.sameSite must be 'strict' or 'lax' (got ${String(sameSite)})`)
+  if (sameSite !== 'strict' && sameSite !== 'lax') {
+    throw new InvalidOptionError(`cookies.sameSite must be 'strict' or 'lax' (got ${String(sameSite)})`)
+  }
   // __Host- cookies are Secure, Path=/ and host-only: no other host or path can set or shadow them.
   const prefix = secure ? '__Host-' : ''
   return {
@@ -61,12 +65,18 @@ export function checkCsrf (request: FastifyRequest, boundHash: unknown): void {
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) throw new CsrfError()
 }
 
-export function setTokenCookies (reply: FastifyReply, cookies: ResolvedCookies, tokens: { accessToken: string, refreshToken: string, csrfToken: string, accessTtl: number, refreshTtl: number }): void {
+export function setTokenCookies (
+  reply: FastifyReply,
+  cookies: ResolvedCookies,
+  tokens: { accessToken: string, refreshToken: string, csrfToken: string, accessTtl: number, refreshTtl: number }
+): void {
   const { names, attributes } = cookies
   reply.setCookie(names.refresh, tokens.refreshToken, { ...attributes, httpOnly: true, maxAge: tokens.refreshTtl })
   // Scripts read the CSRF token to send it back in the header; it is useless without the HttpOnly cookies.
   reply.setCookie(names.csrf, tokens.csrfToken, { ...attributes, httpOnly: false, maxAge: tokens.refreshTtl })
-  if (cookies.accessToken) reply.setCookie(names.access, tokens.accessToken, { ...attributes, httpOnly: true, maxAge: tokens.accessTtl })
+  if (cookies.accessToken) {
+    reply.setCookie(names.access, tokens.accessToken, { ...attributes, httpOnly: true, maxAge: tokens.accessTtl })
+  }
 }
 
 export function clearTokenCookies (reply: FastifyReply, { names, attributes }: ResolvedCookies): void {

@@ -3,9 +3,15 @@ import type { ResolvedOptions } from '../config/options.js'
 import type { AuthenticateHook } from '../types.js'
 
 /** Whether protectByDefault covers a route (matched by its URL pattern, never the raw URL). */
-export function isProtectedByDefault (protect: ResolvedOptions['protectByDefault'], isPublic: boolean | undefined, url: string | undefined): boolean {
+export function isProtectedByDefault (
+  protect: ResolvedOptions['protectByDefault'],
+  isPublic: boolean | undefined,
+  url: string | undefined
+): boolean {
   if (protect === null || isPublic === true || url === undefined) return false
-  return !protect.publicPrefixes.some((prefix) => url === prefix || url.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`))
+  return !protect.publicPrefixes.some(
+    (prefix) => url === prefix || url.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`)
+  )
 }
 
 /**
@@ -13,11 +19,19 @@ export function isProtectedByDefault (protect: ResolvedOptions['protectByDefault
  * with `config: { public: true }` (the plugin's login, refresh, captcha and
  * register routes are), those under a public prefix, and unmatched URLs (404).
  */
-export function installProtectByDefault (app: FastifyInstance, config: ResolvedOptions, authenticate: AuthenticateHook): void {
+export function installProtectByDefault (
+  app: FastifyInstance,
+  config: ResolvedOptions,
+  authenticate: AuthenticateHook
+): void {
   if (config.protectByDefault === null) return
   const protect = config.protectByDefault
   app.addHook('onRequest', async function protectByDefault (request, reply) {
-    if (isProtectedByDefault(protect, request.routeOptions.config.public, request.is404 ? undefined : request.routeOptions.url)) {
+    if (isProtectedByDefault(
+      protect,
+      request.routeOptions.config.public,
+      request.is404 ? undefined : request.routeOptions.url
+    )) {
       await authenticate(request, reply)
     }
   })

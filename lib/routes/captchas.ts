@@ -36,10 +36,16 @@ export async function createCaptchas (options: NonNullable<ResolvedRoutes['captc
   return {
     async issue (): Promise<CaptchaChallenge> {
       const { text, svg } = await create()
-      if (typeof text !== 'string' || text.length === 0 || typeof svg !== 'string') throw new TypeError('routes.captcha.create must return { text, svg } strings')
+      if (typeof text !== 'string' || text.length === 0 || typeof svg !== 'string') {
+        throw new TypeError('routes.captcha.create must return { text, svg } strings')
+      }
       const captchaId = randomUUID()
       await challenges.put(`captcha:${captchaId}`, text.toLowerCase(), options.ttl)
-      return { captchaId, image: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, expiresIn: options.ttl }
+      return {
+        captchaId,
+        image: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`,
+        expiresIn: options.ttl
+      }
     },
 
     async check (captchaId: unknown, answer: unknown): Promise<void> {

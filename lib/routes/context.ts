@@ -20,7 +20,10 @@ export interface RoutesContext {
   captchas: Captchas | null
   lockout: Lockout | null
   credentials: CredentialCheck
-  /** Config of every auth route: the Swagger schemes transform, and rate limits when the app has its own @fastify/rate-limit. */
+  /**
+   * Config of every auth route: the Swagger schemes transform, and rate limits when the app has its
+   * own @fastify/rate-limit.
+   */
   routeConfig: Record<string, unknown>
 }
 
@@ -31,7 +34,12 @@ export function noStore (reply: FastifyReply): void {
 
 /** The OAuth 2 style body of a token pair. */
 export function tokenResponse (pair: TokenPair) {
-  return { access_token: pair.accessToken, refresh_token: pair.refreshToken, token_type: pair.tokenType, expires_in: pair.expiresIn }
+  return {
+    access_token: pair.accessToken,
+    refresh_token: pair.refreshToken,
+    token_type: pair.tokenType,
+    expires_in: pair.expiresIn
+  }
 }
 
 /** What a login session keeps of the request that made or refreshed it. */
@@ -50,7 +58,12 @@ export function csrfBinding (context: RoutesContext): { hash: string | undefined
  * body. With cookies: the refresh token (and the access token, when asked for)
  * only in HttpOnly cookies, and the CSRF token in the body and its own cookie.
  */
-export function sendTokens (context: RoutesContext, reply: FastifyReply, pair: TokenPair, csrfToken: string | undefined) {
+export function sendTokens (
+  context: RoutesContext,
+  reply: FastifyReply,
+  pair: TokenPair,
+  csrfToken: string | undefined
+) {
   noStore(reply)
   const { cookies } = context.config
   if (cookies === null || csrfToken === undefined) return tokenResponse(pair)

@@ -8,7 +8,11 @@ import { errorResponses, loginBody, routeSchema, swaggerLoginBody, tokenPair } f
 interface LoginBody { username: string, password: string, captchaId?: string, captcha?: string }
 
 /** The lockout counts the attempt first; only then is the password checked. */
-async function checkLogin ({ lockout, credentials }: RoutesContext, username: string, password: string): Promise<IssuableUser> {
+async function checkLogin (
+  { lockout, credentials }: RoutesContext,
+  username: string,
+  password: string
+): Promise<IssuableUser> {
   const attempt = await lockout?.begin(username)
   let user: IssuableUser
   try {
@@ -58,7 +62,11 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
         response: {
           200: {
             type: 'object',
-            properties: { access_token: { type: 'string' }, token_type: { type: 'string' }, expires_in: { type: 'integer' } }
+            properties: {
+              access_token: { type: 'string' },
+              token_type: { type: 'string' },
+              expires_in: { type: 'integer' }
+            }
           },
           ...errorResponses(400, 401, 429, 503)
         }

@@ -39,5 +39,9 @@ function isRedisStore (store: object): store is Pick<RedisStore, 'client' | 'key
  */
 export function rateLimitOptions (limits: RateLimitPluginOptions, store: object): RateLimitPluginOptions {
   if (!isRedisStore(store) || limits.redis !== undefined || limits.store !== undefined) return limits
-  return { nameSpace: `${store.keyPrefix}rl:`, ...limits, redis: failClosedClient(store.client) as RateLimitPluginOptions['redis'] }
+  return {
+    nameSpace: `${store.keyPrefix}rl:`,
+    ...limits,
+    redis: failClosedClient(store.client) as RateLimitPluginOptions['redis']
+  }
 }

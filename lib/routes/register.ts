@@ -8,8 +8,12 @@ import { errorResponses, registerBody, routeSchema, tokenPair } from './schemas.
 async function checkPolicy ({ routes }: RoutesContext, password: string, username: string): Promise<void> {
   // Characters as people count them (code points), not UTF-16 units.
   const length = [...password].length
-  if (length < MIN_PASSWORD_LENGTH) throw new WeakPasswordError(`The password must have at least ${MIN_PASSWORD_LENGTH} characters`)
-  if (length > MAX_PASSWORD_LENGTH) throw new WeakPasswordError(`The password must have at most ${MAX_PASSWORD_LENGTH} characters`)
+  if (length < MIN_PASSWORD_LENGTH) {
+    throw new WeakPasswordError(`The password must have at least ${MIN_PASSWORD_LENGTH} characters`)
+  }
+  if (length > MAX_PASSWORD_LENGTH) {
+    throw new WeakPasswordError(`The password must have at most ${MAX_PASSWORD_LENGTH} characters`)
+  }
   const reason = await routes.passwordPolicy?.(password, { username })
   if (typeof reason === 'string' && reason.length > 0) throw new WeakPasswordError(reason)
 }
@@ -46,7 +50,11 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
       throw error
     }
     const csrf = csrfBinding(context)
-    const pair = await context.sessions.issue(user, { metadata: sessionMetadata(request) }, { reservation, csrfHash: csrf.hash })
+    const pair = await context.sessions.issue(
+      user,
+      { metadata: sessionMetadata(request) },
+      { reservation, csrfHash: csrf.hash }
+    )
     return reply.code(201).send(sendTokens(context, reply, pair, csrf.token))
   })
 }

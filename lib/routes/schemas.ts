@@ -20,13 +20,17 @@ export const errorResponses = (...statuses: number[]): Record<number, typeof err
 export const tokenPair = {
   type: 'object',
   required: ['token_type', 'expires_in'],
-  description: 'With cookies on, the refresh token (and the access token when it is in a cookie) is only in HttpOnly cookies',
+  description:
+    'With cookies on, the refresh token (and the access token when it is in a cookie) is only in HttpOnly cookies',
   properties: {
     access_token: { type: 'string' },
     refresh_token: { type: 'string' },
     token_type: { type: 'string', enum: ['Bearer'] },
     expires_in: { type: 'integer', description: 'Seconds until the access token expires' },
-    csrf_token: { type: 'string', description: 'With cookies on: send it back in the X-CSRF-Token header of state-changing requests' }
+    csrf_token: {
+      type: 'string',
+      description: 'With cookies on: send it back in the X-CSRF-Token header of state-changing requests'
+    }
   }
 } as const
 
@@ -37,7 +41,11 @@ const credentials = {
 
 const captchaFields = {
   captchaId: { type: 'string', maxLength: 64, description: 'From GET /captcha; required when captcha is on' },
-  captcha: { type: 'string', maxLength: 32, description: 'The characters shown in the captcha image (case-insensitive)' }
+  captcha: {
+    type: 'string',
+    maxLength: 32,
+    description: 'The characters shown in the captcha image (case-insensitive)'
+  }
 } as const
 
 export const loginBody = {
@@ -86,6 +94,8 @@ export const userResponse = {
 } as const
 
 /** A route schema with the OpenAPI fields @fastify/swagger reads (without depending on its types). */
-export function routeSchema (schema: FastifySchema & { summary: string, tags: string[], consumes?: string[] }): FastifySchema {
+export function routeSchema (
+  schema: FastifySchema & { summary: string, tags: string[], consumes?: string[] }
+): FastifySchema {
   return schema
 }

@@ -18,11 +18,16 @@ function withoutSecrets (user: object): Record<string, unknown> {
 const decodeUnverified = createDecoder()
 
 /** The refresh token of a request: in the body, or (with cookies) in its cookie, which then needs the CSRF proof. */
-function refreshTokenOf (context: RoutesContext, request: FastifyRequest<{ Body: { refresh_token?: string } | undefined }>): { token: string, fromCookie: boolean } {
+function refreshTokenOf (
+  context: RoutesContext,
+  request: FastifyRequest<{ Body: { refresh_token?: string } | undefined }>
+): { token: string, fromCookie: boolean } {
   const inBody = request.body?.refresh_token
   const { cookies } = context.config
   const inCookie = cookies === null ? undefined : request.cookies[cookies.names.refresh]
-  if (inBody !== undefined && inCookie !== undefined) throw new InvalidRequestError('Send the refresh token in the body or in the cookie, not both')
+  if (inBody !== undefined && inCookie !== undefined) {
+    throw new InvalidRequestError('Send the refresh token in the body or in the cookie, not both')
+  }
   if (inBody !== undefined) return { token: inBody, fromCookie: false }
   if (inCookie === undefined || inCookie === '') throw new InvalidRequestError('refresh_token is required')
   let boundHash: unknown

@@ -50,7 +50,9 @@ export function installSwagger (app: FastifyInstance, config: ResolvedOptions): 
   if (!app.hasPlugin('@fastify/swagger')) return {}
   // OpenAPI 3 schemes, and their Swagger 2.0 equivalents (2.0 has no bearer type).
   const schemes: Record<string, unknown> = { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
-  const definitions: Record<string, unknown> = { bearerAuth: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'Bearer <access token>' } }
+  const definitions: Record<string, unknown> = {
+    bearerAuth: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'Bearer <access token>' }
+  }
   if (config.routes?.swaggerLogin === true) {
     const tokenUrl = `${config.routes.prefix}/swagger-login`
     const description = 'Username and password (development only)'

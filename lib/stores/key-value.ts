@@ -59,7 +59,8 @@ export function fromKeyValue (kv: KeyValueStore, { indexTtlSeconds }: { indexTtl
         }
         try {
           await kv.set(refreshKey(next.jti), `L${next.record}`, ttlSeconds, 'durable')
-          if (graceSeconds > 0) await kv.set(key, spentValue(Date.now() + graceSeconds * 1000, successor), graceSeconds, 'durable')
+          const spent = spentValue(Date.now() + graceSeconds * 1000, successor)
+          if (graceSeconds > 0) await kv.set(key, spent, graceSeconds, 'durable')
         } catch (error) {
           // Half done: the token goes back live, as far as the store lets it, so that a retry is no reuse.
           await kv.set(key, taken!, ttlSeconds, 'durable').catch(() => {})

@@ -88,7 +88,9 @@ class MemoryStore implements AuthStore {
     this.#maxEntries = positiveInteger(maxEntries, 'maxEntries')
     this.#maxEphemeral = positiveInteger(maxEphemeralEntries, 'maxEphemeralEntries')
     if (typeof sweepInterval !== 'number' || !(sweepInterval > 0)) {
-      throw new TypeError(`memoryStore: sweepInterval must be a positive number of seconds (got ${String(sweepInterval)})`)
+      throw new TypeError(
+        `memoryStore: sweepInterval must be a positive number of seconds (got ${String(sweepInterval)})`
+      )
     }
     this.#sweepTimer = setInterval(() => this.sweep(), sweepInterval * 1000).unref()
   }
@@ -108,7 +110,10 @@ class MemoryStore implements AuthStore {
       const key = markerKey(scope, id)
       const entry = this.#durable.live(key)
       const value = entry === undefined ? floor : Math.max(floor, Number(entry.value) + 1)
-      this.#durable.entries.set(key, { value: String(value), expiresAt: Math.max(entry?.expiresAt ?? 0, expiresAt(ttlSeconds)) })
+      this.#durable.entries.set(key, {
+        value: String(value),
+        expiresAt: Math.max(entry?.expiresAt ?? 0, expiresAt(ttlSeconds))
+      })
       return value
     },
     read: async (scope, id) => this.#durable.live(markerKey(scope, id))?.value ?? null,
@@ -131,12 +136,20 @@ class MemoryStore implements AuthStore {
       const state = toRefreshState(this.#durable.live(key)?.value)
       if (state?.state !== 'live') return state
       // A rotation replaces a token: it needs no room of its own.
-      this.#durable.entries.set(refreshKey(family, next.jti), { value: `L${next.record}`, expiresAt: expiresAt(ttlSeconds) })
-      if (graceSeconds > 0) this.#durable.entries.set(key, { value: `S${successor}`, expiresAt: expiresAt(graceSeconds) })
-      else this.#durable.entries.delete(key)
+      this.#durable.entries.set(refreshKey(family, next.jti), {
+        value: `L${next.record}`,
+        expiresAt: expiresAt(ttlSeconds)
+      })
+      if (graceSeconds > 0) {
+        this.#durable.entries.set(key, { value: `S${successor}`, expiresAt: expiresAt(graceSeconds) })
+      } else {
+        this.#durable.entries.delete(key)
+      }
       if (parent !== undefined) {
         const parentKey = refreshKey(family, parent)
-        if (this.#durable.entries.get(parentKey)?.value.startsWith('S') === true) this.#durable.entries.delete(parentKey)
+        if (this.#durable.entries.get(parentKey)?.value.startsWith('S') === true) {
+          this.#durable.entries.delete(parentKey)
+        }
       }
       return state
     },
@@ -184,7 +197,10 @@ class MemoryStore implements AuthStore {
       const count = entry === undefined ? 1 : Number(entry.value) + 1
       // Re-inserted, so a counter in use is the last to be evicted; it keeps the expiry of its window.
       this.#counters.entries.delete(name)
-      this.#putEphemeral(this.#counters, name, { value: String(count), expiresAt: entry?.expiresAt ?? expiresAt(ttlSeconds) })
+      this.#putEphemeral(this.#counters, name, {
+        value: String(count),
+        expiresAt: entry?.expiresAt ?? expiresAt(ttlSeconds)
+      })
       return count
     },
     reset: async (name) => { this.#counters.entries.delete(name) }
@@ -255,7 +271,9 @@ const refreshKey = (family: string, jti: string): string => `rt:${family}:${jti}
 
 function toRefreshState (value: string | undefined): RefreshState | null {
   if (value === undefined) return null
-  return value.startsWith('L') ? { state: 'live', record: value.slice(1) } : { state: 'spent', successor: value.slice(1) }
+  return value.startsWith('L')
+    ? { state: 'live', record: value.slice(1) }
+    : { state: 'spent', successor: value.slice(1) }
 }
 
 export type { MemoryStore }

@@ -65,7 +65,8 @@ const SUBSCRIBER_DISCONNECT_MS = 100
 
 const DEFAULT_STALE_AFTER_MS = 1000
 /** Cluster node connections never reconnect; the subscription's own retries a few times, then starts over elsewhere. */
-export const clusterSubscriberRetry = (attempt: number): number | null => attempt > 5 ? null : Math.min(attempt * 100, 1000)
+export const clusterSubscriberRetry = (attempt: number): number | null =>
+  attempt > 5 ? null : Math.min(attempt * 100, 1000)
 const RESUBSCRIBE_DELAY_MS = 1000
 
 type ScriptedClient = RedisClient & {
@@ -83,7 +84,9 @@ type ScriptedClient = RedisClient & {
   jwtAuthEphemeralIncrement (
     ranks: string, values: string, now: number, bound: number, field: string, ttlMs: number
   ): Promise<number>
-  jwtAuthEphemeralTake (ranks: string, values: string, now: number, bound: number, field: string): Promise<string | null>
+  jwtAuthEphemeralTake (
+    ranks: string, values: string, now: number, bound: number, field: string
+  ): Promise<string | null>
   jwtAuthEphemeralDelete (ranks: string, values: string, now: number, bound: number, field: string): Promise<number>
 }
 
@@ -106,7 +109,9 @@ const markerField = (scope: RevocationScope, id: string): string => `${scope ===
 
 function toRefreshState (value: string | null): RefreshState | null {
   if (value === null) return null
-  return value.startsWith('L') ? { state: 'live', record: value.slice(1) } : { state: 'spent', successor: value.slice(1) }
+  return value.startsWith('L')
+    ? { state: 'live', record: value.slice(1) }
+    : { state: 'spent', successor: value.slice(1) }
 }
 
 function openClient (options: RedisStoreOptions): { client: RedisClient, owned: boolean } {
@@ -134,7 +139,9 @@ function mirrorOptions (mirror: RedisStoreOptions['mirror'] = true): { copy: boo
   }
   const staleAfter = mirror === true ? DEFAULT_STALE_AFTER_MS : mirror.staleAfter ?? DEFAULT_STALE_AFTER_MS
   if (!Number.isInteger(staleAfter) || staleAfter < 40) {
-    throw new TypeError(`redisStore: mirror.staleAfter must be an integer of at least 40 ms (got ${String(staleAfter)})`)
+    throw new TypeError(
+      `redisStore: mirror.staleAfter must be an integer of at least 40 ms (got ${String(staleAfter)})`
+    )
   }
   return { copy: true, staleAfter }
 }
@@ -267,9 +274,13 @@ export class RedisStore implements AuthStore {
   readonly counters: Counters = {
     increment: async (name, ttlSeconds) => {
       const ttlMs = toMs(ttlSeconds)
-      return Number(await this.#scripted.jwtAuthEphemeralIncrement(...this.#ephemeral(this.#counterIndex), `c:${name}`, ttlMs))
+      return Number(
+        await this.#scripted.jwtAuthEphemeralIncrement(...this.#ephemeral(this.#counterIndex), `c:${name}`, ttlMs)
+      )
     },
-    reset: async (name) => { await this.#scripted.jwtAuthEphemeralDelete(...this.#ephemeral(this.#counterIndex), `c:${name}`) }
+    reset: async (name) => {
+      await this.#scripted.jwtAuthEphemeralDelete(...this.#ephemeral(this.#counterIndex), `c:${name}`)
+    }
   }
 
   readonly challenges: Challenges = {
@@ -390,7 +401,10 @@ export class RedisStore implements AuthStore {
     const { client } = this
     if (this.#closed || this.#clientEnded) return
     if (client instanceof Redis) {
-      this.#listen(client.duplicate({ autoResubscribe: false, disconnectTimeout: SUBSCRIBER_DISCONNECT_MS }), staleAfter)
+      this.#listen(
+        client.duplicate({ autoResubscribe: false, disconnectTimeout: SUBSCRIBER_DISCONNECT_MS }),
+        staleAfter
+      )
       return
     }
     // On a Cluster, published messages reach every node: one master's connection is enough.
@@ -430,7 +444,9 @@ export class RedisStore implements AuthStore {
     const client = this.client
     const nodes: Array<{ node: Redis, name: string | undefined }> = client instanceof Redis
       ? [{ node: client, name: undefined }]
-      : client.nodes('master').map((node) => ({ node, name: `${String(node.options.host)}:${String(node.options.port)}` }))
+      : client.nodes('master').map(
+        (node) => ({ node, name: `${String(node.options.host)}:${String(node.options.port)}` })
+      )
     for (const { node, name } of nodes) {
       // Only the policy and the node's address are logged: never options, which may hold a password.
       const where = name === undefined ? {} : { node: name }
@@ -451,12 +467,23 @@ export class RedisStore implements AuthStore {
 }
 
 /** A Redis store: `redisStore({ url })`, `redisStore({ client: app.redis })`, `redisStore({ cluster: { nodes } })`. */
-const REDIS_STORE_OPTIONS = ['client', 'url', 'redisOptions', 'cluster', 'keyPrefix', 'mirror', 'maxEphemeral', 'closeWithApp']
+const REDIS_STORE_OPTIONS = [
+  'client',
+  'url',
+  'redisOptions',
+  'cluster',
+  'keyPrefix',
+  'mirror',
+  'maxEphemeral',
+  'closeWithApp'
+]
 
 export function redisStore (options: RedisStoreOptions): RedisStore {
   if (options === null || typeof options !== 'object') throw new TypeError('redisStore: options must be an object')
   const raise = (message: string): never => { throw new TypeError(`redisStore: ${message}`) }
   checkKeys(options, REDIS_STORE_OPTIONS, '', raise)
-  if (typeof options.mirror === 'object' && options.mirror !== null) checkKeys(options.mirror, ['staleAfter'], 'mirror', raise)
+  if (typeof options.mirror === 'object' && options.mirror !== null) {
+    checkKeys(options.mirror, ['staleAfter'], 'mirror', raise)
+  }
   return new RedisStore(options)
 }

@@ -37,7 +37,9 @@ const isFunction = (value: unknown): boolean => typeof value === 'function'
 function checkPorts (store: Record<string, unknown>): void {
   for (const [port, methods] of Object.entries(PORTS)) {
     const object = store[port] as Record<string, unknown> | undefined
-    if (object === null || typeof object !== 'object') fail(`store.${port} is missing: a store implements ${Object.keys(PORTS).join(', ')}`)
+    if (object === null || typeof object !== 'object') {
+      fail(`store.${port} is missing: a store implements ${Object.keys(PORTS).join(', ')}`)
+    }
     for (const method of methods) {
       if (!isFunction(object[method])) fail(`store.${port}.${method} must be a function`)
     }
@@ -67,7 +69,9 @@ function localInvalidations (): UserInvalidations {
 }
 
 /** A port whose every method fails closed: errors and slow answers become StoreUnavailableError (503). */
-function guardPort<P extends object> (port: P, guard: ReturnType<typeof createStoreGuard>, methods: readonly string[]): P {
+function guardPort<P extends object> (
+  port: P, guard: ReturnType<typeof createStoreGuard>, methods: readonly string[]
+): P {
   const guarded: Record<string, unknown> = {}
   for (const method of methods) {
     const call = (port as Record<string, (...args: unknown[]) => unknown>)[method]!
@@ -120,5 +124,19 @@ export function resolveStore (given: unknown, options: { timeoutMs: number, inde
       publish: { value: (userId: string) => guard(() => invalidations.publish(userId)) }
     }) as UserInvalidations,
     ...(store.close === undefined ? {} : { close: () => store.close!() })
+  }
+}
+
+/** What the app asks of the store, checked once at register against what the store can do. */
+export function checkCapabilities (
+  store: ResolvedStore, uses: { lockout: boolean, userCache: boolean }, log: StoreContext['log']
+): void {
+  if (uses.lockout && !store.atomicCounters) {
+    fail('routes.lockout needs atomic counters: the key-value store given has no increment, so concurrent guesses ' +
+      'could each read the same count; give it increment, or set routes.lockout: false')
+  }
+  if (uses.userCache && !store.sharedInvalidations) {
+    log.warn({}, 'fastify-jwt-auth: the store has no userInvalidations: invalidateUser reaches the apps of this ' +
+      'process only; with several instances, use a store that has them or userCacheTtl: 0')
   }
 }

@@ -43,7 +43,9 @@ function toAuthError (error: unknown, expected: TokenType): Error {
   const code = String((error as { code?: unknown }).code)
   if (code === TokenError.codes.expired) return new TokenExpiredError({ cause: error })
   if (code === TokenError.codes.inactive) return new TokenNotActiveError({ cause: error })
-  if (code === TokenError.codes.invalidType) return new WrongTokenTypeError(expected === 'access' ? 'An access' : 'A refresh', { cause: error })
+  if (code === TokenError.codes.invalidType) {
+    return new WrongTokenTypeError(expected === 'access' ? 'An access' : 'A refresh', { cause: error })
+  }
   return new InvalidTokenError(INVALID_MESSAGES[code] ?? 'The token is invalid', { cause: error })
 }
 
@@ -89,10 +91,20 @@ export function createJwt (config: ResolvedOptions) {
   const signingKey = signing.kind === 'hmac'
     ? { key: signing.key, algorithm: signing.algorithm, kid: undefined }
     : { key: signing.keys[0]!.privatePem!, algorithm: signing.keys[0]!.algorithm, kid: signing.keys[0]!.kid }
-  const signerOptions = { key: signingKey.key, algorithm: signingKey.algorithm, kid: signingKey.kid, iss: issuer, aud: audience }
+  const signerOptions = {
+    key: signingKey.key,
+    algorithm: signingKey.algorithm,
+    kid: signingKey.kid,
+    iss: issuer,
+    aud: audience
+  }
   const header = (typ: string) => ({ alg: signingKey.algorithm, typ })
   const signAccess = createSigner({ ...signerOptions, header: header(ACCESS_TYP), expiresIn: config.accessTtl * 1000 })
-  const signRefresh = createSigner({ ...signerOptions, header: header(REFRESH_TYP), expiresIn: config.refreshTtl * 1000 })
+  const signRefresh = createSigner({
+    ...signerOptions,
+    header: header(REFRESH_TYP),
+    expiresIn: config.refreshTtl * 1000
+  })
 
   // Each key verifies only with its own algorithm.
   const verifierSet = (key: Buffer | string, algorithm: Algorithm) => {
@@ -136,7 +148,11 @@ export function createJwt (config: ResolvedOptions) {
     }
   }
 
-  function decode (kind: keyof VerifierSet, token: string, expected: TokenType): { header: Record<string, unknown>, payload: Record<string, unknown> } {
+  function decode (
+    kind: keyof VerifierSet,
+    token: string,
+    expected: TokenType
+  ): { header: Record<string, unknown>, payload: Record<string, unknown> } {
     // fast-jwt reports a non-string token as a wrong type; it is simply not a token.
     if (typeof token !== 'string') throw new InvalidTokenError('The token must be a string')
     const verifier = verifiersFor(token)[kind]

@@ -29,7 +29,8 @@ export interface ResolvedKey {
 
 // What each algorithm accepts (RFC 7518 section 3; RSA at least 2048 bits).
 // PS256 takes a plain RSA key: fast-jwt cannot read RSASSA-PSS-only (rsa-pss) keys.
-const isRsa2048 = (key: KeyObject): boolean => key.asymmetricKeyType === 'rsa' && key.asymmetricKeyDetails!.modulusLength! >= 2048
+const isRsa2048 = (key: KeyObject): boolean =>
+  key.asymmetricKeyType === 'rsa' && key.asymmetricKeyDetails!.modulusLength! >= 2048
 const FITS: Record<AsymmetricAlgorithm, (key: KeyObject) => boolean> = {
   RS256: isRsa2048,
   PS256: isRsa2048,
@@ -37,7 +38,13 @@ const FITS: Record<AsymmetricAlgorithm, (key: KeyObject) => boolean> = {
   ES384: (key) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails!.namedCurve === 'secp384r1',
   EdDSA: (key) => key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448'
 }
-const DIGEST: Record<AsymmetricAlgorithm, string | null> = { RS256: 'sha256', PS256: 'sha256', ES256: 'sha256', ES384: 'sha384', EdDSA: null }
+const DIGEST: Record<AsymmetricAlgorithm, string | null> = {
+  RS256: 'sha256',
+  PS256: 'sha256',
+  ES256: 'sha256',
+  ES384: 'sha384',
+  EdDSA: null
+}
 const SAFE_KID = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/
 
 function fail (message: string): never {
@@ -47,7 +54,9 @@ function fail (message: string): never {
 function toKeyObject (input: KeyInput, kind: 'private' | 'public', option: string): KeyObject {
   try {
     if (input instanceof KeyObject) {
-      if (input.type === 'secret' || (kind === 'private' && input.type !== 'private')) fail(`${option} must be a ${kind} key`)
+      if (input.type === 'secret' || (kind === 'private' && input.type !== 'private')) {
+        fail(`${option} must be a ${kind} key`)
+      }
       // A private KeyObject given as publicKey stands for its public half.
       return kind === 'public' && input.type === 'private' ? createPublicKey(input) : input
     }
@@ -62,19 +71,34 @@ function toKeyObject (input: KeyInput, kind: 'private' | 'public', option: strin
 function resolveKey (key: SigningKey, index: number): ResolvedKey {
   const option = `keys[${index}]`
   if (key === null || typeof key !== 'object') fail(`${option} must be { kid, algorithm, privateKey, publicKey }`)
-  if (typeof key.kid !== 'string' || !SAFE_KID.test(key.kid)) fail(`${option}.kid must be 1 to 128 printable characters without quotes or backslashes`)
-  if (!Object.hasOwn(FITS, key.algorithm)) fail(`${option}.algorithm must be one of ${Object.keys(FITS).join(', ')} (got ${String(key.algorithm)})`)
+  if (typeof key.kid !== 'string' || !SAFE_KID.test(key.kid)) {
+    fail(`${option}.kid must be 1 to 128 printable characters without quotes or backslashes`)
+  }
+  if (!Object.hasOwn(FITS, key.algorithm)) {
+    fail(`${option}.algorithm must be one of ${Object.keys(FITS).join(', ')} (got ${String(key.algorithm)})`)
+  }
   if (key.privateKey === undefined && key.publicKey === undefined) fail(`${option} needs a privateKey or a publicKey`)
-  const privateKey = key.privateKey === undefined ? undefined : toKeyObject(key.privateKey, 'private', `${option}.privateKey`)
-  const publicKey = toKeyObject(key.publicKey ?? privateKey!, 'public', `${option}.${key.publicKey === undefined ? 'privateKey' : 'publicKey'}`)
+  const privateKey = key.privateKey === undefined
+    ? undefined
+    : toKeyObject(key.privateKey, 'private', `${option}.privateKey`)
+  const publicKey = toKeyObject(
+    key.publicKey ?? privateKey!,
+    'public',
+    `${option}.${key.publicKey === undefined ? 'privateKey' : 'publicKey'}`
+  )
   if (!FITS[key.algorithm](publicKey)) {
     const curve = publicKey.asymmetricKeyDetails!.namedCurve
-    fail(`${option} is a ${publicKey.asymmetricKeyType!} key${curve === undefined ? '' : ` on ${curve}`}, which ${key.algorithm} cannot use`)
+    fail(
+      `${option} is a ${publicKey.asymmetricKeyType!} key${curve === undefined ? '' : ` on ${curve}`}, ` +
+      `which ${key.algorithm} cannot use`
+    )
   }
   if (privateKey !== undefined && key.publicKey !== undefined) {
     // The pair must match: a probe signed by one verifies with the other.
     const probe = Buffer.from('fastify-jwt-auth key check')
-    if (!verify(DIGEST[key.algorithm], probe, publicKey, sign(DIGEST[key.algorithm], probe, privateKey))) fail(`${option}.publicKey does not match its privateKey`)
+    if (!verify(DIGEST[key.algorithm], probe, publicKey, sign(DIGEST[key.algorithm], probe, privateKey))) {
+      fail(`${option}.publicKey does not match its privateKey`)
+    }
   }
   return {
     kid: key.kid,
@@ -87,7 +111,9 @@ function resolveKey (key: SigningKey, index: number): ResolvedKey {
 
 /** Validates the `keys` option: the first key signs, every key verifies with its own algorithm. */
 export function resolveKeys (keys: unknown): ResolvedKey[] {
-  if (!Array.isArray(keys) || keys.length === 0) fail('keys must be a non-empty array of { kid, algorithm, privateKey, publicKey }')
+  if (!Array.isArray(keys) || keys.length === 0) {
+    fail('keys must be a non-empty array of { kid, algorithm, privateKey, publicKey }')
+  }
   const resolved = keys.map((key, index) => resolveKey(key as SigningKey, index))
   if (resolved[0]!.privatePem === undefined) fail('keys[0] signs the tokens: it needs a privateKey')
   const kids = new Set(resolved.map((key) => key.kid))

@@ -33,7 +33,9 @@ export function createPairs (config: ResolvedOptions, jwt: Jwt) {
       const iat = Math.floor(Date.now() / 1000)
       const access: Record<string, unknown> = { ...claims, sub, jti: randomUUID(), fam, ep: epoch, iat }
       if (roles !== undefined) access.roles = roles
-      const refresh: Record<string, unknown> = { sub, jti: refreshJti, fam, ep: epoch, iat, [CSRF_CLAIM]: claims?.[CSRF_CLAIM] }
+      const refresh: Record<string, unknown> = {
+        sub, jti: refreshJti, fam, ep: epoch, iat, [CSRF_CLAIM]: claims?.[CSRF_CLAIM]
+      }
       return { access, refresh }
     },
 

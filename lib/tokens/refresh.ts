@@ -56,7 +56,8 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
   }
 
   /** The roles for the new access token: the user's as stored now, read past the cache. */
-  async function currentRoles (sub: string, recorded: readonly string[] | undefined): Promise<readonly string[] | undefined> {
+  type Roles = readonly string[] | undefined
+  async function currentRoles (sub: string, recorded: Roles): Promise<Roles> {
     if (!users.enabled) return recorded
     const user = await users.fresh(sub) as { roles?: unknown } | null
     if (user === null) throw new UserNotFoundError()
@@ -72,7 +73,9 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
     if (found === null) return reuse(claims)
     if (found.state === 'spent') return replay(found.successor, claims)
     const record = parse<RefreshRecord>(found.record)
-    if (record?.sub !== claims.sub || record.fam !== claims.fam) throw new InvalidTokenError('The refresh token does not match its session')
+    if (record?.sub !== claims.sub || record.fam !== claims.fam) {
+      throw new InvalidTokenError('The refresh token does not match its session')
+    }
     const roles = await currentRoles(claims.sub, record.roles)
     const next = pairs.claimsFor({ sub: claims.sub, fam: claims.fam, epoch: claims.ep, roles, claims: record.claims })
     const nextRecord: RefreshRecord = { ...record, roles, parent: claims.jti }

@@ -40,7 +40,10 @@ export function createRevocation (store: ResolvedStore, markerTtl: number) {
     },
 
     async check (claims: RevocableClaims): Promise<boolean> {
-      const [familyMarker, epoch] = await Promise.all([revocations.read('family', claims.fam), revocations.read('user', claims.sub)])
+      const [familyMarker, epoch] = await Promise.all([
+        revocations.read('family', claims.fam),
+        revocations.read('user', claims.sub)
+      ])
       return revokedBy(familyMarker, epoch, claims)
     },
 

@@ -67,7 +67,9 @@ function checkClaims (claims: Record<string, unknown> | undefined): void {
   if (claims === undefined) return
   if (claims === null || typeof claims !== 'object') throw new TypeError('issue: options.claims must be an object')
   for (const name of Object.keys(claims)) {
-    if (RESERVED_CLAIMS.has(name)) throw new TypeError(`issue: the ${name} claim is set by the plugin and cannot be given`)
+    if (RESERVED_CLAIMS.has(name)) {
+      throw new TypeError(`issue: the ${name} claim is set by the plugin and cannot be given`)
+    }
   }
   const { roles } = claims
   if (roles !== undefined && !(Array.isArray(roles) && roles.every((role) => typeof role === 'string'))) {
@@ -79,11 +81,13 @@ function checkClaims (claims: Record<string, unknown> | undefined): void {
  * Login sessions: a login starts a refresh family; the per-user index lists
  * the live ones (no keyspace scan), and each can be ended on its own.
  */
-export function createLoginSessions (config: ResolvedOptions, store: ResolvedStore, jwt: Jwt, pairs: Pairs, revocation: Revocation) {
+export function createLoginSessions (
+  config: ResolvedOptions, store: ResolvedStore, jwt: Jwt, pairs: Pairs, revocation: Revocation
+) {
   const indexTtl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
 
   /** Records (or refreshes) a session in the user's index. */
-  async function record (sub: string, fam: string, createdAt: number, metadata: SessionMetadata | undefined): Promise<void> {
+  async function record (sub: string, fam: string, createdAt: number, metadata?: SessionMetadata): Promise<void> {
     const now = Date.now()
     const session: SessionRecord = {
       createdAt,
@@ -109,7 +113,8 @@ export function createLoginSessions (config: ResolvedOptions, store: ResolvedSto
     },
 
     /** Starts a login session: a new family (or the reserved one), its first pair. */
-    async issue (user: IssuableUser, options: IssueOptions = {}, { reservation, csrfHash }: LoginExtras = {}): Promise<TokenPair> {
+    async issue (user: IssuableUser, options: IssueOptions = {}, extras: LoginExtras = {}): Promise<TokenPair> {
+      const { reservation, csrfHash } = extras
       const sub = userIdOf(user)
       checkClaims(options.claims)
       const roles = rolesOf(user)

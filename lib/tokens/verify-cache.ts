@@ -18,7 +18,9 @@ const KEY_LENGTH = 16
  * slots); dropping a generation costs nothing per request.
  */
 export function createVerifyCache<Claims extends { exp: number }> (max: number, toleranceMs: number) {
-  if (max === 0) return { get: (token: string): Claims | undefined => undefined, set (token: string, claims: Claims): void {} }
+  if (max === 0) {
+    return { get: (token: string): Claims | undefined => undefined, set (token: string, claims: Claims): void {} }
+  }
   const generation = Math.max(1, Math.floor(max / 2))
   let current = new Map<string, Entry<Claims>>()
   let previous = new Map<string, Entry<Claims>>()

@@ -23,7 +23,9 @@ export function createCredentialCheck (users: JwtAuthUsers, passwords: PasswordH
       const user = await users.findByLogin!(username) as LoginUser | null | undefined
       const storedHash = typeof user?.passwordHash === 'string' ? user.passwordHash : undefined
       const matches = await passwords.verifyPassword(storedHash ?? await getDummyHash(), password)
-      if (user === null || user === undefined || storedHash === undefined || !matches) throw new InvalidCredentialsError()
+      if (user === null || user === undefined || storedHash === undefined || !matches) {
+        throw new InvalidCredentialsError()
+      }
       if (users.updatePasswordHash !== undefined && passwords.needsRehash(storedHash)) {
         // An upgrade that fails must not fail the login: log it and go on.
         try {

@@ -11,7 +11,11 @@ export interface PasswordOptions {
 }
 
 /** OWASP Password Storage Cheat Sheet's argon2id baseline; also the minimum accepted. */
-export const OWASP_ARGON2ID: Readonly<Required<PasswordOptions>> = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 })
+export const OWASP_ARGON2ID: Readonly<Required<PasswordOptions>> = Object.freeze({
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1
+})
 
 // @node-rs/argon2 declares these as const enums, which isolated modules cannot
 // read; the values are fixed by its ABI.
@@ -24,7 +28,9 @@ export function createPasswordHasher (options: Required<PasswordOptions> = OWASP
   return {
     // @node-rs/argon2 runs on the libuv thread pool: the event loop never waits on a hash.
     async hashPassword (plain: string): Promise<string> {
-      if (typeof plain !== 'string' || plain.length === 0) throw new TypeError('hashPassword: the password must be a non-empty string')
+      if (typeof plain !== 'string' || plain.length === 0) {
+        throw new TypeError('hashPassword: the password must be a non-empty string')
+      }
       return hash(plain, params)
     },
     async verifyPassword (hashed: string, plain: string): Promise<boolean> {
