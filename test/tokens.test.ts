@@ -218,6 +218,11 @@ t.test('a refresh record that does not match its token is refused', async (t) =>
   await t.rejects(app.jwtAuth.refresh(third.refreshToken), { code: 'FST_JWT_AUTH_INVALID_TOKEN' }, 'a successor of another family')
   await store.set(`rt:${decodePart(third.refreshToken, 1).jti as string}`, `S${Date.now() + 60_000} {not json`, 60)
   await t.rejects(app.jwtAuth.refresh(third.refreshToken), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
+  await store.set(`rt:${decodePart(third.refreshToken, 1).jti as string}`, `S${Date.now() + 60_000} {}`, 60)
+  await t.rejects(app.jwtAuth.refresh(third.refreshToken), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
+  const fam = decodePart(third.refreshToken, 1).fam as string
+  await store.set(`rt:${decodePart(third.refreshToken, 1).jti as string}`, `S${Date.now() + 60_000} {"refresh":{"fam":"${fam}"}}`, 60)
+  await t.rejects(app.jwtAuth.refresh(third.refreshToken), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
 })
 
 t.test('custom ttls are honoured', async (t) => {

@@ -49,14 +49,17 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
   /** The successor minted by the rotation that won, signed again for this caller. */
   async function replay (successor: string, claims: RefreshTokenClaims): Promise<TokenPair> {
     const pair = parse<PairClaims>(successor)
-    if (pair?.refresh.fam !== claims.fam) throw new InvalidTokenError('The refresh token does not match its session')
+    // Written by a rotation of this family; anything else (a store tampered with) is refused, not a 500.
+    if (pair?.refresh?.fam !== claims.fam || typeof pair.access !== 'object' || pair.access === null) {
+      throw new InvalidTokenError('The refresh token does not match its session')
+    }
     // The user is read fresh here too: one disabled since the rotation gets nothing.
     await currentRoles(claims.sub, undefined)
     return pairs.sign(pair)
   }
 
-  /** The roles for the new access token: the user's as stored now, read past the cache. */
   type Roles = readonly string[] | undefined
+  /** The roles for the new access token: the user's as stored now, read past the cache. */
   async function currentRoles (sub: string, recorded: Roles): Promise<Roles> {
     if (!users.enabled) return recorded
     const user = await users.fresh(sub) as { roles?: unknown } | null
@@ -88,8 +91,9 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
       ttlSeconds: ttl,
       graceSeconds: config.refreshGrace
     })
-    // Another refresh spent it between find and rotate: it won, this one gets its pair.
+    // Gone between find and rotate (expired, or discarded by a logout): a reuse.
     if (before === null) return reuse(claims)
+    // Another refresh spent it between find and rotate: it won, this one gets its pair.
     if (before.state === 'spent') return replay(before.successor, claims)
     await sessions.record(claims.sub, claims.fam, record.createdAt, metadata)
     return pairs.sign(next)
