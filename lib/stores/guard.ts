@@ -31,7 +31,8 @@ export function createStoreGuard (timeoutMs: number) {
       },
       (error: unknown) => {
         clearTimeout(timer)
-        throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError({ cause: withoutArguments(error) })
+        if (error instanceof StoreUnavailableError) throw error
+        throw new StoreUnavailableError({ cause: withoutArguments(error) })
       })
   }
 }

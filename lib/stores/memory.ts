@@ -1,7 +1,8 @@
 import { checkKeys } from '../config/check.js'
 import { StoreFullError } from '../errors.js'
+import { toRefreshState } from './refresh-state.js'
 import type {
-  AuthStore, Challenges, Counters, Locks, RefreshState, RefreshTokens, Revocations, RevocationScope, Rotation,
+  AuthStore, Challenges, Counters, Locks, RefreshTokens, Revocations, RevocationScope, Rotation,
   SessionIndex, UserInvalidationListener, UserInvalidations
 } from './types.js'
 
@@ -268,13 +269,6 @@ class MemoryStore implements AuthStore {
 
 const markerKey = (scope: RevocationScope, id: string): string => `${scope === 'family' ? 'fam' : 'usr'}:${id}`
 const refreshKey = (family: string, jti: string): string => `rt:${family}:${jti}`
-
-function toRefreshState (value: string | undefined): RefreshState | null {
-  if (value === undefined) return null
-  return value.startsWith('L')
-    ? { state: 'live', record: value.slice(1) }
-    : { state: 'spent', successor: value.slice(1) }
-}
 
 export type { MemoryStore }
 

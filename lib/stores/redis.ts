@@ -5,8 +5,9 @@ import { INVALIDATE, parseMarker, StoreSubscription } from './mirror.js'
 import {
   ADVANCE_MARKER, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, HASH_SET, ROTATE
 } from './redis-scripts.js'
+import { toRefreshState } from './refresh-state.js'
 import type {
-  AuthStore, Challenges, Counters, Locks, RefreshState, RefreshTokens, Revocations, RevocationScope, SessionIndex,
+  AuthStore, Challenges, Counters, Locks, RefreshTokens, Revocations, RevocationScope, SessionIndex,
   StoreContext, UserInvalidationListener, UserInvalidations
 } from './types.js'
 
@@ -106,13 +107,6 @@ const graceToMs = (graceSeconds: number): number => {
 }
 
 const markerField = (scope: RevocationScope, id: string): string => `${scope === 'family' ? 'fam' : 'usr'}:${id}`
-
-function toRefreshState (value: string | null): RefreshState | null {
-  if (value === null) return null
-  return value.startsWith('L')
-    ? { state: 'live', record: value.slice(1) }
-    : { state: 'spent', successor: value.slice(1) }
-}
 
 function openClient (options: RedisStoreOptions): { client: RedisClient, owned: boolean } {
   const sources = ['client', 'url', 'redisOptions', 'cluster']
