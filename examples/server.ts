@@ -1,7 +1,8 @@
 // A small but real API with fastify-jwt-auth: `npm run example`, then open http://127.0.0.1:3000/docs
 //
 // - public route, user route, admin-only route
-// - the plugin's routes under /auth with captcha, rate limiting and lockout
+// - the plugin's routes under /auth with captcha, rate limiting and lockout; password change, forgot/reset and
+//   email verification, whose "mailer" prints the links to the log (an example only: never log tokens)
 // - Swagger UI at /docs, whose Authorize button logs in through /auth/swagger-login (development only)
 // - two seeded users with argon2id hashes; in-memory store, or Redis when REDIS_URL is set
 import { randomBytes } from 'node:crypto'
@@ -11,7 +12,15 @@ import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
 import jwtAuth, { hashPassword, memoryStore, redisStore } from 'fastify-jwt-auth'
 
-interface User { id: number, username: string, passwordHash: string, roles: string[], displayName: string }
+interface User {
+  id: number
+  username: string
+  passwordHash: string
+  roles: string[]
+  displayName: string
+  email: string
+  emailVerified: boolean
+}
 
 export interface ExampleOptions {
   logger?: boolean
@@ -23,9 +32,10 @@ export const DEFAULT_PASSWORDS = { alice: 'alice-password', bob: 'bob-password' 
 
 export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORDS }: ExampleOptions = {}): Promise<FastifyInstance> {
   const users: User[] = [
-    { id: 1, username: 'alice', passwordHash: await hashPassword(passwords.alice), roles: ['admin', 'user'], displayName: 'Alice' },
-    { id: 2, username: 'bob', passwordHash: await hashPassword(passwords.bob), roles: ['user'], displayName: 'Bob' }
+    { id: 1, username: 'alice', passwordHash: await hashPassword(passwords.alice), roles: ['admin', 'user'], displayName: 'Alice', email: 'alice@example.test', emailVerified: true },
+    { id: 2, username: 'bob', passwordHash: await hashPassword(passwords.bob), roles: ['user'], displayName: 'Bob', email: 'bob@example.test', emailVerified: false }
   ]
+  const byId = (id: string) => users.find((candidate) => String(candidate.id) === id)
   const publicUser = ({ passwordHash, ...user }: User) => user
 
   const app = Fastify({ logger: logger ? { level: process.env.LOG_LEVEL ?? 'info' } : false })
@@ -47,21 +57,38 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
     issuer: 'fastify-jwt-auth-example',
     audience: 'example-clients',
     store,
-    routes: { captcha: true, swaggerLogin: true, profile: { displayName: { type: 'string', maxLength: 100 } } },
+    routes: {
+      captcha: true,
+      swaggerLogin: true,
+      profile: { displayName: { type: 'string', maxLength: 100 } },
+      // Your mailer goes here. The example prints the links, so that the README's walk-through can follow them.
+      passwordReset: {
+        send: ({ user, token }) => { app.log.info(`password reset for ${String(user.username)}: /reset-password?token=${token}`) }
+      },
+      emailVerification: {
+        send: ({ user, token }) => { app.log.info(`email verification for ${String(user.username)}: /verify-email?token=${token}`) }
+      }
+    },
+    // Audit events, to the log (a real app would keep them).
+    onEvent: (event) => { app.log.info({ event }, `auth event: ${event.type}`) },
     users: {
       findById: async (id) => {
-        const user = users.find((candidate) => String(candidate.id) === id)
+        const user = byId(id)
         return user === undefined ? null : publicUser(user)
       },
       findByLogin: async (login) => users.find((candidate) => candidate.username === login) ?? null,
       create: async ({ username, passwordHash, displayName }) => {
-        const user = { id: users.length + 1, username, passwordHash, roles: ['user'], displayName: String(displayName ?? username) }
+        const user = { id: users.length + 1, username, passwordHash, roles: ['user'], displayName: String(displayName ?? username), email: `${username}@example.test`, emailVerified: false }
         users.push(user)
         return publicUser(user)
       },
       updatePasswordHash: async (id, passwordHash) => {
-        const user = users.find((candidate) => String(candidate.id) === id)
+        const user = byId(id)
         if (user !== undefined) user.passwordHash = passwordHash
+      },
+      markEmailVerified: async (id) => {
+        const user = byId(id)
+        if (user !== undefined) user.emailVerified = true
       }
     }
   })

@@ -73,3 +73,12 @@ export const WeakPasswordError = define<'FST_JWT_AUTH_WEAK_PASSWORD', 400, [stri
 
 export const CsrfError = define<'FST_JWT_AUTH_CSRF', 403, [Cause?]>(
   'FST_JWT_AUTH_CSRF', 'A valid CSRF token is required in the X-CSRF-Token header', 403)
+
+export const ResetTokenInvalidError = define<'FST_JWT_AUTH_RESET_TOKEN_INVALID', 400, [Cause?]>(
+  'FST_JWT_AUTH_RESET_TOKEN_INVALID', 'The password reset token is invalid, used or expired', 400)
+
+export const VerificationTokenInvalidError = define<'FST_JWT_AUTH_VERIFICATION_TOKEN_INVALID', 400, [Cause?]>(
+  'FST_JWT_AUTH_VERIFICATION_TOKEN_INVALID', 'The email verification token is invalid, used or expired', 400)
+
+export const EmailNotVerifiedError = define<'FST_JWT_AUTH_EMAIL_NOT_VERIFIED', 403, [Cause?]>(
+  'FST_JWT_AUTH_EMAIL_NOT_VERIFIED', 'The email address is not verified; a new verification message was sent', 403)

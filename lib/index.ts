@@ -8,6 +8,13 @@ export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores
 export type * from './stores/types.js'
 export { hashPassword, verifyPassword, needsRehash, OWASP_ARGON2ID, type PasswordOptions } from './users/passwords.js'
 export type { Duration } from './config/duration.js'
+export {
+  EVENT_CHANNEL, type AuthEvent, type AuthEventType, type AuthEventListener, type LoginFailureReason
+} from './audit/events.js'
+export type {
+  AccountMessage, SendAccountMessage, PasswordResetOptions, EmailVerificationOptions
+} from './config/account.js'
+export type { RateLimitOptions, RouteClass, RouteClassLimits } from './config/rate-limit.js'
 export type { JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm } from './config/options.js'
 export type { SigningKey, KeyInput, AsymmetricAlgorithm } from './tokens/keys.js'
 export type { RefreshTokenClaims, TokenType } from './tokens/jwt.js'

@@ -1,8 +1,9 @@
 import cookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { createApi } from './api.js'
+import { createEvents } from './audit/events.js'
 import { resolveOptions, type JwtAuthOptions } from './config/options.js'
-import { withChallenge } from './request/challenge.js'
 import { createAuthenticate } from './request/authenticate.js'
 import { createAuthorize } from './request/authorize.js'
 import { installProtectByDefault } from './request/protect.js'
@@ -12,16 +13,12 @@ import { createLockout } from './routes/lockout.js'
 import { authHooks, installSwagger } from './routes/swagger.js'
 import { memoryStore } from './stores/memory.js'
 import { checkCapabilities, resolveStore } from './stores/resolve.js'
-import { createAccessVerifier } from './tokens/access.js'
 import { createJwt } from './tokens/jwt.js'
-import { toJwks } from './tokens/keys.js'
 import { createPairs } from './tokens/pairs.js'
-import { createRefresh } from './tokens/refresh.js'
 import { createRevocation } from './tokens/revocation.js'
 import { createLoginSessions } from './tokens/sessions.js'
-import type { AuthUser, JwtAuthApi } from './types.js'
+import type { AuthUser } from './types.js'
 import { createCredentialCheck } from './users/credentials.js'
-import { createPasswordHasher } from './users/passwords.js'
 import { createUserCache } from './users/user-cache.js'
 import { createUserLookup } from './users/user-lookup.js'
 
@@ -47,37 +44,10 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   const authorize = createAuthorize(realm, authenticate)
   authHooks.add(authenticate)
 
-  // Errors thrown to the app carry their RFC 6750 challenge, as from the hook.
-  const challenged = <A extends unknown[], R>(operation: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await operation(...args)
-      } catch (error) {
-        throw withChallenge(error as Error, realm)
-      }
-    }
-
-  const api: JwtAuthApi = {
-    ...createPasswordHasher(config.password),
-    issue: (user, options) => sessions.issue(user, options),
-    refresh: challenged(createRefresh({ config, store, jwt, pairs, revocation, sessions, users, log: app.log })),
-    verify: challenged(createAccessVerifier(jwt, revocation)),
-    revoke: challenged(sessions.revoke),
-    async revokeAll (userId) {
-      await revocation.revokeUser(String(userId))
-      await users.invalidate(String(userId))
-    },
-    sessions: sessions.list,
-    revokeSession: sessions.end,
-    invalidateUser (userId) {
-      const published = users.invalidate(String(userId))
-      // It returned nothing before 0.2: a call that is not awaited must not crash the process when the store fails.
-      published.catch((error: unknown) => { app.log.warn({ err: error }, 'fastify-jwt-auth: invalidateUser failed') })
-      return published
-    },
-    jwks: () => toJwks(config.signing.kind === 'keys' ? config.signing.keys : []),
-    store: given
-  }
+  const emit = createEvents(config.onEvent, app.log)
+  const { api, passwordFlows, emailVerification } = createApi({
+    config, store, given, jwt, pairs, revocation, sessions, users, emit, log: app.log
+  })
 
   if (config.cookies !== null && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
 
@@ -109,6 +79,9 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
       captchas: config.routes.captcha === null ? null : await createCaptchas(config.routes.captcha, store.challenges),
       lockout: config.routes.lockout === null ? null : createLockout(config.routes.lockout, store),
       credentials,
+      passwordFlows,
+      emailVerification,
+      emit,
       routeConfig
     })
   }

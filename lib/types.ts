@@ -93,6 +93,13 @@ export interface IssueOptions {
   metadata?: SessionMetadata
 }
 
+export interface ChangePasswordOptions {
+  /** A live session of the user (its family id) that goes on with a new token pair; every other session ends. */
+  keepFamilyId?: string
+  /** Kept with the session that goes on. */
+  metadata?: SessionMetadata
+}
+
 export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 export interface PasswordHasher {
@@ -112,14 +119,36 @@ export interface JwtAuthApi extends PasswordHasher {
   refresh (refreshToken: string, metadata?: SessionMetadata): Promise<TokenPair>
   /** Verifies an access token (signature, claims, type, revocation) and returns its claims. */
   verify (accessToken: string): Promise<AccessTokenClaims>
-  /** Revokes an access or refresh token and every token of its family. */
-  revoke (token: string): Promise<void>
+  /** Revokes an access or refresh token and every token of its family (the `logout` event carries `metadata`). */
+  revoke (token: string, metadata?: SessionMetadata): Promise<void>
   /** Revokes every token issued to the user until now, and drops the user from every instance's cache. */
   revokeAll (userId: string | number): Promise<void>
   /** The user's live login sessions, newest use first. */
   sessions (userId: string | number): Promise<SessionInfo[]>
   /** Ends one login session of the user; false when the user has no such session. */
   revokeSession (userId: string | number, familyId: string): Promise<boolean>
+  /**
+   * Stores the new password's hash (after the password policy) and ends every session of the user, on every
+   * instance. With `keepFamilyId` (a live session of the user), that session goes on: its new pair is returned.
+   */
+  changePassword (userId: string | number, newPassword: string,
+    options: ChangePasswordOptions & { keepFamilyId: string }): Promise<TokenPair>
+  changePassword (userId: string | number, newPassword: string, options?: ChangePasswordOptions):
+  Promise<TokenPair | undefined>
+  /**
+   * Sends a one-time reset token to the user of `login` through `routes.passwordReset.send`; resolves the same
+   * whether the user exists or not.
+   */
+  requestPasswordReset (login: string, metadata?: SessionMetadata): Promise<void>
+  /**
+   * Spends a reset token for a new password: every session of the user ends, on every instance. A used,
+   * expired or unknown token throws `FST_JWT_AUTH_RESET_TOKEN_INVALID`.
+   */
+  resetPassword (token: string, newPassword: string, metadata?: SessionMetadata): Promise<void>
+  /** Sends a one-time verification token through `routes.emailVerification.send` (none if already verified). */
+  requestEmailVerification (userId: string | number): Promise<void>
+  /** Spends a verification token: `users.markEmailVerified` runs for its user. */
+  verifyEmail (token: string, metadata?: SessionMetadata): Promise<void>
   /** The JSON Web Key Set of the public keys (empty with an HMAC secret, which is never published). */
   jwks (): { keys: Array<Record<string, unknown>> }
   /**

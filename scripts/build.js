@@ -22,10 +22,12 @@ const mod = require('./index.js')
 module.exports = Object.assign(mod.default, mod)
 `)
 writeCjsDeclarations('dist/cjs/index.d.ts', './index.js')
-// fastify-jwt-auth/redis, for require().
-writeFileSync('dist/cjs/redis.cjs', `'use strict'
-module.exports = require('./redis.js')
+// fastify-jwt-auth/redis and fastify-jwt-auth/testing, for require().
+for (const entry of ['redis', 'testing']) {
+  writeFileSync(`dist/cjs/${entry}.cjs`, `'use strict'
+module.exports = require('./${entry}.js')
 `)
+}
 
 // The main entry's redisStore: loads the Redis module (and ioredis) on its first
 // call, so that importing the plugin does not. From source, lib/index.ts

@@ -1,5 +1,6 @@
 // What the published package loads (dist/, built by `npm test`): a memory-only app
-// loads neither ioredis nor svg-captcha; each loads when its feature is used.
+// loads neither ioredis nor svg-captcha; each loads when its feature is used. The
+// testing entry (fastify-jwt-auth/testing) loads none of them, nor argon2.
 //
 // Every case runs in a fresh node process, as a consumer would: `import` (ESM)
 // or `require` (CJS) of 'fastify-jwt-auth' by its name, resolved through the
@@ -118,6 +119,32 @@ for (const build of ['esm', 'cjs'] as const) {
     t.same(result, {
       types: { redisStore: 'function', RedisStore: 'function', FAIL_FAST_OPTIONS: 'object' },
       ioredis: true
+    })
+  })
+
+  t.test(`${build}: fastify-jwt-auth/testing loads neither argon2, ioredis nor svg-captcha`, async (t) => {
+    // The plugin from the other build: the kit only uses the app's decorator (and a registry symbol for cookies).
+    const other = build === 'esm' ? "require('fastify-jwt-auth')" : "(await import('fastify-jwt-auth')).default"
+    const result = await run(build, `
+      const kit = await load('fastify-jwt-auth/testing')
+      const names = Object.keys(kit).sort()
+      const before = { argon2: loaded('@node-rs/argon2'), ioredis: loaded('ioredis'), svgCaptcha: loaded('svg-captcha') }
+      const { default: Fastify } = await load('fastify')
+      const app = Fastify()
+      await app.register(${other}, {
+        secret: 'x'.repeat(32), cookies: { accessToken: true }, users: kit.fakeUsers([{ id: 1 }])
+      })
+      app.post('/', { onRequest: app.authenticate }, async (request) => request.user)
+      const bearer = await app.inject({ method: 'POST', url: '/', headers: await kit.authHeaders(app, { id: 1 }) })
+      const cookies = await app.inject({ method: 'POST', url: '/', headers: await kit.authCookies(app, { id: 1 }) })
+      await app.close()
+      return { names, before, argon2: loaded('@node-rs/argon2'), bearer: bearer.json(), cookies: cookies.json() }`)
+    t.same(result, {
+      names: ['authCookies', 'authHeaders', 'checkStore', 'fakeUsers', 'storeConformance'],
+      before: { argon2: false, ioredis: false, svgCaptcha: false },
+      argon2: true,
+      bearer: { id: 1 },
+      cookies: { id: 1 }
     })
   })
 }

@@ -151,6 +151,8 @@ t.test('resolveOptions refuses a non-object directly (Fastify itself refuses it 
 })
 
 const findByLogin = async (): Promise<null> => null
+const send = async () => {}
+const accountUsers = { findByLogin, findById: findByLogin, updatePasswordHash: send, markEmailVerified: send }
 const routeCases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['routes without findByLogin', { secret: SECRET, routes: true }, /routes need users.findByLogin/],
   ['routes not an object', { secret: SECRET, routes: 'yes', users: { findByLogin } }, /routes must be true, false or an object/],
@@ -166,7 +168,19 @@ const routeCases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['lockout.window bad', { secret: SECRET, routes: { lockout: { window: '5' } }, users: { findByLogin } }, /routes.lockout.window/],
   ['lockout.duration bad', { secret: SECRET, routes: { lockout: { duration: -1 } }, users: { findByLogin } }, /routes.lockout.duration/],
   ['rateLimit not an object', { secret: SECRET, rateLimit: true }, /rateLimit must be false or @fastify\/rate-limit options/],
-  ['users.create not a function', { secret: SECRET, users: { create: 1 } }, /users.create must be a function/]
+  ['users.create not a function', { secret: SECRET, users: { create: 1 } }, /users.create must be a function/],
+  ['misspelt passwordReset.send', { secret: SECRET, routes: { passwordReset: { sned: send } }, users: accountUsers }, /unknown option routes.passwordReset.sned \(did you mean routes.passwordReset.send\?\)/],
+  ['passwordReset without send', { secret: SECRET, routes: { passwordReset: {} }, users: accountUsers }, /routes.passwordReset.send must be a function/],
+  ['passwordReset not an object', { secret: SECRET, routes: { passwordReset: true }, users: accountUsers }, /routes.passwordReset must be an object/],
+  ['passwordReset without updatePasswordHash', { secret: SECRET, routes: { passwordReset: { send } }, users: { findByLogin, findById: findByLogin } }, /routes.passwordReset needs users.updatePasswordHash/],
+  ['passwordReset.ttl bad', { secret: SECRET, routes: { passwordReset: { send, ttl: '30 mins' } }, users: accountUsers }, /routes.passwordReset.ttl/],
+  ['emailVerification without markEmailVerified', { secret: SECRET, routes: { emailVerification: { send } }, users: { findByLogin } }, /routes.emailVerification needs users.findById and users.markEmailVerified/],
+  ['emailVerification.required not a boolean', { secret: SECRET, routes: { emailVerification: { send, required: 'yes' } }, users: accountUsers }, /routes.emailVerification.required must be a boolean/],
+  ['misspelt emailVerification option', { secret: SECRET, routes: { emailVerification: { send, requried: true } }, users: accountUsers }, /unknown option routes.emailVerification.requried \(did you mean routes.emailVerification.required\?\)/],
+  ['passwordChange without its callbacks', { secret: SECRET, routes: { passwordChange: true }, users: { findByLogin } }, /routes.passwordChange needs users.findById and users.updatePasswordHash/],
+  ['passwordChange not a boolean', { secret: SECRET, routes: { passwordChange: 1 }, users: accountUsers }, /routes.passwordChange must be a boolean/],
+  ['misspelt markEmailVerified', { secret: SECRET, users: { markEmailVerifed: send } }, /unknown option users.markEmailVerifed \(did you mean users.markEmailVerified\?\)/],
+  ['onEvent not a function', { secret: SECRET, onEvent: 'audit' }, /onEvent must be a function/]
 ]
 
 for (const [name, options, message] of routeCases) {
@@ -183,7 +197,9 @@ t.test('route options in every accepted form', async (t) => {
     { routes: true, users: { findByLogin } },
     { routes: { prefix: '/api/v1/auth', captcha: { ttl: '2m', create: () => ({ text: 'a', svg: '<svg/>' }) }, lockout: false, swaggerLogin: true }, users: { findByLogin } },
     { routes: { prefix: '', captcha: false, lockout: { maxFailures: 3, window: 60, duration: '1h' } }, users: { findByLogin }, rateLimit: false },
-    { routes: { captcha: true }, users: { findByLogin }, rateLimit: { max: 100, timeWindow: 60_000 } }
+    { routes: { captcha: true }, users: { findByLogin }, rateLimit: { max: 100, timeWindow: 60_000 } },
+    { routes: { passwordReset: { send, ttl: '1h' }, emailVerification: { send, ttl: '2d', required: true }, passwordChange: false }, users: accountUsers, onEvent: () => {} },
+    { routes: { passwordReset: false, emailVerification: false }, users: { findByLogin } }
   ]
   for (const options of accepted) {
     t.equal(await registerWith({ secret: SECRET, ...options }), null, JSON.stringify(options.routes))

@@ -74,6 +74,22 @@ t.test('fastify-jwt-auth/redis: in the exports map for import and require, with 
   }
 })
 
+t.test('fastify-jwt-auth/testing: in the exports map for import and require, with types', async (t) => {
+  const { exports, typesVersions } = require('fastify-jwt-auth/package.json')
+  t.same(exports['./testing'], {
+    import: { types: './dist/esm/testing.d.ts', default: './dist/esm/testing.js' },
+    require: { types: './dist/cjs/testing.d.ts', default: './dist/cjs/testing.cjs' }
+  })
+  t.same(typesVersions['*'].testing, ['./dist/cjs/testing.d.ts'], 'for TypeScript with node10 resolution')
+  const esm = await import('fastify-jwt-auth/testing')
+  const cjs = require('fastify-jwt-auth/testing')
+  for (const entry of [esm, cjs]) {
+    for (const name of ['authHeaders', 'authCookies', 'fakeUsers', 'storeConformance', 'checkStore']) {
+      t.equal(typeof entry[name], 'function', name)
+    }
+  }
+})
+
 t.test('the pack: every exports target, and no source map pointing at a file it does not hold', async (t) => {
   const files = await packedFiles()
   const targets = (value: unknown): string[] => typeof value === 'string'

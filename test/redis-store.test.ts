@@ -225,7 +225,7 @@ t.test('rate limits hold across instances sharing the Redis store', async (t) =>
       secret: SECRET,
       store: redisStore({ url: server.url, keyPrefix: prefix }),
       routes: { captcha: false },
-      rateLimit: { max: 3, timeWindow: '1 minute' },
+      rateLimit: { session: { max: 3, timeWindow: '1 minute' } },
       users: { findByLogin: async (login) => users.find((user) => user.username === login) ?? null }
     })
     t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
@@ -236,7 +236,60 @@ t.test('rate limits hold across instances sharing the Redis store', async (t) =>
     statuses.push((await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x' } })).statusCode)
   }
   t.same(statuses, [401, 401, 401, 429], 'the fourth request is limited, whichever instance it reaches')
-  t.ok((await admin.keys(`${prefix}rl:*`)).length > 0, 'the counters are in the shared Redis')
+  t.ok((await admin.keys(`${prefix}rl:session:*`)).length > 0, 'the counters are in the shared Redis, under their class')
+})
+
+t.test('a rate-limit backend of the app\'s own: its Redis under a name space per class, or its store', async (t) => {
+  const users = await seedUsers()
+  const own = new Redis(server.url)
+  t.teardown(() => own.quit())
+  const nameSpace = `${freshPrefix()}app-rl:`
+  const app = Fastify()
+  await app.register(jwtAuth, {
+    secret: SECRET,
+    routes: { captcha: false },
+    rateLimit: { redis: own, nameSpace, session: { max: 1 } },
+    users: { findByLogin: async (login) => users.find((user) => user.username === login) ?? null }
+  })
+  t.teardown(() => app.close())
+  const refresh = () => app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x' } })
+  t.same([(await refresh()).statusCode, (await refresh()).statusCode], [401, 429])
+  t.equal((await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'x', password: 'wrong-password' } })).statusCode, 401)
+  t.equal((await admin.keys(`${nameSpace}session:*`)).length, 1)
+  t.equal((await admin.keys(`${nameSpace}credentials:*`)).length, 1, 'each class counts apart')
+
+  const defaultSpace = Fastify()
+  await defaultSpace.register(jwtAuth, {
+    secret: SECRET,
+    routes: { captcha: false },
+    rateLimit: { redis: own },
+    users: { findByLogin: async () => null }
+  })
+  t.teardown(() => defaultSpace.close())
+  await defaultSpace.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x' } })
+  t.ok((await admin.keys('fastify-rate-limit-session:*')).length > 0, '@fastify/rate-limit\'s own name space, per class')
+  await admin.del(await admin.keys('fastify-rate-limit-*'))
+
+  const counted: string[] = []
+  class CountingStore {
+    incr (key: string, callback: (error: Error | null, result: { current: number, ttl: number }) => void) {
+      counted.push(key)
+      callback(null, { current: 1, ttl: 60_000 })
+    }
+
+    child () { return this }
+  }
+  const custom = Fastify()
+  await custom.register(jwtAuth, {
+    secret: SECRET,
+    store: redisStore({ url: server.url, keyPrefix: freshPrefix() }),
+    routes: { captcha: false },
+    rateLimit: { store: CountingStore as never },
+    users: { findByLogin: async () => null }
+  })
+  t.teardown(async () => { await custom.close(); await custom.jwtAuth.store.close?.() })
+  t.equal((await custom.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x' } })).statusCode, 401)
+  t.same(counted, ['127.0.0.1'], 'the app\'s store counts, not the auth store\'s Redis')
 })
 
 t.test('sessions and logout-everywhere never scan the keyspace (per-user index)', async (t) => {

@@ -206,41 +206,6 @@ t.test('lockout works on a key-value store with increment', async (t) => {
   t.notMatch(locks[0]![0], /alice/, 'named by a digest, not by the login')
 })
 
-t.test('rate limiting on the auth routes: 429 with Retry-After', async (t) => {
-  const app = await buildRoutesApp({ users, routes: { captcha: false }, options: { rateLimit: { max: 3, timeWindow: '1 minute' } } })
-  t.teardown(() => app.close())
-  for (let i = 0; i < 3; i++) t.equal((await login(app, 'alice', PASSWORDS.alice, {})).statusCode, 200)
-  const limited = await login(app, 'alice', PASSWORDS.alice, {})
-  t.equal(limited.statusCode, 429)
-  t.equal(limited.headers['retry-after'], '60')
-  t.equal(limited.headers['x-ratelimit-limit'], '3')
-})
-
-t.test('rateLimit: false turns it off; the default is 10 a minute', async (t) => {
-  const off = await buildRoutesApp({ users, routes: { captcha: false }, options: { rateLimit: false } })
-  t.teardown(() => off.close())
-  for (let i = 0; i < 15; i++) t.equal((await off.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x' } })).statusCode, 401)
-  const defaults = await buildRoutesApp({ users, routes: { captcha: false } })
-  t.teardown(() => defaults.close())
-  const statuses = []
-  for (let i = 0; i < 11; i++) statuses.push((await defaults.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x' } })).statusCode)
-  t.same(statuses, [...Array(10).fill(401), 429])
-})
-
-t.test('an app that registered @fastify/rate-limit itself keeps it, with our limits on our routes', async (t) => {
-  const rateLimit = (await import('@fastify/rate-limit')).default
-  const app = await buildRoutesApp({
-    users,
-    routes: { captcha: false },
-    options: { rateLimit: { max: 2, timeWindow: '1 minute' } },
-    before: async (app) => { await app.register(rateLimit, { global: false }) }
-  })
-  t.teardown(() => app.close())
-  const statuses = []
-  for (let i = 0; i < 3; i++) statuses.push((await login(app, 'alice', PASSWORDS.alice, {})).statusCode)
-  t.same(statuses, [200, 200, 429])
-})
-
 t.test('refresh and logout', async (t) => {
   const app = await buildRoutesApp({ users, options: { rateLimit: false } })
   t.teardown(() => app.close())

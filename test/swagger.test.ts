@@ -99,3 +99,25 @@ t.test('swagger 2.0 mode gets securityDefinitions', async (t) => {
   t.same(doc.paths['/private']?.get?.security, [{ bearerAuth: [] }, { swaggerLogin: [] }])
   await app.close()
 })
+
+t.test('the account routes are documented, the authenticated ones with the lock', async (t) => {
+  const send = async () => {}
+  const { app, doc } = await build({
+    routes: { passwordReset: { send }, emailVerification: { send } },
+    users: { findById: async () => null, findByLogin: async () => null, updatePasswordHash: async () => {}, markEmailVerified: async () => {} }
+  })
+  t.teardown(() => app.close())
+  const operation = (path: string): Operation | undefined => doc.paths[path]?.post
+  for (const path of ['/auth/password/change', '/auth/email/verify/request']) t.same(operation(path)?.security, BEARER, path)
+  for (const path of ['/auth/password/forgot', '/auth/password/reset', '/auth/email/verify']) {
+    t.equal(operation(path)?.security, undefined, `${path} is public`)
+  }
+  for (const path of ['/auth/password/forgot', '/auth/password/reset', '/auth/password/change', '/auth/email/verify']) {
+    t.ok(operation(path)?.summary, `${path} has a summary`)
+    t.ok(operation(path)?.requestBody?.content['application/json'], `${path} has its body schema`)
+  }
+  const responses = (path: string) => Object.keys((doc.paths[path]?.post as { responses: object }).responses)
+  t.same(responses('/auth/password/forgot'), ['202', '400', '429', '503'])
+  t.same(responses('/auth/password/reset'), ['204', '400', '429', '503'])
+  t.same(responses('/auth/password/change'), ['200', '400', '401', '403', '429', '503'])
+})

@@ -36,6 +36,58 @@ test('the plugin registers with its options', () => {
   })
 })
 
+test('rateLimit: shared options, per-class limits or false', () => {
+  expect(app.register).type.toBeCallableWith(jwtAuth, {
+    secret: 'x'.repeat(32),
+    rateLimit: {
+      max: 5,
+      timeWindow: '1 minute',
+      keyGenerator: (request: FastifyRequest) => request.ip,
+      session: { max: 300 },
+      captcha: false,
+      jwks: { max: 10, timeWindow: 60_000 }
+    }
+  })
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), rateLimit: false })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), rateLimit: { sesion: { max: 1 } } })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), rateLimit: { session: { redis: {} } } })
+  expect<main.RouteClass>().type.toBe<'credentials' | 'session' | 'captcha' | 'jwks'>()
+})
+
+test('account lifecycle: options, API overloads and events', () => {
+  const options: JwtAuthOptions = {
+    secret: 'x'.repeat(32),
+    users: {
+      findById: async () => null,
+      findByLogin: async () => null,
+      updatePasswordHash: async () => {},
+      markEmailVerified: async (id) => { expect(id).type.toBe<string>() }
+    },
+    routes: {
+      passwordReset: {
+        send: async ({ user, token, expiresIn }) => {
+          expect(token).type.toBe<string>()
+          expect(expiresIn).type.toBe<number>()
+          expect(user).type.toBe<main.AuthUser>()
+        },
+        ttl: '30m'
+      },
+      emailVerification: { send: () => {}, ttl: '1d', required: true },
+      passwordChange: false
+    },
+    onEvent: (event) => { expect(event.type).type.toBe<main.AuthEventType>() }
+  }
+  expect(app.register).type.toBeCallableWith(jwtAuth, options)
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), routes: { passwordReset: { ttl: '1h' } } })
+  expect(app.jwtAuth.changePassword(1, 'new-password', { keepFamilyId: 'f' })).type.toBe<Promise<TokenPair>>()
+  expect(app.jwtAuth.changePassword('1', 'new-password')).type.toBe<Promise<TokenPair | undefined>>()
+  expect(app.jwtAuth.requestPasswordReset('alice', { ip: '::1' })).type.toBe<Promise<void>>()
+  expect(app.jwtAuth.resetPassword('token', 'new-password')).type.toBe<Promise<void>>()
+  expect(app.jwtAuth.requestEmailVerification(2)).type.toBe<Promise<void>>()
+  expect(app.jwtAuth.verifyEmail('token')).type.toBe<Promise<void>>()
+  expect(main.EVENT_CHANNEL).type.toBe<'fastify-jwt-auth:event'>()
+})
+
 test('findById may return a plain interface when JwtAuthTypes is not augmented', () => {
   interface PlainUser { id: number, name: string }
   expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', users: { findById: async (): Promise<PlainUser | null> => null } })

@@ -1,5 +1,4 @@
 import { Buffer } from 'node:buffer'
-import type { RateLimitPluginOptions } from '@fastify/rate-limit'
 import { toLifetime, toSeconds, type Duration } from './duration.js'
 import { checkKeys, fail, isObject } from './check.js'
 import { resolveCookies, type CookieOptions, type ResolvedCookies } from '../request/cookies.js'
@@ -7,12 +6,13 @@ import { resolveKeys, type ResolvedKey, type SigningKey } from '../tokens/keys.j
 import { OWASP_ARGON2ID, type PasswordOptions } from '../users/passwords.js'
 import {
   resolveProtectByDefault,
-  resolveRateLimit,
   resolveRoutes,
   type ProtectByDefaultOptions,
   type ResolvedRoutes,
   type RoutesOptions
 } from './routes.js'
+import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit.js'
+import type { AuthEventListener } from '../audit/events.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
@@ -28,8 +28,10 @@ export interface JwtAuthUsers {
   findByLogin?: (login: string) => MaybePromise<(FoundUser & { passwordHash: string }) | null | undefined>
   /** Creates a user (POST /register). */
   create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<FoundUser>
-  /** Stores an upgraded hash after a login whose hash `needsRehash`. */
+  /** Stores a new hash: a rehash after login, a password change or reset. */
   updatePasswordHash?: (id: string, passwordHash: string) => MaybePromise<void>
+  /** Records that the user proved their email address (POST /email/verify). */
+  markEmailVerified?: (id: string) => MaybePromise<void>
 }
 
 interface CommonOptions {
@@ -68,14 +70,16 @@ interface CommonOptions {
   /** The HTTP routes under a prefix: true for the defaults, false (default) for none. */
   routes?: boolean | RoutesOptions
   /**
-   * @fastify/rate-limit options for the auth routes; default { max: 10, timeWindow: '1 minute' };
-   * false turns it off.
+   * @fastify/rate-limit options for the auth routes, with limits per class of route (credentials: 10 a minute,
+   * session: 120, captcha: 30, jwks: 300); false turns it off.
    */
-  rateLimit?: false | RateLimitPluginOptions
+  rateLimit?: false | RateLimitOptions
   /** Run authenticate on every route except those with `config: { public: true }`. Default false. */
   protectByDefault?: boolean | ProtectByDefaultOptions
   /** Token cookies (via @fastify/cookie) for browser clients, with CSRF protection. Default false. */
   cookies?: boolean | CookieOptions
+  /** Audit events (login, refresh, logout, password, ...), sync or async; what it throws is logged. */
+  onEvent?: AuthEventListener
 }
 
 /** HMAC: one shared secret signs and verifies. */
@@ -120,19 +124,20 @@ export interface ResolvedOptions {
   password: Required<PasswordOptions>
   maxTokenLength: number
   routes: ResolvedRoutes | null
-  rateLimit: RateLimitPluginOptions | null
+  rateLimit: ResolvedRateLimit | null
   protectByDefault: Required<ProtectByDefaultOptions> | null
   cookies: ResolvedCookies | null
+  onEvent: AuthEventListener | undefined
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
 const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
-  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies']
+  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies', 'onEvent']
 // Access tokens are short-lived (a stolen one cannot be called back before it expires); a day is already long.
 const MAX_ACCESS_TTL = 86_400
 const MAX_REFRESH_TTL = 400 * 86_400
-const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash'] as const
+const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash', 'markEmailVerified'] as const
 // token68-safe realm: it is put in a quoted-string as is
 const SAFE_REALM = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/
 
@@ -204,6 +209,11 @@ function resolvePassword (password: unknown): Required<PasswordOptions> {
   return resolved
 }
 
+function resolveOnEvent (onEvent: unknown): AuthEventListener | undefined {
+  if (onEvent !== undefined && typeof onEvent !== 'function') fail('onEvent must be a function (event) => void')
+  return onEvent as AuthEventListener | undefined
+}
+
 /** Validates the register options and fills in the defaults; throws InvalidOptionError naming the option. */
 export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
   if (!isObject(options)) fail('options must be an object')
@@ -256,10 +266,11 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     realm,
     password: resolvePassword(options.password),
     maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', 8192),
-    routes: resolveRoutes(options.routes, users.findByLogin !== undefined, keys !== undefined),
+    routes: resolveRoutes(options.routes, users as Record<string, unknown>, keys !== undefined),
     rateLimit: resolveRateLimit(options.rateLimit),
     protectByDefault: resolveProtectByDefault(options.protectByDefault),
-    cookies: resolveCookies(options.cookies)
+    cookies: resolveCookies(options.cookies),
+    onEvent: resolveOnEvent(options.onEvent)
   }
   if (resolved.accessTtl >= resolved.refreshTtl) {
     fail(

@@ -1,6 +1,11 @@
-import type { RateLimitPluginOptions } from '@fastify/rate-limit'
 import { toSeconds, type Duration } from './duration.js'
 import { checkKeys, fail, isObject } from './check.js'
+import {
+  resolveAccountRoutes,
+  type EmailVerificationOptions,
+  type PasswordResetOptions,
+  type ResolvedAccountRoutes
+} from './account.js'
 
 /** A captcha challenge: the answer and its SVG picture. */
 export interface Captcha {
@@ -48,6 +53,12 @@ export interface RoutesOptions {
    * (`{ displayName: { type: 'string', maxLength: 100 } }`); every other body field is refused. Default none.
    */
   profile?: Record<string, Record<string, unknown>>
+  /** POST /password/forgot and /password/reset: the app's mailer sends the one-time token. Default off. */
+  passwordReset?: false | PasswordResetOptions
+  /** POST /email/verify/request and /email/verify (needs users.markEmailVerified). Default off. */
+  emailVerification?: false | EmailVerificationOptions
+  /** POST /password/change for a logged-in user; default on when users.findById and updatePasswordHash exist. */
+  passwordChange?: boolean
 }
 
 export interface ProtectByDefaultOptions {
@@ -55,7 +66,7 @@ export interface ProtectByDefaultOptions {
   publicPrefixes?: string[]
 }
 
-export interface ResolvedRoutes {
+export interface ResolvedRoutes extends ResolvedAccountRoutes {
   prefix: string
   captcha: { ttl: number, create: (() => Captcha | Promise<Captcha>) | undefined } | null
   swaggerLogin: boolean
@@ -69,14 +80,6 @@ export interface ResolvedRoutes {
 export const MIN_PASSWORD_LENGTH = 8
 /** ...and at most this many (long passphrases fit; megabyte bodies do not reach argon2). */
 export const MAX_PASSWORD_LENGTH = 1024
-
-const DEFAULT_RATE_LIMIT: RateLimitPluginOptions = { max: 10, timeWindow: '1 minute' }
-
-// @fastify/rate-limit's own option names (its types): the rateLimit option is passed to it.
-const RATE_LIMIT_OPTIONS = ['global', 'max', 'timeWindow', 'hook', 'cache', 'allowList', 'redis', 'nameSpace', 'store',
-  'skipOnError', 'ban', 'continueExceeding', 'keyGenerator', 'ipv6Subnet', 'groupId', 'errorResponseBuilder',
-  'enableDraftSpec', 'onExceeding', 'onExceeded', 'onBanReach', 'exponentialBackoff', 'addHeaders',
-  'addHeadersOnExceeding']
 
 function resolveCaptcha (captcha: unknown): ResolvedRoutes['captcha'] {
   if (captcha === false) return null
@@ -122,13 +125,18 @@ function resolveProfile (profile: unknown): ResolvedRoutes['profile'] {
   return profile as ResolvedRoutes['profile']
 }
 
+const ROUTES_OPTIONS = ['prefix', 'captcha', 'swaggerLogin', 'lockout', 'passwordPolicy', 'jwks', 'profile',
+  'passwordReset', 'emailVerification', 'passwordChange']
+
 /** `routes` option: false/undefined for none, true for the defaults, or an object. */
-export function resolveRoutes (routes: unknown, hasFindByLogin: boolean, hasKeys: boolean): ResolvedRoutes | null {
+export function resolveRoutes (
+  routes: unknown, users: Record<string, unknown>, hasKeys: boolean
+): ResolvedRoutes | null {
   if (routes === undefined || routes === false) return null
   const options = routes === true ? {} : routes
   if (!isObject(options)) fail('routes must be true, false or an object')
-  checkKeys(options, ['prefix', 'captcha', 'swaggerLogin', 'lockout', 'passwordPolicy', 'jwks', 'profile'], 'routes')
-  if (!hasFindByLogin) fail('routes need users.findByLogin to check logins')
+  checkKeys(options, ROUTES_OPTIONS, 'routes')
+  if (!users.findByLogin) fail('routes need users.findByLogin to check logins')
   const prefix = options.prefix ?? '/auth'
   if (typeof prefix !== 'string' || !/^(\/[\w.~-]+)*$/.test(prefix)) {
     fail(`routes.prefix must be a path such as '/auth' (got ${JSON.stringify(prefix)})`)
@@ -150,19 +158,13 @@ export function resolveRoutes (routes: unknown, hasFindByLogin: boolean, hasKeys
     lockout: resolveLockout(options.lockout),
     passwordPolicy: options.passwordPolicy as PasswordPolicy | undefined,
     jwks: options.jwks === true,
-    profile: resolveProfile(options.profile)
+    profile: resolveProfile(options.profile),
+    ...resolveAccountRoutes(options, {
+      findById: users.findById !== undefined,
+      updatePasswordHash: users.updatePasswordHash !== undefined,
+      markEmailVerified: users.markEmailVerified !== undefined
+    })
   }
-}
-
-/** `rateLimit` option: @fastify/rate-limit options for the auth routes, or false. */
-export function resolveRateLimit (rateLimit: unknown): RateLimitPluginOptions | null {
-  if (rateLimit === false) return null
-  if (rateLimit === undefined) return { ...DEFAULT_RATE_LIMIT }
-  if (!isObject(rateLimit)) {
-    fail('rateLimit must be false or @fastify/rate-limit options such as { max: 10, timeWindow: \'1 minute\' }')
-  }
-  checkKeys(rateLimit, RATE_LIMIT_OPTIONS, 'rateLimit')
-  return { ...DEFAULT_RATE_LIMIT, ...rateLimit }
 }
 
 /** `protectByDefault` option. */

@@ -1,4 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { EmailVerification } from '../account/email.js'
+import type { PasswordFlows } from '../account/passwords.js'
+import type { Emit } from '../audit/events.js'
 import { newCsrfToken, setTokenCookies } from '../request/cookies.js'
 import type { Captchas } from './captchas.js'
 import type { CredentialCheck } from '../users/credentials.js'
@@ -20,10 +23,10 @@ export interface RoutesContext {
   captchas: Captchas | null
   lockout: Lockout | null
   credentials: CredentialCheck
-  /**
-   * Config of every auth route: the Swagger schemes transform, and rate limits when the app has its
-   * own @fastify/rate-limit.
-   */
+  passwordFlows: PasswordFlows
+  emailVerification: EmailVerification
+  emit: Emit
+  /** Config of every auth route: what the Swagger integration reads. */
   routeConfig: Record<string, unknown>
 }
 

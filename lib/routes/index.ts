@@ -1,30 +1,38 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
+import type { RouteClass } from '../config/rate-limit.js'
 import { captchaRoute } from './captcha.js'
+import { emailRoutes } from './email.js'
 import type { RoutesContext } from './context.js'
 import { jwksRoute } from './jwks.js'
 import { loginRoutes } from './login.js'
+import { passwordRoutes } from './password.js'
 import { rateLimitOptions } from './rate-limit.js'
 import { registerRoute } from './register.js'
 import { sessionRoutes } from './session.js'
 
-/** The auth routes, in their own encapsulated context under the prefix. */
+type Routes = (app: FastifyInstance, context: RoutesContext) => Promise<void>
+
+const ROUTES_BY_CLASS: Array<[RouteClass, Routes[]]> = [
+  ['captcha', [captchaRoute]],
+  ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes]],
+  ['session', [sessionRoutes]],
+  ['jwks', [jwksRoute]]
+]
+
+/**
+ * The auth routes, in their own encapsulated context under the prefix; each
+ * class of route in a context of its own, with its own rate limiter (its own
+ * bucket per client). An app's own global @fastify/rate-limit applies on top.
+ */
 export async function authRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
-  const limits = context.config.rateLimit
-  if (limits !== null) {
-    if (app.hasDecorator('rateLimit')) {
-      // The app registered @fastify/rate-limit itself: use it, with our limits in our routes' config.
-      context = { ...context, routeConfig: { ...context.routeConfig, rateLimit: limits } }
-    } else {
-      await app.register(rateLimit, rateLimitOptions(limits, context.store.source))
-    }
-  }
   // Auth bodies are small: refuse large ones before parsing.
   app.addHook('onRoute', (route) => { route.bodyLimit ??= 16 * 1024 })
-
-  await captchaRoute(app, context)
-  await loginRoutes(app, context)
-  await sessionRoutes(app, context)
-  await registerRoute(app, context)
-  await jwksRoute(app, context)
+  for (const [routeClass, routes] of ROUTES_BY_CLASS) {
+    await app.register(async (scope) => {
+      const limits = context.config.rateLimit?.[routeClass] ?? null
+      if (limits !== null) await scope.register(rateLimit, rateLimitOptions(limits, routeClass, context.store.source))
+      for (const route of routes) await route(scope, context)
+    })
+  }
 }

@@ -1,33 +1,81 @@
 import formbody from '@fastify/formbody'
 import type { FastifyInstance } from 'fastify'
-import { InvalidCredentialsError } from '../errors.js'
-import type { IssuableUser } from '../types.js'
+import type { FastifyRequest } from 'fastify'
+import { createDecoder } from 'fast-jwt'
+import { AccountLockedError, EmailNotVerifiedError, InvalidCaptchaError, InvalidCredentialsError } from '../errors.js'
+import type { LoginExtras } from '../tokens/sessions.js'
+import type { IssuableUser, SessionMetadata, TokenPair } from '../types.js'
+import { failureOf, loginFailure } from '../users/credentials.js'
 import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { errorResponses, loginBody, routeSchema, swaggerLoginBody, tokenPair } from './schemas.js'
 
+// The family of a pair just signed, for the audit event.
+const decode = createDecoder()
+const familyOf = (pair: TokenPair): string => (decode(pair.refreshToken) as { fam: string }).fam
+
 interface LoginBody { username: string, password: string, captchaId?: string, captcha?: string }
 
+/** Why a login attempt failed (and whose, when known), for the audit event: the client's answer does not say. */
+function failureFields (error: unknown): { reason?: string, userId?: string } {
+  if (error instanceof InvalidCaptchaError) return { reason: 'captcha' }
+  if (error instanceof AccountLockedError) return { reason: 'locked' }
+  return failureOf(error) ?? {}
+}
+
 /** The lockout counts the attempt first; only then is the password checked. */
-async function checkLogin (
-  { lockout, credentials }: RoutesContext,
-  username: string,
-  password: string
-): Promise<IssuableUser> {
+async function checkPassword (context: RoutesContext, username: string, password: string, metadata: SessionMetadata) {
+  const { lockout, credentials } = context
   const attempt = await lockout?.begin(username)
-  let user: IssuableUser
+  let user: IssuableUser & Record<string, unknown>
   try {
-    user = await credentials.check(username, password)
+    user = await credentials.check(username, password) as IssuableUser & Record<string, unknown>
   } catch (error) {
     // The failure was counted before the check; the last allowed one also locks the name.
-    if (error instanceof InvalidCredentialsError && attempt?.lastChance === true) await lockout!.failed(username)
+    if (error instanceof InvalidCredentialsError && attempt?.lastChance === true) {
+      await lockout!.failed(username)
+      context.emit('lockout', metadata)
+    }
     throw error
   }
   await lockout?.succeeded(username)
   return user
 }
 
+/** After the right password: a required email verification (a new message goes out), then the tokens. */
+async function logIn (
+  context: RoutesContext, { username, password }: LoginBody, metadata: SessionMetadata, extras: LoginExtras
+): Promise<TokenPair> {
+  const user = await checkPassword(context, username, password, metadata)
+  if (context.routes.emailVerification?.required === true && user.emailVerified !== true) {
+    await context.emailVerification.request(user.id, user)
+    throw loginFailure(new EmailNotVerifiedError(), 'email_not_verified', String(user.id))
+  }
+  const pair = await context.sessions.issue(user, { metadata }, extras)
+  if (!await context.credentials.stillCurrent(username, user)) {
+    // The password changed while it was checked: the old one no longer logs in.
+    await context.sessions.revoke(pair.refreshToken)
+    throw loginFailure(new InvalidCredentialsError(), 'wrong_password', String(user.id))
+  }
+  context.emit('login.success', { userId: String(user.id), familyId: familyOf(pair), ...metadata })
+  return pair
+}
+
+/** A login with its audit event on failure; the captcha is spent first, before any password work. */
+async function attemptLogin (
+  context: RoutesContext, body: LoginBody, request: FastifyRequest, extras: LoginExtras, captcha: boolean
+): Promise<TokenPair> {
+  const metadata = sessionMetadata(request)
+  try {
+    if (captcha) await context.captchas?.check(body.captchaId, body.captcha)
+    return await logIn(context, body, metadata, extras)
+  } catch (error) {
+    context.emit('login.failure', { ...failureFields(error), ...metadata })
+    throw error
+  }
+}
+
 export async function loginRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
-  const { api, captchas, routeConfig } = context
+  const { routeConfig } = context
 
   app.post<{ Body: LoginBody }>('/login', {
     config: { ...routeConfig, public: true },
@@ -35,15 +83,11 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
       summary: 'Log in with a username and password (and the captcha when it is on)',
       tags: ['auth'],
       body: loginBody,
-      response: { 200: tokenPair, ...errorResponses(400, 401, 429, 503) }
+      response: { 200: tokenPair, ...errorResponses(400, 401, 403, 429, 503) }
     })
   }, async (request, reply) => {
-    const { username, password, captchaId, captcha } = request.body
-    // The captcha is spent first, whatever happens next, and before any password work.
-    await captchas?.check(captchaId, captcha)
-    const user = await checkLogin(context, username, password)
     const csrf = csrfBinding(context)
-    const pair = await context.sessions.issue(user, { metadata: sessionMetadata(request) }, { csrfHash: csrf.hash })
+    const pair = await attemptLogin(context, request.body, request, { csrfHash: csrf.hash }, true)
     return sendTokens(context, reply, pair, csrf.token)
   })
 
@@ -72,8 +116,8 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
         }
       })
     }, async (request, reply) => {
-      const user = await checkLogin(context, request.body.username, request.body.password)
-      const pair = await api.issue(user, { metadata: sessionMetadata(request) })
+      // No captcha: Swagger UI's form has no field for it (development only).
+      const pair = await attemptLogin(context, request.body, request, {}, false)
       noStore(reply)
       return { access_token: pair.accessToken, token_type: pair.tokenType, expires_in: pair.expiresIn }
     })

@@ -1,4 +1,5 @@
 import type { RateLimitPluginOptions } from '@fastify/rate-limit'
+import type { RouteClass } from '../config/rate-limit.js'
 import { StoreUnavailableError } from '../errors.js'
 import { REDIS_STORE } from '../stores/brand.js'
 // Types only: the Redis module (and ioredis) is loaded only by apps that use redisStore().
@@ -34,14 +35,24 @@ function isRedisStore (store: object): store is Pick<RedisStore, 'client' | 'key
 }
 
 /**
- * The rate limiter's options: with a Redis store (and no store of the app's
- * own choosing), the limits live in the same Redis, so they hold across instances.
+ * One class's rate limiter options, counting apart from the other classes: with
+ * a Redis store (and no backend of the app's own choosing), in the same Redis,
+ * so that the limits hold across instances.
  */
-export function rateLimitOptions (limits: RateLimitPluginOptions, store: object): RateLimitPluginOptions {
-  if (!isRedisStore(store) || limits.redis !== undefined || limits.store !== undefined) return limits
+export function rateLimitOptions (
+  limits: RateLimitPluginOptions,
+  routeClass: RouteClass,
+  store: object
+): RateLimitPluginOptions {
+  const options = { ...limits, global: true }
+  if (limits.store !== undefined) return options
+  if (limits.redis !== undefined) {
+    return { ...options, nameSpace: `${limits.nameSpace ?? 'fastify-rate-limit-'}${routeClass}:` }
+  }
+  if (!isRedisStore(store)) return options
   return {
-    nameSpace: `${store.keyPrefix}rl:`,
-    ...limits,
+    ...options,
+    nameSpace: `${limits.nameSpace ?? `${store.keyPrefix}rl:`}${routeClass}:`,
     redis: failClosedClient(store.client) as RateLimitPluginOptions['redis']
   }
 }

@@ -1,28 +1,16 @@
 import type { FastifyInstance } from 'fastify'
-import { UsernameTakenError, WeakPasswordError } from '../errors.js'
+import { UsernameTakenError } from '../errors.js'
+import { checkPasswordPolicy } from '../users/password-policy.js'
 import type { IssuableUser } from '../types.js'
 import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../config/routes.js'
-import { errorResponses, registerBody, routeSchema, tokenPair } from './schemas.js'
-
-async function checkPolicy ({ routes }: RoutesContext, password: string, username: string): Promise<void> {
-  // Characters as people count them (code points), not UTF-16 units.
-  const length = [...password].length
-  if (length < MIN_PASSWORD_LENGTH) {
-    throw new WeakPasswordError(`The password must have at least ${MIN_PASSWORD_LENGTH} characters`)
-  }
-  if (length > MAX_PASSWORD_LENGTH) {
-    throw new WeakPasswordError(`The password must have at most ${MAX_PASSWORD_LENGTH} characters`)
-  }
-  const reason = await routes.passwordPolicy?.(password, { username })
-  if (typeof reason === 'string' && reason.length > 0) throw new WeakPasswordError(reason)
-}
+import { errorResponses, registerBody, routeSchema, tokenPair, verificationPending } from './schemas.js'
 
 export async function registerRoute (app: FastifyInstance, context: RoutesContext): Promise<void> {
   const { users } = context.config
   if (users.create === undefined) return
   const create = users.create
   const declared = context.routes.profile
+  const verification = context.routes.emailVerification
 
   app.post<{ Body: Record<string, unknown> & { username: string, password: string } }>('/register', {
     config: { ...context.routeConfig, public: true },
@@ -30,12 +18,15 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
       summary: 'Create an account and log in',
       tags: ['auth'],
       body: registerBody(context.routes.profile),
-      response: { 201: tokenPair, ...errorResponses(400, 409, 429, 503) }
+      response: {
+        201: verification?.required === true ? verificationPending : tokenPair,
+        ...errorResponses(400, 409, 429, 503)
+      }
     })
   }, async (request, reply) => {
     const { username, password, captchaId, captcha } = request.body
     await context.captchas?.check(captchaId, captcha)
-    await checkPolicy(context, password, username)
+    await checkPasswordPolicy(context.routes.passwordPolicy, password, username)
     if (await users.findByLogin!(username) != null) throw new UsernameTakenError()
     // Only the declared profile fields reach users.create (an app's own validator might let others through).
     const profile = Object.fromEntries(Object.entries(request.body).filter(([key]) => Object.hasOwn(declared, key)))
@@ -49,10 +40,18 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
       await reservation.release().catch(() => {})
       throw error
     }
+    const metadata = sessionMetadata(request)
+    context.emit('register', { userId: String(user.id), ...metadata })
+    if (verification !== null) await context.emailVerification.request(user.id, user)
+    if (verification?.required === true) {
+      // No session before the address is proved: the login after the verification starts one.
+      await reservation.release()
+      return reply.code(201).send({ emailVerificationRequired: true })
+    }
     const csrf = csrfBinding(context)
     const pair = await context.sessions.issue(
       user,
-      { metadata: sessionMetadata(request) },
+      { metadata },
       { reservation, csrfHash: csrf.hash }
     )
     return reply.code(201).send(sendTokens(context, reply, pair, csrf.token))

@@ -99,3 +99,45 @@ export function routeSchema (
 ): FastifySchema {
   return schema
 }
+
+// One-time tokens are 43 base64url characters; the bound refuses a huge body before the store is asked.
+const oneTimeToken = {
+  type: 'string', minLength: 1, maxLength: 128, description: 'The one-time token from the message'
+} as const
+
+export const forgotBody = {
+  type: 'object',
+  required: ['login'],
+  properties: { login: credentials.username, ...captchaFields }
+} as const
+
+export const resetBody = {
+  type: 'object',
+  required: ['token', 'password'],
+  // The password bounds are the policy's, for a reasoned 400.
+  properties: { token: oneTimeToken, password: { type: 'string', description: 'The new password' } }
+} as const
+
+export const changeBody = {
+  type: 'object',
+  required: ['currentPassword', 'newPassword'],
+  properties: { currentPassword: credentials.password, newPassword: { type: 'string' } }
+} as const
+
+export const verifyBody = {
+  type: 'object',
+  required: ['token'],
+  properties: { token: oneTimeToken }
+} as const
+
+export const acceptedResponse = {
+  type: 'object',
+  description: 'The same answer whatever happens next',
+  properties: { message: { type: 'string' } }
+} as const
+
+export const verificationPending = {
+  type: 'object',
+  description: 'Created; the login works once the address is verified (a verification message is on its way)',
+  properties: { emailVerificationRequired: { type: 'boolean' } }
+} as const

@@ -2,16 +2,9 @@ import { createDecoder } from 'fast-jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { checkCsrf, clearTokenCookies, CSRF_HEADER } from '../request/cookies.js'
 import { InvalidRequestError } from '../errors.js'
+import { withoutSecrets } from '../users/without-secrets.js'
 import { sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { errorResponses, refreshBody, routeSchema, tokenPair, userResponse } from './schemas.js'
-
-// Fields of a user record that never leave the server, whatever findById returns.
-const SECRET_FIELDS = new Set(['passwordHash', 'password'])
-
-// request.user is an object: the found user, or the token claims.
-function withoutSecrets (user: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(user).filter(([key]) => !SECRET_FIELDS.has(key)))
-}
 
 // Reads a claim before verification, only to check the CSRF proof first;
 // refresh() then verifies the whole token, that claim included.
@@ -70,7 +63,7 @@ export async function sessionRoutes (app: FastifyInstance, context: RoutesContex
       response: { 204: { type: 'null', description: 'Logged out' }, ...errorResponses(400, 401, 429, 503) }
     })
   }, async (request, reply) => {
-    await api.revoke(request.auth!.token)
+    await api.revoke(request.auth!.token, sessionMetadata(request))
     if (context.config.cookies !== null) clearTokenCookies(reply, context.config.cookies)
     return reply.code(204).send()
   })

@@ -81,6 +81,20 @@ function guardPort<P extends object> (
 }
 
 /**
+ * The shape of a `store` object, checked as at register: a store of ports
+ * with a port or method missing fails, naming it (`store.refreshTokens.rotate
+ * must be a function`). Also what the testing kit's checkStore runs.
+ */
+export function checkStoreShape (given: object): 'ports' | 'key-value' {
+  const object = given as Record<string, unknown>
+  if (object.revocations === undefined && KEY_VALUE_METHODS.every((method) => isFunction(object[method]))) {
+    return 'key-value'
+  }
+  checkPorts(object)
+  return 'ports'
+}
+
+/**
  * Checks the `store` option and completes it once: a store given in the
  * key-value shape gets the ports built on it, a missing capability fails here
  * naming it, and every call is guarded, so callers never wrap or probe.
@@ -91,11 +105,10 @@ export function resolveStore (given: unknown, options: { timeoutMs: number, inde
   let store: AuthStore
   let atomicCounters = true
   let sharedInvalidations = false
-  if (object.revocations === undefined && KEY_VALUE_METHODS.every((method) => isFunction(object[method]))) {
+  if (checkStoreShape(object) === 'key-value') {
     store = fromKeyValue(given as KeyValueStore, { indexTtlSeconds: options.indexTtlSeconds })
     atomicCounters = isFunction(object.increment)
   } else {
-    checkPorts(object)
     store = given as AuthStore
     sharedInvalidations = store.userInvalidations !== undefined
   }

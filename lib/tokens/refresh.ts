@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import type { Emit } from '../audit/events.js'
 import type { ResolvedOptions } from '../config/options.js'
 import { InvalidTokenError, RefreshTokenReusedError, TokenRevokedError, UserNotFoundError } from '../errors.js'
 import type { ResolvedStore } from '../stores/resolve.js'
@@ -18,6 +19,7 @@ interface RefreshDeps {
   sessions: LoginSessions
   users: UserLookup
   log: FastifyBaseLogger
+  emit: Emit
 }
 
 function parse<T> (stored: string): T | undefined {
@@ -37,11 +39,12 @@ function parse<T> (stored: string): T | undefined {
  * the successor itself was used, presenting it again is a reuse: the family is
  * revoked.
  */
-export function createRefresh ({ config, store, jwt, pairs, revocation, sessions, users, log }: RefreshDeps) {
+export function createRefresh ({ config, store, jwt, pairs, revocation, sessions, users, log, emit }: RefreshDeps) {
   const ttl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
 
-  async function reuse (claims: RefreshTokenClaims): Promise<never> {
+  async function reuse (claims: RefreshTokenClaims, metadata: SessionMetadata | undefined): Promise<never> {
     await revocation.revokeFamily(claims.fam, claims.sub)
+    emit('refresh.reuse', { userId: claims.sub, familyId: claims.fam, ...metadata })
     log.warn({ sub: claims.sub, family: claims.fam }, 'fastify-jwt-auth: refresh token reuse detected; family revoked')
     throw new RefreshTokenReusedError()
   }
@@ -69,12 +72,13 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
     return Array.isArray(user.roles) ? user.roles.filter((role): role is string => typeof role === 'string') : []
   }
 
-  return async function refresh (token: string, metadata?: SessionMetadata): Promise<TokenPair> {
+  type Rotated = { pair: TokenPair, claims: RefreshTokenClaims }
+  async function rotate (token: string, metadata?: SessionMetadata): Promise<Rotated> {
     const claims = jwt.verifyRefresh(token)
     if (await revocation.check(claims)) throw new TokenRevokedError()
     const found = await store.refreshTokens.find(claims.fam, claims.jti)
-    if (found === null) return reuse(claims)
-    if (found.state === 'spent') return replay(found.successor, claims)
+    if (found === null) return reuse(claims, metadata)
+    if (found.state === 'spent') return { pair: await replay(found.successor, claims), claims }
     const record = parse<RefreshRecord>(found.record)
     if (record?.sub !== claims.sub || record.fam !== claims.fam) {
       throw new InvalidTokenError('The refresh token does not match its session')
@@ -92,10 +96,16 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
       graceSeconds: config.refreshGrace
     })
     // Gone between find and rotate (expired, or discarded by a logout): a reuse.
-    if (before === null) return reuse(claims)
+    if (before === null) return reuse(claims, metadata)
     // Another refresh spent it between find and rotate: it won, this one gets its pair.
-    if (before.state === 'spent') return replay(before.successor, claims)
+    if (before.state === 'spent') return { pair: await replay(before.successor, claims), claims }
     await sessions.record(claims.sub, claims.fam, record.createdAt, metadata)
-    return pairs.sign(next)
+    return { pair: pairs.sign(next), claims }
+  }
+
+  return async function refresh (token: string, metadata?: SessionMetadata): Promise<TokenPair> {
+    const { pair, claims } = await rotate(token, metadata)
+    emit('refresh', { userId: claims.sub, familyId: claims.fam, ...metadata })
+    return pair
   }
 }

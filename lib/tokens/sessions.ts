@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { ResolvedOptions } from '../config/options.js'
 import type { ResolvedStore } from '../stores/resolve.js'
 import type { IssuableUser, IssueOptions, SessionInfo, SessionMetadata, TokenPair } from '../types.js'
+import { newCsrfToken } from '../request/cookies.js'
+import { COOKIE_LOGIN, type CookieLogin } from './cookie-login.js'
 import type { Jwt } from './jwt.js'
 import type { Pairs, PairClaims } from './pairs.js'
 import type { Revocation } from './revocation.js'
@@ -114,7 +116,12 @@ export function createLoginSessions (
 
     /** Starts a login session: a new family (or the reserved one), its first pair. */
     async issue (user: IssuableUser, options: IssueOptions = {}, extras: LoginExtras = {}): Promise<TokenPair> {
-      const { reservation, csrfHash } = extras
+      const { reservation } = extras
+      // The testing kit's cookie session (cookie-login.ts): bound to a CSRF token made here, as login does.
+      const cookieLogin = (options as { [COOKIE_LOGIN]?: unknown })[COOKIE_LOGIN] === true && config.cookies !== null
+        ? newCsrfToken()
+        : undefined
+      const csrfHash = extras.csrfHash ?? cookieLogin?.hash
       const sub = userIdOf(user)
       checkClaims(options.claims)
       const roles = rolesOf(user)
@@ -127,14 +134,18 @@ export function createLoginSessions (
       // Over the reservation, if any: a write in place needs no room.
       await store.refreshTokens.create(fam, claims.refresh.jti as string, JSON.stringify(refreshRecord), indexTtl)
       await record(sub, fam, createdAt, options.metadata)
-      return pairs.sign(claims)
+      const pair = pairs.sign(claims)
+      if (cookieLogin === undefined) return pair
+      const login: CookieLogin = { csrfToken: cookieLogin.token, cookies: config.cookies! }
+      return Object.assign(pair, { [COOKIE_LOGIN]: login })
     },
 
     /** Ends the session of an access or refresh token, expired or not (a stale client can still log out). */
-    async revoke (token: string): Promise<void> {
+    async revoke (token: string): Promise<{ sub: string, fam: string }> {
       const { claims, type } = jwt.verifyAnyType(token)
       await revocation.revokeFamily(claims.fam, claims.sub)
       if (type === 'refresh') await store.refreshTokens.discard(claims.fam, claims.jti)
+      return claims
     },
 
     async list (userId: string | number): Promise<SessionInfo[]> {

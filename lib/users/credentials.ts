@@ -6,6 +6,19 @@ import type { IssuableUser, PasswordHasher } from '../types.js'
 
 type LoginUser = IssuableUser & { passwordHash?: unknown }
 
+// Why a login failed, and whose, for the audit event only: the client gets one error for every reason.
+const failures = new WeakMap<object, { reason: string, userId?: string }>()
+
+/** Tags a login failure with its reason (and its user, when known) for the audit event. */
+export function loginFailure<E extends object> (error: E, reason: string, userId?: string): E {
+  failures.set(error, userId === undefined ? { reason } : { reason, userId })
+  return error
+}
+
+/** What `loginFailure` tagged `error` with. */
+export const failureOf = (error: unknown): { reason: string, userId?: string } | undefined =>
+  typeof error === 'object' && error !== null ? failures.get(error) : undefined
+
 /**
  * Checks a username and password. An unknown user and a wrong password give
  * the same error and take the same time: an unknown user's password is checked
@@ -24,17 +37,51 @@ export function createCredentialCheck (users: JwtAuthUsers, passwords: PasswordH
       const storedHash = typeof user?.passwordHash === 'string' ? user.passwordHash : undefined
       const matches = await passwords.verifyPassword(storedHash ?? await getDummyHash(), password)
       if (user === null || user === undefined || storedHash === undefined || !matches) {
-        throw new InvalidCredentialsError()
+        const reason = user == null ? 'unknown_user' : 'wrong_password'
+        throw loginFailure(new InvalidCredentialsError(), reason, user == null ? undefined : String(user.id))
       }
       if (users.updatePasswordHash !== undefined && passwords.needsRehash(storedHash)) {
         // An upgrade that fails must not fail the login: log it and go on.
         try {
-          await users.updatePasswordHash(String(user.id), await passwords.hashPassword(password))
+          const upgraded = await passwords.hashPassword(password)
+          await users.updatePasswordHash(String(user.id), upgraded)
+          // The stored hash is now this one (stillCurrent compares with it).
+          return { ...user, passwordHash: upgraded }
         } catch (error) {
           log.warn({ err: error }, 'fastify-jwt-auth: could not store the rehashed password')
         }
       }
       return user
+    },
+
+    /**
+     * The user with the stored hash, read past the cache: from findById, or, when findById leaves the hash out,
+     * from findByLogin with the user's username (the same user).
+     */
+    async findWithHash (sub: string): Promise<(Record<string, unknown> & { passwordHash: string }) | null> {
+      const user = await users.findById!(sub) as Record<string, unknown> | null | undefined
+      if (user == null) return null
+      if (typeof user.passwordHash === 'string') return user as Record<string, unknown> & { passwordHash: string }
+      const byLogin = typeof user.username === 'string'
+        ? await users.findByLogin!(user.username) as Record<string, unknown> | null | undefined
+        : undefined
+      if (byLogin != null && String(byLogin.id) === sub && typeof byLogin.passwordHash === 'string') {
+        return { ...user, passwordHash: byLogin.passwordHash }
+      }
+      throw new Error('fastify-jwt-auth: users.findById must return passwordHash (or username) to change a password')
+    },
+
+    /** Whether the password matches the hash; as slow as a login whatever the answer. */
+    matches: (hash: string, password: string): Promise<boolean> => passwords.verifyPassword(hash, password),
+
+    /**
+     * The password may have changed while this login checked the old one: read it again once the tokens
+     * exist. The same: a change stored later raised the user's epoch above the tokens', which revokes them.
+     * Changed: the caller revokes them.
+     */
+    async stillCurrent (username: string, verified: LoginUser): Promise<boolean> {
+      const now = await users.findByLogin!(username) as LoginUser | null | undefined
+      return now != null && String(now.id) === String(verified.id) && now.passwordHash === verified.passwordHash
     }
   }
 }

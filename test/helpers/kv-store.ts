@@ -30,7 +30,13 @@ export function keyValueStore ({ atomic = false } = {}): KeyValueStore & { entri
     async delete (key) { entries.delete(key) }
   }
   if (!atomic) return store
-  const hashes = new Map<string, Record<string, string>>()
+  // A hash lives as long as its longest-lived field asked for (as the Redis store's session index does).
+  const hashes = new Map<string, { fields: Record<string, string>, expiresAt: number }>()
+  const liveHash = (key: string) => {
+    const hash = hashes.get(key)
+    if (hash !== undefined && hash.expiresAt <= Date.now()) hashes.delete(key)
+    return hashes.get(key)
+  }
   return Object.assign(store, {
     async increment (key: string, ttlSeconds: number) {
       const count = Number(live(key)?.value ?? 0) + 1
@@ -38,13 +44,21 @@ export function keyValueStore ({ atomic = false } = {}): KeyValueStore & { entri
       return count
     },
     async advance (key: string, floor: number, ttlSeconds: number) {
-      const value = Math.max(floor, Number(live(key)?.value ?? -1) + 1)
-      entries.set(key, { value: String(value), expiresAt: Date.now() + ttlSeconds * 1000 })
+      const current = live(key)
+      const value = Math.max(floor, Number(current?.value ?? -1) + 1)
+      // A marker's lifetime is never cut by a raise with a shorter ttl.
+      entries.set(key, { value: String(value), expiresAt: Math.max(current?.expiresAt ?? 0, Date.now() + ttlSeconds * 1000) })
       return value
     },
-    async hset (key: string, field: string, value: string) { hashes.set(key, { ...hashes.get(key), [field]: value }) },
-    async hgetall (key: string) { return { ...hashes.get(key) } },
-    async hdel (key: string, field: string) { delete hashes.get(key)?.[field] },
+    async hset (key: string, field: string, value: string, ttlSeconds: number) {
+      const hash = liveHash(key)
+      hashes.set(key, {
+        fields: { ...hash?.fields, [field]: value },
+        expiresAt: Math.max(hash?.expiresAt ?? 0, Date.now() + ttlSeconds * 1000)
+      })
+    },
+    async hgetall (key: string) { return { ...liveHash(key)?.fields } },
+    async hdel (key: string, field: string) { delete liveHash(key)?.fields[field] },
     async delete (key: string) {
       entries.delete(key)
       hashes.delete(key)

@@ -1,0 +1,85 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { createEmailVerification } from './account/email.js'
+import { createOneTimeTokens } from './account/one-time-tokens.js'
+import { createPasswordFlows } from './account/passwords.js'
+import type { Emit } from './audit/events.js'
+import type { ResolvedOptions } from './config/options.js'
+import { withChallenge } from './request/challenge.js'
+import type { ResolvedStore } from './stores/resolve.js'
+import type { AuthStore, KeyValueStore } from './stores/types.js'
+import { createAccessVerifier } from './tokens/access.js'
+import type { Jwt } from './tokens/jwt.js'
+import { toJwks } from './tokens/keys.js'
+import type { Pairs } from './tokens/pairs.js'
+import { createRefresh } from './tokens/refresh.js'
+import type { Revocation } from './tokens/revocation.js'
+import type { LoginSessions } from './tokens/sessions.js'
+import type { ChangePasswordOptions, JwtAuthApi, SessionMetadata } from './types.js'
+import { createPasswordHasher } from './users/passwords.js'
+import type { UserLookup } from './users/user-lookup.js'
+
+export interface ApiParts {
+  config: ResolvedOptions
+  store: ResolvedStore
+  /** The store as the app gave it (or the default one). */
+  given: AuthStore | KeyValueStore
+  jwt: Jwt
+  pairs: Pairs
+  revocation: Revocation
+  sessions: LoginSessions
+  users: UserLookup
+  emit: Emit
+  log: FastifyBaseLogger
+}
+
+/** `app.jwtAuth`, and the account flows the routes share with it. */
+export function createApi (parts: ApiParts) {
+  const { config, store, sessions, revocation, users, emit, log } = parts
+  // Errors thrown to the app carry their RFC 6750 challenge, as from the hook.
+  const challenged = <A extends unknown[], R>(operation: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await operation(...args)
+      } catch (error) {
+        throw withChallenge(error as Error, config.realm)
+      }
+    }
+
+  const passwords = createPasswordHasher(config.password)
+  const accountDeps = { ...parts, passwords, tokens: createOneTimeTokens(store.challenges) }
+  const passwordFlows = createPasswordFlows(accountDeps)
+  const emailVerification = createEmailVerification(accountDeps)
+
+  const api: JwtAuthApi = {
+    ...passwords,
+    issue: (user, options) => sessions.issue(user, options),
+    refresh: challenged(createRefresh(parts)),
+    verify: challenged(createAccessVerifier(parts.jwt, revocation)),
+    revoke: challenged(async (token: string, metadata?: SessionMetadata) => {
+      const { sub, fam } = await sessions.revoke(token)
+      emit('logout', { userId: sub, familyId: fam, ...metadata })
+    }),
+    async revokeAll (userId) {
+      await revocation.revokeUser(String(userId))
+      await users.invalidate(String(userId))
+      emit('revoke.all', { userId: String(userId) })
+    },
+    sessions: sessions.list,
+    revokeSession: sessions.end,
+    invalidateUser (userId) {
+      const published = users.invalidate(String(userId))
+      // It returned nothing before 0.2: a call that is not awaited must not crash the process when the store fails.
+      published.catch((error: unknown) => { log.warn({ err: error }, 'fastify-jwt-auth: invalidateUser failed') })
+      return published
+    },
+    changePassword: (userId: string | number, newPassword: string, options?: ChangePasswordOptions) =>
+      passwordFlows.change(userId, newPassword, options),
+    requestPasswordReset: (login: string, metadata?: SessionMetadata) => passwordFlows.requestReset(login, metadata),
+    resetPassword: (token, newPassword, metadata) => passwordFlows.reset(token, newPassword, metadata),
+    requestEmailVerification: (userId) => emailVerification.request(userId),
+    verifyEmail: (token, metadata) => emailVerification.verify(token, metadata),
+    jwks: () => toJwks(config.signing.kind === 'keys' ? config.signing.keys : []),
+    store: parts.given
+  } as JwtAuthApi
+  return { api, passwordFlows, emailVerification }
+}

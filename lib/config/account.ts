@@ -1,0 +1,88 @@
+import type { AuthUser } from '../types.js'
+import { checkKeys, fail, isObject } from './check.js'
+import { toSeconds, type Duration } from './duration.js'
+
+/** What the app's mailer is given: the user (as findById or findByLogin returned it), the token and its lifetime. */
+export interface AccountMessage {
+  user: AuthUser
+  /** The one-time token: put it in a link to your app's page; never log it. */
+  token: string
+  /** Seconds until the token expires. */
+  expiresIn: number
+}
+
+/** Delivers a one-time token (the app's mailer). What it throws is logged; the client learns nothing of it. */
+export type SendAccountMessage = (message: AccountMessage) => void | Promise<void>
+
+export interface PasswordResetOptions {
+  send: SendAccountMessage
+  /** How long a reset token works; default '30m'. */
+  ttl?: Duration
+}
+
+export interface EmailVerificationOptions {
+  send: SendAccountMessage
+  /** How long a verification token works; default '1d'. */
+  ttl?: Duration
+  /** Refuse the login (403, after a right password) of a user whose email is not verified; default false. */
+  required?: boolean
+}
+
+export interface ResolvedAccountRoutes {
+  passwordReset: { send: SendAccountMessage, ttl: number } | null
+  emailVerification: { send: SendAccountMessage, ttl: number, required: boolean } | null
+  passwordChange: boolean
+}
+
+/** What the account flows need of `users`, by name. */
+interface UserCallbacks { findById: boolean, updatePasswordHash: boolean, markEmailVerified: boolean }
+
+function needs (option: string, users: UserCallbacks, names: Array<keyof UserCallbacks>): void {
+  const missing = names.filter((name) => !users[name])
+  if (missing.length > 0) fail(`${option} needs ${missing.map((name) => `users.${name}`).join(' and ')}`)
+}
+
+function resolveSender (option: unknown, path: string, keys: string[]): Record<string, unknown> {
+  if (!isObject(option)) fail(`${path} must be an object such as { send: async ({ user, token }) => {...} }`)
+  checkKeys(option, keys, path)
+  if (typeof option.send !== 'function') fail(`${path}.send must be a function that delivers the token`)
+  return option
+}
+
+/** `routes.passwordReset`, `routes.emailVerification` and `routes.passwordChange`. */
+export function resolveAccountRoutes (
+  options: { passwordReset?: unknown, emailVerification?: unknown, passwordChange?: unknown },
+  users: UserCallbacks
+): ResolvedAccountRoutes {
+  let passwordReset: ResolvedAccountRoutes['passwordReset'] = null
+  if (options.passwordReset !== undefined && options.passwordReset !== false) {
+    const reset = resolveSender(options.passwordReset, 'routes.passwordReset', ['send', 'ttl'])
+    needs('routes.passwordReset', users, ['findById', 'updatePasswordHash'])
+    passwordReset = {
+      send: reset.send as SendAccountMessage,
+      ttl: toSeconds(reset.ttl ?? '30m', 'routes.passwordReset.ttl')
+    }
+  }
+  let emailVerification: ResolvedAccountRoutes['emailVerification'] = null
+  if (options.emailVerification !== undefined && options.emailVerification !== false) {
+    const path = 'routes.emailVerification'
+    const verification = resolveSender(options.emailVerification, path, ['send', 'ttl', 'required'])
+    needs('routes.emailVerification', users, ['findById', 'markEmailVerified'])
+    if (verification.required !== undefined && typeof verification.required !== 'boolean') {
+      fail('routes.emailVerification.required must be a boolean')
+    }
+    emailVerification = {
+      send: verification.send as SendAccountMessage,
+      ttl: toSeconds(verification.ttl ?? '1d', 'routes.emailVerification.ttl'),
+      required: verification.required === true
+    }
+  }
+  const { passwordChange } = options
+  if (passwordChange !== undefined && typeof passwordChange !== 'boolean') {
+    fail('routes.passwordChange must be a boolean')
+  }
+  if (passwordChange === true) needs('routes.passwordChange', users, ['findById', 'updatePasswordHash'])
+  // On by default wherever it can work.
+  const canChange = users.findById && users.updatePasswordHash
+  return { passwordReset, emailVerification, passwordChange: passwordChange ?? canChange }
+}

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict'
+import type { RefreshState, Rotation } from '../../stores/types.js'
+import { family, race, type Check } from './support.js'
+
+// Records are opaque to a store: one with spaces, quotes, non-ASCII and a leading 'S' must come back as it was.
+const RECORD = JSON.stringify({ sub: 'zoë 😀', note: 'S "quoted" L' })
+
+/** A rotation of `jti` to `next`, with a successor and record named after `next`. */
+export function rotation (fam: string, jti: string, next: string, extra: Partial<Rotation> = {}): Rotation {
+  return {
+    family: fam,
+    jti,
+    next: { jti: next, record: `record of ${next}` },
+    successor: `successor ${next}`,
+    ttlSeconds: 60,
+    graceSeconds: 60,
+    ...extra
+  }
+}
+
+const live = (record: string): RefreshState => ({ state: 'live', record })
+const spent = (successor: string): RefreshState => ({ state: 'spent', successor })
+
+export const refreshTokenChecks: Check[] = [
+  {
+    name: 'refresh tokens: create, find (live, with its record as given), discard',
+    async run ({ open, id }) {
+      const tokens = (await open()).ports.refreshTokens
+      const fam = family()
+      const a = id('a')
+      assert.equal(await tokens.find(fam, a), null, 'find: null for a token never stored')
+      await tokens.create(fam, a, RECORD, 60)
+      assert.deepEqual(await tokens.find(fam, a), live(RECORD), 'find: live, with the record unchanged')
+      await tokens.discard(fam, a)
+      assert.equal(await tokens.find(fam, a), null, 'discard: forgotten')
+      await tokens.discard(fam, id('never'))
+    }
+  },
+  {
+    name: 'refresh tokens: rotate spends a live token for its successor; spent, it only reads',
+    async run ({ open, id }) {
+      const tokens = (await open()).ports.refreshTokens
+      const fam = family()
+      const [a, b, c] = [id('a'), id('b'), id('c')]
+      await tokens.create(fam, a, RECORD, 60)
+      assert.deepEqual(await tokens.rotate(rotation(fam, a, b)), live(RECORD), 'rotate: the state before, live')
+      assert.deepEqual(await tokens.find(fam, b), live(`record of ${b}`), 'rotate: the successor is stored live')
+      assert.deepEqual(await tokens.find(fam, a), spent(`successor ${b}`), 'rotate: the token is kept spent')
+      assert.deepEqual(await tokens.rotate(rotation(fam, a, c)), spent(`successor ${b}`),
+        'rotate of a spent token: its state, spent with the first successor')
+      assert.equal(await tokens.find(fam, c), null, 'rotate of a spent token writes nothing')
+      const unknown = id('unknown')
+      assert.equal(await tokens.rotate(rotation(fam, unknown, c)), null, 'rotate of an unknown token: null')
+      assert.equal(await tokens.find(fam, c), null, 'rotate of an unknown token writes nothing')
+      await tokens.discard(fam, a)
+      assert.equal(await tokens.find(fam, a), null, 'discard forgets a spent token too')
+    }
+  },
+  {
+    name: 'refresh tokens: grace 0 forgets the spent token at once; a rotation ends its parent\'s grace',
+    async run ({ open, id }) {
+      const tokens = (await open()).ports.refreshTokens
+      const fam = family()
+      const [a, b, c, d] = [id('a'), id('b'), id('c'), id('d')]
+      await tokens.create(fam, a, RECORD, 60)
+      assert.deepEqual(await tokens.rotate(rotation(fam, a, b, { graceSeconds: 0 })), live(RECORD))
+      assert.equal(await tokens.find(fam, a), null, 'graceSeconds 0: the spent token is forgotten at once')
+      assert.equal(await tokens.rotate(rotation(fam, a, id('x'))), null, 'and rotating it again finds nothing')
+      await tokens.rotate(rotation(fam, b, c))
+      await tokens.rotate(rotation(fam, c, d, { parent: b }))
+      assert.equal(await tokens.find(fam, b), null, 'rotate with parent: the spent parent is forgotten')
+      assert.deepEqual(await tokens.find(fam, c), spent(`successor ${d}`), 'and the token itself is kept spent')
+    }
+  },
+  {
+    name: 'refresh tokens: of concurrent rotations of one token, exactly one sees it live',
+    async run ({ open, id, concurrency }) {
+      const subject = await open()
+      const tokens = subject.ports.refreshTokens
+      const fam = family()
+      const token = id('token')
+      const nexts = Array.from({ length: concurrency }, (_, index) => id(`next${index}`))
+      await tokens.create(fam, token, RECORD, 60)
+      const results = await race(concurrency, (index) => tokens.rotate(rotation(fam, token, nexts[index]!)))
+      const winners = results.flatMap((result, index) => result?.state === 'live' ? [index] : [])
+      assert.equal(winners.length, 1, `exactly one rotation sees the token live (${winners.length} did)`)
+      const winner = nexts[winners[0]!]!
+      for (const [index, result] of results.entries()) {
+        if (index === winners[0]) continue
+        // The key-value shape's rotation is a take then a set: a loser may find the token taken (null).
+        if (result === null && !subject.strictRotation) continue
+        assert.deepEqual(result, spent(`successor ${winner}`), 'the others see it spent, with the winner\'s successor')
+      }
+      const stored = await Promise.all(nexts.map((next) => tokens.find(fam, next)))
+      assert.deepEqual(stored.filter((state) => state !== null), [live(`record of ${winner}`)],
+        'only the winner\'s successor is stored')
+    }
+  }
+]
