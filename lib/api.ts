@@ -14,7 +14,8 @@ import type { Pairs } from './tokens/pairs.js'
 import { createRefresh } from './tokens/refresh.js'
 import type { Revocation } from './tokens/revocation.js'
 import type { LoginSessions } from './tokens/sessions.js'
-import type { ChangePasswordOptions, JwtAuthApi, SessionMetadata } from './types.js'
+import type { ChangePasswordOptions, JwtAuthApi, PasswordHasher, SessionMetadata } from './types.js'
+import { createCredentialCheck } from './users/credentials.js'
 import { createPasswordHasher } from './users/passwords.js'
 import type { UserLookup } from './users/user-lookup.js'
 
@@ -46,7 +47,14 @@ export function createApi (parts: ApiParts) {
     }
 
   const passwords = createPasswordHasher(config.password)
-  const accountDeps = { ...parts, passwords, tokens: createOneTimeTokens(store.challenges) }
+  // Through app.jwtAuth, as an app (or a test) may wrap its methods.
+  const hasher: PasswordHasher = {
+    hashPassword: (plain) => api.hashPassword(plain),
+    verifyPassword: (hash, plain) => api.verifyPassword(hash, plain),
+    needsRehash: (hash) => api.needsRehash(hash)
+  }
+  const credentials = createCredentialCheck(config.users, hasher, log, (sub) => revocation.epochOf(sub))
+  const accountDeps = { ...parts, passwords: hasher, credentials, tokens: createOneTimeTokens(store.challenges) }
   const passwordFlows = createPasswordFlows(accountDeps)
   const emailVerification = createEmailVerification(accountDeps)
 
@@ -81,5 +89,5 @@ export function createApi (parts: ApiParts) {
     jwks: () => toJwks(config.signing.kind === 'keys' ? config.signing.keys : []),
     store: parts.given
   } as JwtAuthApi
-  return { api, passwordFlows, emailVerification }
+  return { api, credentials, passwordFlows, emailVerification }
 }

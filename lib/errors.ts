@@ -82,3 +82,6 @@ export const VerificationTokenInvalidError = define<'FST_JWT_AUTH_VERIFICATION_T
 
 export const EmailNotVerifiedError = define<'FST_JWT_AUTH_EMAIL_NOT_VERIFIED', 403, [Cause?]>(
   'FST_JWT_AUTH_EMAIL_NOT_VERIFIED', 'The email address is not verified; a new verification message was sent', 403)
+
+export const IssuerUnavailableError = define<'FST_JWT_AUTH_ISSUER_UNAVAILABLE', 503, [Cause?]>(
+  'FST_JWT_AUTH_ISSUER_UNAVAILABLE', 'The token issuer\'s keys cannot be fetched; try again later', 503)

@@ -16,6 +16,7 @@ export type {
 } from './config/account.js'
 export type { RateLimitOptions, RouteClass, RouteClassLimits } from './config/rate-limit.js'
 export type { JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm } from './config/options.js'
+export type { HmacSecret } from './config/options.js'
 export type { SigningKey, KeyInput, AsymmetricAlgorithm } from './tokens/keys.js'
 export type { RefreshTokenClaims, TokenType } from './tokens/jwt.js'
 export type * from './types.js'
@@ -25,3 +26,9 @@ export type * from './types.js'
 export { redisStore } from './redis.js'
 export type { RedisStore, RedisStoreOptions, RedisClient } from './redis.js'
 export type { CookieOptions } from './request/cookies.js'
+export type { AuthorizePredicate, AuthorizeRequirement } from './request/authorize.js'
+export type { PermissionsOption } from './config/permissions.js'
+export type {
+  TrustedIssuerOptions, TrustedIssuerAlgorithm, TrustedIssuerClaims, LegacyOptions, LegacyHmacAlgorithm,
+  ForeignClaims, MapUser
+} from './config/issuers.js'

@@ -4,7 +4,8 @@ import fp from 'fastify-plugin'
 import { createApi } from './api.js'
 import { createEvents } from './audit/events.js'
 import { resolveOptions, type JwtAuthOptions } from './config/options.js'
-import { createAuthenticate } from './request/authenticate.js'
+import { InvalidOptionError } from './errors.js'
+import { createAuthenticate, ownTokensOnly } from './request/authenticate.js'
 import { createAuthorize } from './request/authorize.js'
 import { installProtectByDefault } from './request/protect.js'
 import { createCaptchas } from './routes/captchas.js'
@@ -13,18 +14,29 @@ import { createLockout } from './routes/lockout.js'
 import { authHooks, installSwagger } from './routes/swagger.js'
 import { memoryStore } from './stores/memory.js'
 import { checkCapabilities, resolveStore } from './stores/resolve.js'
+import { createForeignTokens } from './tokens/foreign.js'
 import { createJwt } from './tokens/jwt.js'
 import { createPairs } from './tokens/pairs.js'
 import { createRevocation } from './tokens/revocation.js'
 import { createLoginSessions } from './tokens/sessions.js'
 import type { AuthUser } from './types.js'
-import { createCredentialCheck } from './users/credentials.js'
 import { createUserCache } from './users/user-cache.js'
 import { createUserLookup } from './users/user-lookup.js'
 
 async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): Promise<void> {
   const config = resolveOptions(options)
   const { realm } = config
+  if (app.hasRequestDecorator('user')) {
+    // @fastify/jwt puts its payload on request.user unless told otherwise.
+    throw new InvalidOptionError('request.user is already decorated (by @fastify/jwt?): register @fastify/jwt ' +
+      "first with decoratorName: 'jwtUser' (any name but user) and read its payload from request.jwtUser")
+  }
+  // Aborted when the app closes: a JWKS fetch in flight then ends at once.
+  const closing = new AbortController()
+  const foreign = createForeignTokens(config, closing.signal)
+  if (config.legacy !== null && config.legacy.untilMs <= Date.now()) {
+    app.log.warn('fastify-jwt-auth: legacy.until has passed, legacy tokens are refused; remove the legacy option')
+  }
   // The default store is made once every option is valid, so its sweep timer never leaks.
   const given = config.store ?? memoryStore()
   // A marker must outlive every token it guards: any token of the family or
@@ -40,12 +52,12 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   const userCache = createUserCache(config.userCacheTtl, config.userCacheMax)
   const users = createUserLookup(config.users, userCache, store.userInvalidations)
   const sessions = createLoginSessions(config, store, jwt, pairs, revocation)
-  const authenticate = createAuthenticate({ config, jwt, revocation, users })
-  const authorize = createAuthorize(realm, authenticate)
+  const authenticate = createAuthenticate({ config, jwt, revocation, users, foreign })
+  const authorize = createAuthorize({ realm, permissions: config.permissions }, authenticate)
   authHooks.add(authenticate)
 
   const emit = createEvents(config.onEvent, app.log)
-  const { api, passwordFlows, emailVerification } = createApi({
+  const { api, credentials, passwordFlows, emailVerification } = createApi({
     config, store, given, jwt, pairs, revocation, sessions, users, emit, log: app.log
   })
 
@@ -55,8 +67,8 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   app.decorateRequest('user', null as unknown as AuthUser)
   app.decorateRequest('auth', null)
   app.decorate('authenticate', authenticate)
-  app.decorate('authorize', (...roles: string[]) => {
-    const hook = authorize(...roles)
+  app.decorate('authorize', (...requirement: Parameters<typeof authorize>) => {
+    const hook = authorize(...requirement)
     authHooks.add(hook)
     return hook
   })
@@ -66,14 +78,16 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   installProtectByDefault(app, config, authenticate)
 
   if (config.routes !== null) {
-    const credentials = createCredentialCheck(config.users, api, app.log)
+    // The plugin's routes act on its own login sessions: they take its own tokens only.
+    const routesAuthenticate = ownTokensOnly(authenticate, realm, foreign)
+    authHooks.add(routesAuthenticate)
     app.addHook('onReady', async () => { await credentials.prepare() })
     await app.register(authRoutes, {
       prefix: config.routes.prefix,
       config,
       routes: config.routes,
       api,
-      authenticate,
+      authenticate: routesAuthenticate,
       store,
       sessions,
       captchas: config.routes.captcha === null ? null : await createCaptchas(config.routes.captcha, store.challenges),
@@ -90,6 +104,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   // store you pass decides (a Redis store closes the connections it opened when its last app closes).
   const detach = store.attach({ log: app.log })
   app.addHook('onClose', async () => {
+    closing.abort()
     await detach()
     if (config.store === undefined) await store.close?.()
   })

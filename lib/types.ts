@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthorizePredicate, AuthorizeRequirement } from './request/authorize.js'
 import type { AuthStore, KeyValueStore } from './stores/types.js'
 
 /**
@@ -57,6 +58,11 @@ export interface AccessTokenClaims {
 export interface AuthContext {
   token: string
   claims: AccessTokenClaims
+  /**
+   * Who issued the token when it is not the plugin's own: a trusted issuer's `issuer`, or 'legacy'. Its claims
+   * are then that issuer's (no `fam`, `jti` or `ep` of the plugin's).
+   */
+  issuer?: string
 }
 
 export interface TokenPair {
@@ -91,6 +97,8 @@ export interface IssueOptions {
   claims?: Record<string, unknown>
   /** Kept with the session, for `sessions()`. */
   metadata?: SessionMetadata
+  /** OAuth scopes granted to this session: the access token's `scope` claim (kept across refreshes). */
+  scope?: string | readonly string[]
 }
 
 export interface ChangePasswordOptions {
@@ -170,6 +178,14 @@ declare module 'fastify' {
     authenticate: AuthenticateHook
     /** A hook that answers 403 unless the user holds one of `roles` (authenticating first if needed). */
     authorize (...roles: string[]): AuthenticateHook
+    /**
+     * A hook that answers 403 `insufficient_scope` unless the user meets every list given: any of its names,
+     * or all of them with `all: true`. Permissions come from the `permissions` option and `user.permissions`;
+     * scopes from the access token's `scope` claim.
+     */
+    authorize (requirement: AuthorizeRequirement): AuthenticateHook
+    /** A hook that answers 403 unless `predicate(request.user, request)` resolves to true. */
+    authorize (predicate: AuthorizePredicate): AuthenticateHook
     jwtAuth: JwtAuthApi
   }
   interface FastifyRequest {

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import jwtAuth, { memoryStore } from '../lib/index.js'
 import { bearer, SECRET } from './helpers/app.js'
-import { loginRequest, OLD_PASSWORD, seedAccountUsers } from './helpers/account-app.js'
+import { Inbox, loginRequest, OLD_PASSWORD, seedAccountUsers } from './helpers/account-app.js'
 import { buildHarness, cloneUsers, post, sleep, tokenDigest } from './helpers/account-harness.js'
 
 const seed = await seedAccountUsers()
@@ -79,20 +79,16 @@ t.test('a tampered reset record in the store is refused, never a 500', async (t)
 
 t.test('a refused password when the token has run out meanwhile: nothing is put back', async (t) => {
   const store = memoryStore()
+  const inbox = new Inbox()
   const app = await harness(t, {
+    inbox,
     routes: {
-      passwordReset: { send: async () => {}, ttl: 1 },
+      passwordReset: { send: inbox.sender('reset'), ttl: 1 },
       passwordPolicy: async () => { await sleep(1100); return 'too slow' }
     }
   }, store)
   await app.jwtAuth.requestPasswordReset('alice')
-  const pending = await store.challenges.take('reset-pending:1')
-  t.ok(pending, 'a pending link')
-  await store.challenges.put('reset-pending:1', pending!, 1)
-  const token = 'B'.repeat(43)
-  // The mailer was a no-op: plant a known token in place of the sent one.
-  await store.challenges.put(`reset:${tokenDigest(token)}`, JSON.stringify({ sub: '1', expiresAt: Date.now() + 1000 }), 1)
-  await store.challenges.put('reset-pending:1', `${tokenDigest(token)} ${Date.now() + 1000}`, 1)
+  const { token } = await inbox.next('reset')
   t.equal((await post(app, '/auth/password/reset', { token, password: NEW_PASSWORD })).json().message, 'too slow')
   t.equal(await store.challenges.take(`reset:${tokenDigest(token)}`), null, 'not restored: it had expired')
 })
@@ -158,4 +154,49 @@ t.test('a lookup that throws something other than an Error: the login.failure ev
   const app = await harness(t, { callbacks: () => ({ findByLogin }) })
   t.equal((await loginRequest(app, 'alice', OLD_PASSWORD)).statusCode, 500)
   t.same(app.events.map((event) => [event.type, event.reason]), [['login.failure', undefined]])
+})
+
+t.test('changePassword() overtaken by revokeAll while it runs: refused, the revocation stands', async (t) => {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let entered!: () => void
+  const inPolicy = new Promise<void>((resolve) => { entered = resolve })
+  const app = await harness(t, { routes: { passwordPolicy: async () => { entered(); await gate } } })
+  const changing = app.jwtAuth.changePassword(1, NEW_PASSWORD)
+  await inPolicy
+  await app.jwtAuth.revokeAll(1)
+  release()
+  await t.rejects(changing, { code: 'FST_JWT_AUTH_TOKEN_REVOKED' })
+  t.equal(app.calls.updatePasswordHash, 0, 'nothing written')
+})
+
+t.test('a scoped session keeps its scope through a password change', async (t) => {
+  const app = await harness(t)
+  const pair = await app.jwtAuth.issue({ id: 1 }, { scope: 'reports' })
+  const changed = await post(app, '/auth/password/change', { currentPassword: OLD_PASSWORD, newPassword: NEW_PASSWORD }, bearer(pair.accessToken))
+  t.equal(changed.statusCode, 200)
+  t.equal((await app.jwtAuth.verify(changed.json().access_token)).scope, 'reports')
+})
+
+t.test('a user without an email: the verification token is tied to "no address", and still works', async (t) => {
+  const app = await harness(t, { callbacks: (defaults) => ({ findById: async (id) => { const user = await defaults.findById(id) as Record<string, unknown> | null; if (user !== null) delete user.email; return user } }) })
+  await app.jwtAuth.requestEmailVerification(2)
+  const { token } = await app.inbox.next('verify')
+  t.equal((await post(app, '/auth/email/verify', { token })).statusCode, 204)
+})
+
+t.test('the password changes while a login upgrades its weak hash: no upgrade is written, the login is refused', async (t) => {
+  const { hash } = await import('@node-rs/argon2')
+  const users = cloneUsers(seed)
+  users[0]!.passwordHash = await hash(OLD_PASSWORD, { memoryCost: 4096, timeCost: 1, parallelism: 1 })
+  const store = memoryStore()
+  const app = await buildHarness(store, users)
+  t.teardown(async () => { await app.close(); await store.close() })
+  const hashPassword = app.jwtAuth.hashPassword
+  const other = await hashPassword('changed-meanwhile')
+  // The upgrade's hashing is where the change lands: the user is read again just before the write.
+  app.jwtAuth.hashPassword = async (plain) => { users[0]!.passwordHash = other; return await hashPassword(plain) }
+  t.equal((await loginRequest(app, 'alice', OLD_PASSWORD)).statusCode, 401)
+  t.equal(app.calls.updatePasswordHash, 0)
+  t.equal(users[0]!.passwordHash, other)
 })

@@ -16,7 +16,8 @@ const seed = await seedAccountUsers()
 const otherHash = await hashPassword('changed-under-the-login')
 
 const ALL_TYPES: AuthEventType[] = ['login.success', 'login.failure', 'lockout', 'refresh', 'refresh.reuse', 'logout',
-  'revoke.all', 'register', 'password.change', 'password.reset.request', 'password.reset', 'email.verify']
+  'revoke.all', 'register', 'password.change', 'password.reset.request', 'password.reset', 'email.verify',
+  'password.change.failure', 'password.reset.failure', 'email.verify.failure']
 const REASONS = ['unknown_user', 'wrong_password', 'captcha', 'locked', 'email_not_verified']
 /** Every type some test below saw, checked at the end. */
 const seen = new Set<string>()
@@ -277,6 +278,23 @@ t.test('email.verify: userId, ip, userAgent', async (t) => {
   const message = await s.app.inbox.next('verify')
   t.equal((await s.request('POST', '/auth/email/verify', { token: message.token })).statusCode, 204)
   t.strictSame(s.only('email.verify'), { type: 'email.verify', userId: '2', ...FROM })
+  done(s)
+})
+
+t.test('failures of the account flows: a wrong current password, a locked one, a bad reset or verification token', async (t) => {
+  const s = await subject(t, { routes: { lockout: { maxFailures: 1 } } })
+  const { access_token: token } = (await s.login('alice', OLD_PASSWORD)).json()
+  const change = (currentPassword: string) => s.request('POST', '/auth/password/change', { currentPassword, newPassword: NEW_PASSWORD }, token)
+  t.equal((await change('wrong-password-9')).statusCode, 401)
+  t.equal((await change(OLD_PASSWORD)).statusCode, 429)
+  t.strictSame(s.app.events.filter((event) => event.type === 'password.change.failure').map(({ at, ...rest }) => rest), [
+    { type: 'password.change.failure', userId: '1', reason: 'wrong_password', ...FROM },
+    { type: 'password.change.failure', userId: '1', reason: 'locked', ...FROM }
+  ])
+  t.equal((await s.request('POST', '/auth/password/reset', { token: 'A'.repeat(43), password: NEW_PASSWORD })).statusCode, 400)
+  t.strictSame(s.only('password.reset.failure'), { type: 'password.reset.failure', ...FROM }, 'no user for an unknown token')
+  t.equal((await s.request('POST', '/auth/email/verify', { token: 'B'.repeat(43) })).statusCode, 400)
+  t.strictSame(s.only('email.verify.failure'), { type: 'email.verify.failure', ...FROM })
   done(s)
 })
 

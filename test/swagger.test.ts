@@ -35,9 +35,9 @@ t.test('the document gets the bearer scheme and every authenticated route is mar
   t.teardown(() => app.close())
   t.same(doc.components.securitySchemes, { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } })
   const security = (path: string, method = 'get'): unknown => doc.paths[path]?.[method]?.security
-  for (const path of ['/route-hook', '/route-hook-array', '/context-hook', '/nested', '/hook-added-after']) {
-    t.same(security(path), BEARER, path)
-  }
+  for (const path of ['/route-hook', '/context-hook', '/nested']) t.same(security(path), BEARER, path)
+  // authorize('admin'): the role the route requires, under the scheme.
+  for (const path of ['/route-hook-array', '/hook-added-after']) t.same(security(path), [{ bearerAuth: ['admin'] }], path)
   t.same(security('/auth/me'), BEARER)
   t.same(security('/auth/logout', 'post'), BEARER)
   for (const [path, method] of [['/public', 'get'], ['/auth/login', 'post'], ['/auth/refresh', 'post'], ['/auth/captcha', 'get'], ['/auth/register', 'post']]) {
@@ -120,4 +120,23 @@ t.test('the account routes are documented, the authenticated ones with the lock'
   t.same(responses('/auth/password/forgot'), ['202', '400', '429', '503'])
   t.same(responses('/auth/password/reset'), ['204', '400', '429', '503'])
   t.same(responses('/auth/password/change'), ['200', '400', '401', '403', '429', '503'])
+})
+
+t.test('the security of a route lists what its authorize hooks require: roles, permissions, scopes', async (t) => {
+  const app = Fastify()
+  await app.register(swagger, { openapi: { info: { title: 'test', version: '1.0.0' } } })
+  // The plugin's routes put the schemes into the document.
+  await app.register(jwtAuth, { secret: SECRET, permissions: { admin: ['*'] }, routes: true, users: { findByLogin: async () => null } })
+  app.get('/orders', { onRequest: app.authorize({ permissions: ['orders:read'], scopes: ['orders'] }) }, async () => 'ok')
+  app.get('/by-predicate', { onRequest: app.authorize(() => true) }, async () => 'ok')
+  app.register(async (api) => {
+    api.addHook('onRequest', api.authorize({ roles: ['staff'] }))
+    api.get('/staff', { preHandler: api.authorize({ scopes: ['reports'] }) }, async () => 'ok')
+  })
+  await app.ready()
+  t.teardown(() => app.close())
+  const doc = app.swagger() as unknown as OpenApiDocument
+  t.same(doc.paths['/orders']?.get?.security, [{ bearerAuth: ['orders:read', 'orders'] }])
+  t.same(doc.paths['/by-predicate']?.get?.security, BEARER, 'a predicate requires nothing it can name')
+  t.same(doc.paths['/staff']?.get?.security, [{ bearerAuth: ['reports', 'staff'] }], 'route and context hooks together')
 })

@@ -1,9 +1,10 @@
 import { VerificationTokenInvalidError } from '../errors.js'
 import type { AuthUser, SessionMetadata } from '../types.js'
 import { withoutSecrets } from '../users/without-secrets.js'
+import { fingerprint } from './one-time-tokens.js'
 import type { AccountDeps } from './passwords.js'
 
-/** Email verification: a one-time token to the user's address, spent to mark it verified. */
+/** Email verification: a one-time token to the user's address, spent to mark that address verified. */
 export function createEmailVerification ({ config, tokens, users, emit, log }: AccountDeps) {
   const { markEmailVerified } = config.users
 
@@ -13,9 +14,10 @@ export function createEmailVerification ({ config, tokens, users, emit, log }: A
       const verification = config.routes?.emailVerification
       if (verification == null) throw new TypeError('requestEmailVerification needs routes.emailVerification.send')
       const sub = String(userId)
-      const user = (known ?? await users.fresh(sub)) as { emailVerified?: unknown } | null
+      const user = (known ?? await users.fresh(sub)) as { emailVerified?: unknown, email?: unknown } | null
       if (user === null || user.emailVerified === true) return
-      const token = await tokens.issue('verify', sub, verification.ttl)
+      // Tied to the address it goes to: a token sent before the address changed does not verify the new one.
+      const token = await tokens.issue('verify', sub, verification.ttl, user.email)
       try {
         await verification.send({ user: withoutSecrets(user) as AuthUser, token, expiresIn: verification.ttl })
       } catch (error) {
@@ -23,10 +25,14 @@ export function createEmailVerification ({ config, tokens, users, emit, log }: A
       }
     },
 
-    /** Spends a verification token: the user's address is verified. */
+    /** Spends a verification token: the address it was sent to, if still the user's, is verified. */
     async verify (token: string, metadata: SessionMetadata = {}): Promise<void> {
       const spent = await tokens.take('verify', token)
-      if (spent === null) throw new VerificationTokenInvalidError()
+      const user = spent === null ? null : await users.fresh(spent.sub) as { email?: unknown } | null
+      if (spent === null || user === null || fingerprint(user.email) !== spent.fingerprint) {
+        emit('email.verify.failure', { userId: user === null ? undefined : spent?.sub, ...metadata })
+        throw new VerificationTokenInvalidError()
+      }
       try {
         await markEmailVerified!(spent.sub)
       } catch (error) {

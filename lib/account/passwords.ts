@@ -2,20 +2,22 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Emit } from '../audit/events.js'
 import type { ResolvedOptions } from '../config/options.js'
-import { ResetTokenInvalidError, UserNotFoundError } from '../errors.js'
+import { ResetTokenInvalidError, TokenRevokedError, UserNotFoundError } from '../errors.js'
 import type { LoginExtras, LoginSessions } from '../tokens/sessions.js'
-import type { Revocation } from '../tokens/revocation.js'
+import type { RevocableClaims, Revocation } from '../tokens/revocation.js'
 import type {
-  AuthUser, ChangePasswordOptions, IssuableUser, PasswordHasher, SessionMetadata, TokenPair
+  AuthUser, ChangePasswordOptions, IssuableUser, IssueOptions, PasswordHasher, SessionMetadata, TokenPair
 } from '../types.js'
+import type { CredentialCheck } from '../users/credentials.js'
 import { checkPasswordLength, checkPasswordPolicy } from '../users/password-policy.js'
 import type { UserLookup } from '../users/user-lookup.js'
 import { withoutSecrets } from '../users/without-secrets.js'
-import type { OneTimeTokens } from './one-time-tokens.js'
+import { fingerprint, type OneTimeTokens } from './one-time-tokens.js'
 
 export interface AccountDeps {
   config: ResolvedOptions
   passwords: PasswordHasher
+  credentials: CredentialCheck
   tokens: OneTimeTokens
   revocation: Revocation
   users: UserLookup
@@ -24,17 +26,21 @@ export interface AccountDeps {
   log: FastifyBaseLogger
 }
 
+/** What the plugin's change route adds: the caller's token, whose session goes on with its claims. */
+export interface ChangeExtras extends LoginExtras {
+  caller?: RevocableClaims & { iat: number }
+  carried?: IssueOptions
+}
+
 type Fields = Record<string, unknown>
 
-/** The name the user logs in with, as the password policy and the lockout know it. */
+/** The name the user logs in with, as the password policy knows it; its id when it has no username. */
 export function loginNameOf (user: Fields, sub: string): string {
   return typeof user.username === 'string' ? user.username : `id:${sub}`
 }
 
-/** What the app is told: the token is spent or never was; the user's state is as stored. */
 export function createPasswordFlows (deps: AccountDeps) {
-  const { config, passwords, tokens, revocation, users, sessions, emit, log } = deps
-  const { updatePasswordHash, findByLogin } = config.users
+  const { config, passwords, credentials, tokens, revocation, users, sessions, emit, log } = deps
   const policy = config.routes?.passwordPolicy
 
   // Checked at the call: an app without these callbacks may never change passwords.
@@ -47,20 +53,18 @@ export function createPasswordFlows (deps: AccountDeps) {
   /**
    * Ends every session, stores the new hash, then ends them again: the first revocation holds even if the
    * hash cannot be stored (a failure never leaves the old sessions alive), the second catches a login that
-   * read the old hash in between (stillCurrent catches the rest).
+   * read the old hash in between (stillCurrent catches the rest). Pending reset links die with the old hash.
    */
-  async function replacePassword (sub: string, password: string, onWriteFailure?: () => Promise<void>) {
-    const hash = await passwords.hashPassword(password)
+  async function replacePassword (sub: string, hash: string, onWriteFailure?: () => Promise<void>) {
     await revocation.revokeUser(sub)
     try {
-      await updatePasswordHash!(sub, hash)
+      await config.users.updatePasswordHash!(sub, hash)
     } catch (error) {
       await onWriteFailure?.().catch(() => {})
       throw error
     }
     await revocation.revokeUser(sub)
     await users.invalidate(sub)
-    await tokens.cancelPending('reset', sub)
   }
 
   /** The session that goes on, if it is a live one of the user: checked before the change ends them all. */
@@ -69,61 +73,78 @@ export function createPasswordFlows (deps: AccountDeps) {
     return (await sessions.list(sub)).some((session) => session.familyId === familyId) ? familyId : undefined
   }
 
-  return {
-    async change (
-      userId: string | number, newPassword: string, options: ChangePasswordOptions = {}, extras: LoginExtras = {}
-    ): Promise<TokenPair | undefined> {
-      requireCallbacks('changePassword')
-      const sub = String(userId)
-      const user = await users.fresh(sub) as Fields | null
-      if (user === null) throw new UserNotFoundError()
-      await checkPasswordPolicy(policy, newPassword, loginNameOf(user, sub))
-      const kept = await sessionToKeep(sub, options.keepFamilyId)
-      await replacePassword(sub, newPassword)
-      emit('password.change', { userId: sub, familyId: kept, ...options.metadata })
-      if (options.keepFamilyId === undefined) return undefined
-      // The session goes on under its family id (the revocation was by epoch), or in a new one if it had ended.
-      const reservation = kept === undefined ? undefined : { fam: kept, jti: randomUUID() }
-      return await sessions.issue({ ...user, id: sub } as IssuableUser, { metadata: options.metadata },
-        { ...extras, reservation })
-    },
+  /**
+   * Nothing ended the user's sessions while this change ran (a reset, revokeAll, another change): else it
+   * would undo them. The caller's own token, when there is one, must still be good too.
+   */
+  async function checkNotOvertaken (sub: string, epochAtStart: string | undefined, caller?: RevocableClaims) {
+    if (caller !== undefined && await revocation.check(caller)) throw new TokenRevokedError()
+    if (await revocation.epochOf(sub) !== epochAtStart) throw new TokenRevokedError()
+  }
 
-    /** Sends a reset token to the user of `login`, if there is one; says nothing either way. */
-    async requestReset (login: string, metadata: SessionMetadata = {}): Promise<void> {
-      const reset = config.routes?.passwordReset
-      if (reset == null) throw new TypeError('requestPasswordReset needs routes.passwordReset.send')
-      const user = typeof login === 'string' ? await findByLogin!(login) as Fields | null | undefined : undefined
-      const userId = user == null ? undefined : String(user.id)
-      emit('password.reset.request', { userId, ...metadata })
-      if (userId === undefined) return
-      const token = await tokens.issue('reset', userId, reset.ttl)
-      try {
-        await reset.send({ user: withoutSecrets(user!) as AuthUser, token, expiresIn: reset.ttl })
-      } catch (error) {
-        log.error({ err: error, userId }, 'fastify-jwt-auth: routes.passwordReset.send failed')
-      }
-    },
+  async function change (
+    userId: string | number, newPassword: string, options: ChangePasswordOptions = {}, extras: ChangeExtras = {}
+  ): Promise<TokenPair | undefined> {
+    requireCallbacks('changePassword')
+    const sub = String(userId)
+    const epochAtStart = await revocation.epochOf(sub)
+    const user = await users.fresh(sub) as Fields | null
+    if (user === null) throw new UserNotFoundError()
+    await checkPasswordPolicy(policy, newPassword, loginNameOf(user, sub))
+    const kept = await sessionToKeep(sub, options.keepFamilyId)
+    const hash = await passwords.hashPassword(newPassword)
+    await checkNotOvertaken(sub, epochAtStart, extras.caller)
+    await replacePassword(sub, hash)
+    emit('password.change', { userId: sub, familyId: kept, ...options.metadata })
+    if (options.keepFamilyId === undefined) return undefined
+    // The session goes on under its family id (the revocation was by epoch) with its claims, or in a new one.
+    const reservation = kept === undefined ? undefined : { fam: kept, jti: randomUUID() }
+    const { caller, carried, ...loginExtras } = extras
+    return await sessions.issue({ ...user, id: sub } as IssuableUser, { ...carried, metadata: options.metadata },
+      { ...loginExtras, reservation })
+  }
 
-    /** Spends a reset token for a new password; every session of the user ends, on every instance. */
-    async reset (token: string, newPassword: string, metadata: SessionMetadata = {}): Promise<void> {
-      requireCallbacks('resetPassword')
-      checkPasswordLength(newPassword)
-      const spent = await tokens.take('reset', token)
-      if (spent === null) throw new ResetTokenInvalidError()
-      // Nothing changed yet: a refused password or a failed write leaves the link working.
-      const restore = () => tokens.restore('reset', spent)
-      const user = await users.fresh(spent.sub) as Fields | null
-      if (user === null) throw new ResetTokenInvalidError()
-      try {
-        await checkPasswordPolicy(policy, newPassword, loginNameOf(user, spent.sub))
-      } catch (error) {
-        await restore()
-        throw error
-      }
-      await replacePassword(spent.sub, newPassword, restore)
-      emit('password.reset', { userId: spent.sub, ...metadata })
+  /** Sends a reset token to the user of `login`, if there is one; says nothing either way. */
+  async function requestReset (login: string, metadata: SessionMetadata = {}): Promise<void> {
+    const reset = config.routes?.passwordReset
+    if (reset == null) throw new TypeError('requestPasswordReset needs routes.passwordReset.send')
+    const user = typeof login === 'string' ? await config.users.findByLogin!(login) as Fields | null : undefined
+    const userId = user == null ? undefined : String(user.id)
+    emit('password.reset.request', { userId, ...metadata })
+    if (userId === undefined) return
+    const token = await tokens.issue('reset', userId, reset.ttl, user!.passwordHash)
+    try {
+      await reset.send({ user: withoutSecrets(user!) as AuthUser, token, expiresIn: reset.ttl })
+    } catch (error) {
+      log.error({ err: error, userId }, 'fastify-jwt-auth: routes.passwordReset.send failed')
     }
   }
+
+  /** Spends a reset token for a new password; every session of the user ends, on every instance. */
+  async function reset (token: string, newPassword: string, metadata: SessionMetadata = {}): Promise<void> {
+    requireCallbacks('resetPassword')
+    checkPasswordLength(newPassword)
+    const spent = await tokens.take('reset', token)
+    // Issued for the password the user has now: a reset, a change, or another account under a reused id since
+    // makes it stale.
+    const user = spent === null ? null : await credentials.findWithHash(spent.sub)
+    if (spent === null || user === null || fingerprint(user.passwordHash) !== spent.fingerprint) {
+      emit('password.reset.failure', { userId: user === null ? undefined : spent?.sub, ...metadata })
+      throw new ResetTokenInvalidError()
+    }
+    // Nothing changed yet: a refused password or a failed write leaves the link working.
+    const restore = () => tokens.restore('reset', spent)
+    try {
+      await checkPasswordPolicy(policy, newPassword, loginNameOf(user, spent.sub))
+    } catch (error) {
+      await restore()
+      throw error
+    }
+    await replacePassword(spent.sub, await passwords.hashPassword(newPassword), restore)
+    emit('password.reset', { userId: spent.sub, ...metadata })
+  }
+
+  return { change, requestReset, reset }
 }
 
 export type PasswordFlows = ReturnType<typeof createPasswordFlows>

@@ -6,8 +6,8 @@ export type AuthEventType =
   | 'login.success' | 'login.failure' | 'lockout'
   | 'refresh' | 'refresh.reuse' | 'logout' | 'revoke.all'
   | 'register'
-  | 'password.change' | 'password.reset.request' | 'password.reset'
-  | 'email.verify'
+  | 'password.change' | 'password.change.failure' | 'password.reset.request' | 'password.reset'
+  | 'password.reset.failure' | 'email.verify' | 'email.verify.failure'
 
 /** Why a login failed: for the server's eyes only (the client gets one answer for all). */
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'captcha' | 'locked' | 'email_not_verified'

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer'
 import { toLifetime, toSeconds, type Duration } from './duration.js'
 import { checkKeys, fail, isObject } from './check.js'
 import { resolveCookies, type CookieOptions, type ResolvedCookies } from '../request/cookies.js'
-import { resolveKeys, type ResolvedKey, type SigningKey } from '../tokens/keys.js'
+import { resolveKeys, SAFE_KID, type ResolvedKey, type SigningKey } from '../tokens/keys.js'
 import { OWASP_ARGON2ID, type PasswordOptions } from '../users/passwords.js'
 import {
   resolveProtectByDefault,
@@ -13,6 +13,15 @@ import {
 } from './routes.js'
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit.js'
 import type { AuthEventListener } from '../audit/events.js'
+import {
+  resolveLegacy,
+  resolveTrustedIssuers,
+  type LegacyOptions,
+  type ResolvedLegacy,
+  type ResolvedTrustedIssuer,
+  type TrustedIssuerOptions
+} from './issuers.js'
+import { resolvePermissions, type PermissionsOption } from './permissions.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
@@ -28,8 +37,11 @@ export interface JwtAuthUsers {
   findByLogin?: (login: string) => MaybePromise<(FoundUser & { passwordHash: string }) | null | undefined>
   /** Creates a user (POST /register). */
   create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<FoundUser>
-  /** Stores a new hash: a rehash after login, a password change or reset. */
-  updatePasswordHash?: (id: string, passwordHash: string) => MaybePromise<void>
+  /**
+   * Stores a new hash: a password change or reset, or a stronger hash after a login (then `previous` is the hash
+   * it replaces: make that update conditional on it, so that it never lands over a password changed meanwhile).
+   */
+  updatePasswordHash?: (id: string, passwordHash: string, context?: { previous: string }) => MaybePromise<void>
   /** Records that the user proved their email address (POST /email/verify). */
   markEmailVerified?: (id: string) => MaybePromise<void>
 }
@@ -80,13 +92,32 @@ interface CommonOptions {
   cookies?: boolean | CookieOptions
   /** Audit events (login, refresh, logout, password, ...), sync or async; what it throws is logged. */
   onEvent?: AuthEventListener
+  /** Role -> permission names, for `authorize({ permissions })`. */
+  permissions?: PermissionsOption
+  /** Access tokens of other issuers (an identity provider) that `authenticate` accepts, verified with their JWKS. */
+  trustedIssuers?: TrustedIssuerOptions[]
+  /** Tokens of an earlier @fastify/jwt set-up, accepted as access tokens until `until`. */
+  legacy?: LegacyOptions
 }
 
-/** HMAC: one shared secret signs and verifies. */
-export interface HmacOptions extends CommonOptions {
-  /** HMAC secret: at least 32 bytes for HS256, 48 for HS384, 64 for HS512 (RFC 7518 section 3.2). */
+/** One HMAC secret of a list (rotation): the first signs, each verifies the tokens carrying its kid. */
+export interface HmacSecret {
+  /** Put in the header of the tokens it signs. One entry may omit it: it verifies the tokens without a kid. */
+  kid?: string
+  /** At least 32 bytes for HS256, 48 for HS384, 64 for HS512. */
   secret: string | Buffer
-  /** HMAC algorithm; default 'HS256'. */
+  /** The one algorithm this secret signs and verifies with; default 'HS256'. */
+  algorithm?: HmacAlgorithm
+}
+
+/** HMAC: shared secrets sign and verify. */
+export interface HmacOptions extends CommonOptions {
+  /**
+   * HMAC secret: at least 32 bytes for HS256, 48 for HS384, 64 for HS512 (RFC 7518 section 3.2). An array
+   * rotates secrets: the first signs, each verifies the tokens carrying its kid, with its own algorithm.
+   */
+  secret: string | Buffer | HmacSecret[]
+  /** HMAC algorithm of a single secret; default 'HS256'. The entries of an array have their own. */
   algorithm?: HmacAlgorithm
   keys?: never
 }
@@ -98,11 +129,21 @@ export interface KeysOptions extends CommonOptions {
   algorithm?: never
 }
 
-export type JwtAuthOptions = HmacOptions | KeysOptions
+export type JwtAuthOptions =
+  // A top-level algorithm beside a secret array is refused: each entry has its own.
+  | (HmacOptions & ({ secret: string | Buffer } | { secret: HmacSecret[], algorithm?: never }))
+  | KeysOptions
 
-/** How tokens are signed and verified. */
+/** A validated HMAC secret; `kid` undefined for the one of the tokens without a kid. */
+export interface ResolvedSecret {
+  kid: string | undefined
+  key: Buffer
+  algorithm: HmacAlgorithm
+}
+
+/** How tokens are signed and verified: the first secret or key signs. */
 export type Signing =
-  | { kind: 'hmac', key: Buffer, algorithm: HmacAlgorithm }
+  | { kind: 'hmac', secrets: ResolvedSecret[] }
   | { kind: 'keys', keys: ResolvedKey[] }
 
 export interface ResolvedOptions {
@@ -128,12 +169,17 @@ export interface ResolvedOptions {
   protectByDefault: Required<ProtectByDefaultOptions> | null
   cookies: ResolvedCookies | null
   onEvent: AuthEventListener | undefined
+  permissions: PermissionsOption
+  trustedIssuers: ResolvedTrustedIssuer[]
+  legacy: ResolvedLegacy | null
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
+const HMAC_SECRET_OPTIONS = ['kid', 'secret', 'algorithm']
 const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
-  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies', 'onEvent']
+  'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies', 'onEvent',
+  'permissions', 'trustedIssuers', 'legacy']
 // Access tokens are short-lived (a stolen one cannot be called back before it expires); a day is already long.
 const MAX_ACCESS_TTL = 86_400
 const MAX_REFRESH_TTL = 400 * 86_400
@@ -163,20 +209,60 @@ function cacheSize (value: unknown, option: string, fallback: number): number {
   return value as number
 }
 
-function resolveKey (secret: unknown, algorithm: HmacAlgorithm): Buffer {
-  if (secret === undefined || secret === null || secret === '') {
-    fail('secret is required (an HMAC secret of at least 32 random bytes)')
-  }
-  if (typeof secret !== 'string' && !Buffer.isBuffer(secret)) fail('secret must be a string or a Buffer')
-  const key = Buffer.from(secret)
+function resolveKey (secret: unknown, algorithm: HmacAlgorithm, option: string): Buffer {
   const minimum = HMAC_MIN_BYTES[algorithm]
+  if (secret === undefined || secret === null || secret === '') {
+    fail(`${option} is required (an HMAC secret of at least ${minimum} random bytes)`)
+  }
+  if (typeof secret !== 'string' && !Buffer.isBuffer(secret)) {
+    fail(`${option} must be a string or a Buffer${option === 'secret' ? ', or an array of { kid, secret }' : ''}`)
+  }
+  const key = Buffer.from(secret)
   if (key.length < minimum) {
     fail(
-      `secret must be at least ${minimum} bytes for ${algorithm} (got ${key.length}); generate one with: ` +
+      `${option} must be at least ${minimum} bytes for ${algorithm} (got ${key.length}); generate one with: ` +
       `node -e "console.log(require('crypto').randomBytes(${minimum}).toString('base64'))"`
     )
   }
   return key
+}
+
+function resolveSecret (entry: unknown, index: number): ResolvedSecret {
+  const option = `secret[${index}]`
+  if (!isObject(entry)) fail(`${option} must be { kid, secret, algorithm }`)
+  checkKeys(entry, HMAC_SECRET_OPTIONS, option)
+  const { kid } = entry
+  if (kid !== undefined && (typeof kid !== 'string' || !SAFE_KID.test(kid))) {
+    fail(`${option}.kid must be 1 to 128 printable characters without quotes or backslashes`)
+  }
+  const algorithm = (entry.algorithm ?? 'HS256') as HmacAlgorithm
+  if (!Object.hasOwn(HMAC_MIN_BYTES, algorithm)) {
+    fail(`${option}.algorithm must be one of HS256, HS384, HS512 (got ${String(algorithm)})`)
+  }
+  return { kid, key: resolveKey(entry.secret, algorithm, `${option}.secret`), algorithm }
+}
+
+/** One secret (tokens without a kid), or a list: the first signs, each verifies the tokens of its kid. */
+function resolveSecrets (secret: unknown, algorithm: HmacAlgorithm | undefined): ResolvedSecret[] {
+  if (!Array.isArray(secret)) {
+    const single = algorithm ?? 'HS256'
+    return [{ kid: undefined, key: resolveKey(secret, single, 'secret'), algorithm: single }]
+  }
+  if (algorithm !== undefined) fail('algorithm cannot go with a secret array: give each entry its own algorithm')
+  if (secret.length === 0) fail('secret must not be an empty array: its first entry signs the tokens')
+  const secrets = secret.map(resolveSecret)
+  secrets.forEach(({ kid, key }, index) => {
+    const sameKid = secrets.findIndex((other) => other.kid === kid)
+    if (sameKid < index) {
+      fail(kid === undefined
+        ? `secret[${index}] has no kid, like secret[${sameKid}]: one entry at most verifies the tokens without one`
+        : `secret[${index}].kid duplicates secret[${sameKid}].kid (${kid})`)
+    }
+    // The same secret twice would be a rotation that changes nothing, or one key under two algorithms.
+    const sameKey = secrets.findIndex((other) => other.key.equals(key))
+    if (sameKey < index) fail(`secret[${index}].secret is the same as secret[${sameKey}].secret: rotate to a new one`)
+  })
+  return secrets
 }
 
 function resolveUsers (users: unknown): JwtAuthUsers {
@@ -251,7 +337,7 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
   const users = resolveUsers(options.users)
   const resolved = {
     signing: (keys === undefined
-      ? { kind: 'hmac', key: resolveKey((options as HmacOptions).secret, algorithm), algorithm }
+      ? { kind: 'hmac', secrets: resolveSecrets((options as HmacOptions).secret, options.algorithm) }
       : { kind: 'keys', keys: resolveKeys(keys) }) satisfies Signing as Signing,
     issuer,
     audience,
@@ -270,7 +356,10 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     rateLimit: resolveRateLimit(options.rateLimit),
     protectByDefault: resolveProtectByDefault(options.protectByDefault),
     cookies: resolveCookies(options.cookies),
-    onEvent: resolveOnEvent(options.onEvent)
+    onEvent: resolveOnEvent(options.onEvent),
+    permissions: resolvePermissions(options.permissions),
+    trustedIssuers: resolveTrustedIssuers(options.trustedIssuers),
+    legacy: resolveLegacy(options.legacy)
   }
   if (resolved.accessTtl >= resolved.refreshTtl) {
     fail(

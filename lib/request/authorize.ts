@@ -1,33 +1,118 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { challengeReply } from './challenge.js'
+import { checkKeys } from '../config/check.js'
+import type { PermissionsOption } from '../config/permissions.js'
 import { InsufficientScopeError } from '../errors.js'
-import type { AuthenticateHook } from '../types.js'
+import type { AuthenticateHook, AuthUser } from '../types.js'
+import { challengeReply } from './challenge.js'
+import { grants } from './permissions.js'
 
-// RFC 6749 scope-token characters: roles go into the challenge's scope attribute.
+// RFC 6749 scope-token characters: required names go into the challenge's scope attribute.
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+/** What `authorize({ ... })` requires: each list given must be met, any one of its names (all with `all`). */
+export interface AuthorizeRequirement {
+  roles?: readonly string[]
+  permissions?: readonly string[]
+  /** OAuth scopes of the access token's `scope` claim (RFC 9068). */
+  scopes?: readonly string[]
+  all?: boolean
+}
+
+export type AuthorizePredicate = (user: AuthUser, request: FastifyRequest) => boolean | Promise<boolean>
+
+type Kind = 'roles' | 'permissions' | 'scopes'
+const KINDS: Kind[] = ['roles', 'permissions', 'scopes']
+
+/** Hooks made by authorize, and the names each requires: for the OpenAPI `security` of their routes. */
+export const requiredNames = new WeakMap<object, string[]>()
 
 // The user record's roles when it has a roles field: one that is not a list grants nothing (a bad column must
 // not bring back the token's older roles); the token's roles when it has none.
-function rolesOf (request: FastifyRequest): unknown {
+function rolesOf (request: FastifyRequest): string[] {
   const userRoles = (request.user as { roles?: unknown } | null)?.roles
-  if (userRoles === undefined) return request.auth?.claims.roles
-  return Array.isArray(userRoles) ? userRoles : []
+  const roles = userRoles === undefined ? request.auth?.claims.roles : userRoles
+  return Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : []
 }
 
-/** `app.authorize(...roles)`: 403 insufficient_scope unless the user holds one of `roles`. */
-export function createAuthorize (realm: string, authenticate: AuthenticateHook) {
-  return function authorize (...roles: string[]): AuthenticateHook {
-    if (roles.length === 0 || !roles.every((role) => typeof role === 'string' && SCOPE_TOKEN.test(role))) {
-      throw new TypeError('authorize: give one or more roles, each a string without spaces, quotes or backslashes')
+function scopesOf (request: FastifyRequest): string[] {
+  const scope = request.auth?.claims.scope
+  return typeof scope === 'string' ? scope.split(' ').filter((name) => name !== '') : []
+}
+
+function checkNames (names: unknown, path: string): readonly string[] | undefined {
+  if (names === undefined) return undefined
+  if (!Array.isArray(names) || names.length === 0 ||
+      !names.every((name) => typeof name === 'string' && SCOPE_TOKEN.test(name))) {
+    throw new TypeError(`${path} must be a non-empty array of names without spaces, quotes or backslashes`)
+  }
+  return names as readonly string[]
+}
+
+/** The requirement, checked once when the hook is made: an unknown key or a bad name is a TypeError. */
+function checkRequirement (requirement: object): Required<Pick<AuthorizeRequirement, 'all'>> & AuthorizeRequirement {
+  const raise = (message: string): never => { throw new TypeError(message) }
+  checkKeys(requirement, [...KINDS, 'all'], 'authorize', raise)
+  const given = requirement as AuthorizeRequirement
+  const lists = Object.fromEntries(KINDS.map((kind) => [kind, checkNames(given[kind], `authorize: ${kind}`)]))
+  if (KINDS.every((kind) => lists[kind] === undefined)) raise('authorize: give roles, permissions or scopes')
+  if (given.all !== undefined && typeof given.all !== 'boolean') raise('authorize: all must be a boolean')
+  return { ...lists, all: given.all === true }
+}
+
+/** `app.authorize`: 403 insufficient_scope unless the user meets the requirement (authenticating first if needed). */
+export function createAuthorize (
+  { realm, permissions }: { realm: string, permissions: PermissionsOption }, authenticate: AuthenticateHook
+) {
+  function forbid (reply: FastifyReply, scope: string | undefined): Error {
+    return challengeReply(reply, new InsufficientScopeError(), realm, scope)
+  }
+
+  function byPredicate (predicate: AuthorizePredicate): AuthenticateHook {
+    return async function authorizeByPredicate (request, reply) {
+      if (request.auth === null) await authenticate(request, reply)
+      if (await predicate(request.user, request) !== true) throw forbid(reply, undefined)
     }
-    const scope = roles.join(' ')
-    return async function authorizeRoles (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  }
+
+  function byRequirement (requirement: ReturnType<typeof checkRequirement>): AuthenticateHook {
+    const wanted = KINDS.filter((kind) => requirement[kind] !== undefined)
+    const scope = wanted.flatMap((kind) => requirement[kind]!).join(' ')
+    const heldBy: Record<Kind, (request: FastifyRequest) => (name: string) => boolean> = {
+      roles: (request) => { const held = rolesOf(request); return (name) => held.includes(name) },
+      permissions: (request) => grants(permissions, rolesOf(request), request.user),
+      scopes: (request) => { const held = scopesOf(request); return (name) => held.includes(name) }
+    }
+    return async function authorizeRequirement (request, reply) {
       // Safe on its own: a route guarded only by authorize still authenticates.
       if (request.auth === null) await authenticate(request, reply)
-      const held = rolesOf(request)
-      if (!Array.isArray(held) || !roles.some((role) => held.includes(role))) {
-        throw challengeReply(reply, new InsufficientScopeError(), realm, scope)
-      }
+      const met = wanted.every((kind) => {
+        const holds = heldBy[kind](request)
+        const names = requirement[kind]!
+        return requirement.all ? names.every(holds) : names.some(holds)
+      })
+      if (!met) throw forbid(reply, scope)
     }
+  }
+
+  return function authorize (...args: unknown[]): AuthenticateHook {
+    const [first] = args
+    let hook: AuthenticateHook
+    let names: string[] = []
+    if (typeof first === 'function' && args.length === 1) {
+      hook = byPredicate(first as AuthorizePredicate)
+    } else if (typeof first === 'object' && first !== null && !Array.isArray(first) && args.length === 1) {
+      const requirement = checkRequirement(first)
+      names = KINDS.flatMap((kind) => requirement[kind] ?? [])
+      hook = byRequirement(requirement)
+    } else {
+      if (args.length === 0 || !args.every((role) => typeof role === 'string' && SCOPE_TOKEN.test(role))) {
+        throw new TypeError('authorize: give one or more roles, each a string without spaces, quotes or backslashes')
+      }
+      const roles = args as string[]
+      names = [...roles]
+      hook = byRequirement({ roles, all: false })
+    }
+    requiredNames.set(hook, names)
+    return hook
   }
 }

@@ -3,6 +3,9 @@ import type { ResolvedRoutes } from '../config/routes.js'
 import { AccountLockedError } from '../errors.js'
 import type { ResolvedStore } from '../stores/resolve.js'
 
+/** A login name, or a user known only by its id. */
+export type LockoutName = string | { userId: string }
+
 const FOLDED = /[\p{M}\p{Default_Ignorable_Code_Point}]/gu
 
 function lockedError (until: number): Error {
@@ -24,9 +27,12 @@ export function createLockout (options: NonNullable<ResolvedRoutes['lockout']>, 
   // Names a user lookup may take for one account count as one (a case-, accent- or width-insensitive
   // collation, NFKC): compatibility forms, marks, invisible characters, case and spacing are folded.
   // A digest names the count and the lock: bounded in size whatever the name, and no name is stored.
-  const accountKey = (login: string): string => createHash('sha256')
-    .update(login.normalize('NFKD').replace(FOLDED, '').trim().replace(/\s+/g, ' ').toLowerCase())
-    .digest('base64url')
+  // An account known only by its id (no username) counts apart, under a key no typed login can give.
+  const accountKey = (login: LockoutName): string => typeof login === 'string'
+    ? createHash('sha256')
+      .update(login.normalize('NFKD').replace(FOLDED, '').trim().replace(/\s+/g, ' ').toLowerCase())
+      .digest('base64url')
+    : `id.${createHash('sha256').update(login.userId).digest('base64url')}`
   const counterOf = (name: string): string => `login:${name}`
 
   // The count starts again once the lock is written: the lock now holds the name.
@@ -39,7 +45,7 @@ export function createLockout (options: NonNullable<ResolvedRoutes['lockout']>, 
 
   return {
     /** Refuses a locked name, then counts this attempt; returns whether a failure now must lock the name. */
-    async begin (login: string): Promise<{ lastChance: boolean }> {
+    async begin (login: LockoutName): Promise<{ lastChance: boolean }> {
       const name = accountKey(login)
       const until = await store.locks.lockedUntil(name)
       if (until !== null && until > Date.now()) throw lockedError(until)
@@ -50,11 +56,11 @@ export function createLockout (options: NonNullable<ResolvedRoutes['lockout']>, 
     },
 
     /** The password was wrong on the last allowed attempt: lock the name (a lock that cannot be written is a 503). */
-    async failed (login: string): Promise<void> {
+    async failed (login: LockoutName): Promise<void> {
       await writeLock(accountKey(login))
     },
 
-    async succeeded (login: string): Promise<void> {
+    async succeeded (login: LockoutName): Promise<void> {
       await store.counters.reset(counterOf(accountKey(login)))
     }
   }

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { loginNameOf } from '../account/passwords.js'
-import { InvalidCredentialsError, UserNotFoundError } from '../errors.js'
-import type { CredentialCheck } from '../users/credentials.js'
+import { AccountLockedError, InvalidCredentialsError, UserNotFoundError } from '../errors.js'
+import type { AccessTokenClaims, IssueOptions } from '../types.js'
 import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import {
   acceptedResponse, changeBody, errorResponses, forgotBody, resetBody, routeSchema, tokenPair
@@ -47,16 +46,36 @@ async function resetRoutes (app: FastifyInstance, context: RoutesContext): Promi
   })
 }
 
-/** The current password, checked as a login is: counted by the lockout first. */
-async function checkCurrentPassword (
-  { lockout, emit }: RoutesContext, credentials: CredentialCheck, request: FastifyRequest, password: string
-): Promise<Record<string, unknown>> {
+// Claims the plugin sets itself; the rest of a token's claims (the app's own, the scope) go on with its session.
+const PLUGIN_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh', 'roles', 'scope'])
+
+/** What the caller's session carries into its new pair: the app's claims and the scope. */
+function carriedBy (claims: AccessTokenClaims): IssueOptions {
+  const own = Object.fromEntries(Object.entries(claims).filter(([name]) => !PLUGIN_CLAIMS.has(name)))
+  return { claims: own, ...(typeof claims.scope === 'string' ? { scope: claims.scope } : {}) }
+}
+
+/**
+ * The current password, checked as a login is: counted by the lockout first, under the user's username (shared
+ * with its logins), or under its id when it has none.
+ */
+async function checkCurrentPassword (context: RoutesContext, request: FastifyRequest, password: string) {
+  const { lockout, emit, credentials } = context
   const sub = request.auth!.claims.sub
   const user = await credentials.findWithHash(sub)
   if (user === null) throw new UserNotFoundError()
-  const name = loginNameOf(user, sub)
-  const attempt = await lockout?.begin(name)
+  const name = typeof user.username === 'string' ? user.username : { userId: sub }
+  const failure = (reason: string) =>
+    emit('password.change.failure', { userId: sub, reason, ...sessionMetadata(request) })
+  let attempt
+  try {
+    attempt = await lockout?.begin(name)
+  } catch (error) {
+    if (error instanceof AccountLockedError) failure('locked')
+    throw error
+  }
   if (!await credentials.matches(user.passwordHash, password)) {
+    failure('wrong_password')
     if (attempt?.lastChance === true) {
       await lockout!.failed(name)
       emit('lockout', { userId: sub, ...sessionMetadata(request) })
@@ -64,12 +83,11 @@ async function checkCurrentPassword (
     throw new InvalidCredentialsError()
   }
   await lockout?.succeeded(name)
-  return user
 }
 
 /** POST /password/change: the logged-in user, with the current password; every other session ends. */
 async function changeRoute (app: FastifyInstance, context: RoutesContext): Promise<void> {
-  const { authenticate, credentials, passwordFlows, routeConfig } = context
+  const { authenticate, passwordFlows, routeConfig } = context
   app.post<{ Body: { currentPassword: string, newPassword: string } }>('/password/change', {
     onRequest: authenticate,
     config: routeConfig,
@@ -79,12 +97,13 @@ async function changeRoute (app: FastifyInstance, context: RoutesContext): Promi
       body: changeBody,
       response: { 200: tokenPair, ...errorResponses(400, 401, 403, 429, 503) }
     })
-  }, async (request: FastifyRequest<{ Body: { currentPassword: string, newPassword: string } }>, reply) => {
-    const { sub, fam } = request.auth!.claims
-    await checkCurrentPassword(context, credentials, request, request.body.currentPassword)
+  }, async (request, reply) => {
+    const { claims } = request.auth!
+    await checkCurrentPassword(context, request, request.body.currentPassword)
     const csrf = csrfBinding(context)
-    const pair = await passwordFlows.change(sub, request.body.newPassword,
-      { keepFamilyId: fam, metadata: sessionMetadata(request) }, { csrfHash: csrf.hash })
+    const pair = await passwordFlows.change(claims.sub, request.body.newPassword,
+      { keepFamilyId: claims.fam, metadata: sessionMetadata(request) },
+      { csrfHash: csrf.hash, caller: claims, carried: carriedBy(claims) })
     return sendTokens(context, reply, pair!, csrf.token)
   })
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { ResolvedOptions } from '../config/options.js'
+import { requiredNames } from '../request/authorize.js'
 import { isProtectedByDefault } from '../request/protect.js'
 
 interface SwaggerTransformInput {
@@ -18,6 +19,17 @@ function asList (hooks: unknown): unknown[] {
 }
 
 const hasAuthHook = (hooks: unknown): boolean => asList(hooks).some((hook) => authHooks.has(hook as object))
+
+/**
+ * The names the route's authorize hooks require (roles, permissions, scopes), for its OpenAPI `security`: its own
+ * hooks and its context's (none when Fastify keeps them where they cannot be found).
+ */
+export function requiredBy (route: RouteOptions, context: Record<string, unknown> | undefined): string[] {
+  const sources = [route as unknown as Record<string, unknown>, context ?? {}]
+  const names = sources.flatMap((hooks) => AUTH_HOOK_NAMES.flatMap((name) =>
+    asList(hooks[name]).flatMap((hook) => requiredNames.get(hook as object) ?? [])))
+  return [...new Set(names)]
+}
 
 // Hooks added with instance.addHook() are not in the route options; Fastify
 // keeps them under its 'fastify.hooks' symbol, which is looked up by name so a
@@ -59,23 +71,21 @@ export function installSwagger (app: FastifyInstance, config: ResolvedOptions): 
     schemes.swaggerLogin = { type: 'oauth2', description, flows: { password: { tokenUrl, scopes: {} } } }
     definitions.swaggerLogin = { type: 'oauth2', description, flow: 'password', tokenUrl, scopes: {} }
   }
-  const security = Object.keys(schemes).map((name) => ({ [name]: [] }))
+  // What a route requires is listed under each scheme (OpenAPI 3.1 allows role names for any scheme).
+  const securityFor = (names: string[]) => Object.keys(schemes).map((name) => ({ [name]: names }))
 
-  const mark = (route: RouteOptions): void => {
+  const mark = (route: RouteOptions, instance: object): void => {
     if ((route.schema as { security?: unknown } | undefined)?.security !== undefined) return
+    const security = securityFor(requiredBy(route, contextHooks(instance)))
     route.schema = { ...route.schema, security } as RouteOptions['schema']
   }
-  // Context hooks (instance.addHook) are only in place once the app is ready:
-  // those routes are looked at again then. @fastify/swagger keeps the same
-  // route objects and builds the document after ready.
+  // Context hooks (instance.addHook) are only in place once the app is ready, so every route is looked at
+  // then. @fastify/swagger keeps the same route objects and builds the document after ready.
   let pending: Array<{ instance: object, route: RouteOptions }> = []
-  app.addHook('onRoute', function markAuthenticatedRoute (route) {
-    if (usesAuthenticationHooks(route, config)) mark(route)
-    else pending.push({ instance: this, route })
-  })
+  app.addHook('onRoute', function collectRoute (route) { pending.push({ instance: this, route }) })
   app.addHook('onReady', async () => {
     for (const { instance, route } of pending) {
-      if (hasContextAuthHook(instance)) mark(route)
+      if (usesAuthenticationHooks(route, config) || hasContextAuthHook(instance)) mark(route, instance)
     }
     pending = []
   })

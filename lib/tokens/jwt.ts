@@ -1,6 +1,6 @@
 import { createSigner, createVerifier, TokenError, type Algorithm } from 'fast-jwt'
 import { InvalidTokenError, TokenExpiredError, TokenNotActiveError, WrongTokenTypeError } from '../errors.js'
-import type { ResolvedOptions } from '../config/options.js'
+import type { ResolvedOptions, Signing } from '../config/options.js'
 import type { AccessTokenClaims } from '../types.js'
 import { createVerifyCache } from './verify-cache.js'
 
@@ -81,6 +81,49 @@ function keyIdOf (token: string): unknown {
   }
 }
 
+/** A secret or key as signers and verifiers take it; `kid` undefined for an HMAC secret of tokens without one. */
+interface TokenKey {
+  kid: string | undefined
+  algorithm: Algorithm
+  /** Undefined on an asymmetric key kept only to verify. */
+  signWith: Buffer | string | undefined
+  verifyWith: Buffer | string
+}
+
+function tokenKeys (signing: Signing): TokenKey[] {
+  return signing.kind === 'hmac'
+    ? signing.secrets.map(({ kid, key, algorithm }) => ({ kid, algorithm, signWith: key, verifyWith: key }))
+    : signing.keys.map(({ kid, algorithm, privatePem, publicPem }) =>
+      ({ kid, algorithm, signWith: privatePem, verifyWith: publicPem }))
+}
+
+/**
+ * Picks a token's verifiers by the `kid` of its header: a token verifies only with the secret or key it names, and
+ * with that one's algorithm; a token without a kid only with the HMAC secret without one, if there is one.
+ */
+function keyLookup<V> (keys: TokenKey[], verifiersOf: (key: TokenKey) => V): (token: string) => V {
+  // A lone secret without a kid (the common set-up) takes every token without reading its header.
+  if (keys.length === 1 && keys[0]!.kid === undefined) {
+    const verifiers = verifiersOf(keys[0]!)
+    return () => verifiers
+  }
+  const byKid = new Map(keys.map((key) => [key.kid, verifiersOf(key)]))
+  // Tokens of one key share one header segment: decoding it (base64 and JSON,
+  // ~1 µs) once per distinct header is enough. A few entries, never evicted,
+  // and only for headers naming a known key.
+  const byHeader = new Map<string, V>()
+  return (token) => {
+    const header = token.slice(0, token.indexOf('.'))
+    const known = byHeader.get(header)
+    if (known !== undefined) return known
+    const kid = keyIdOf(token)
+    const verifiers = kid === undefined || typeof kid === 'string' ? byKid.get(kid) : undefined
+    if (verifiers === undefined) throw new InvalidTokenError('The token key is unknown')
+    if (byHeader.size < HEADER_CACHE_SIZE) byHeader.set(header, verifiers)
+    return verifiers
+  }
+}
+
 export function createJwt (config: ResolvedOptions) {
   const { signing, issuer, audience } = config
   const requiredClaims = ['sub', 'jti', 'fam', 'iat', 'exp']
@@ -88,11 +131,10 @@ export function createJwt (config: ResolvedOptions) {
   if (issuer !== undefined) requiredClaims.push('iss')
   if (audience !== undefined) requiredClaims.push('aud')
 
-  const signingKey = signing.kind === 'hmac'
-    ? { key: signing.key, algorithm: signing.algorithm, kid: undefined }
-    : { key: signing.keys[0]!.privatePem!, algorithm: signing.keys[0]!.algorithm, kid: signing.keys[0]!.kid }
+  const keys = tokenKeys(signing)
+  const signingKey = keys[0]!
   const signerOptions = {
-    key: signingKey.key,
+    key: signingKey.signWith!,
     algorithm: signingKey.algorithm,
     kid: signingKey.kid,
     iss: issuer,
@@ -126,27 +168,7 @@ export function createJwt (config: ResolvedOptions) {
   }
   type VerifierSet = ReturnType<typeof verifierSet>
 
-  let verifiersFor: (token: string) => VerifierSet
-  if (signing.kind === 'hmac') {
-    const verifiers = verifierSet(signing.key, signing.algorithm)
-    verifiersFor = () => verifiers
-  } else {
-    const byKid = new Map(signing.keys.map((key) => [key.kid, verifierSet(key.publicPem, key.algorithm)]))
-    // Tokens of one key share one header segment: decoding it (base64 and JSON,
-    // ~1 µs) once per distinct header is enough. A few entries, never evicted,
-    // and only for headers naming a known key.
-    const byHeader = new Map<string, VerifierSet>()
-    verifiersFor = (token) => {
-      const header = token.slice(0, token.indexOf('.'))
-      const known = byHeader.get(header)
-      if (known !== undefined) return known
-      const kid = keyIdOf(token)
-      const verifiers = typeof kid === 'string' ? byKid.get(kid) : undefined
-      if (verifiers === undefined) throw new InvalidTokenError('The token key is unknown')
-      if (byHeader.size < HEADER_CACHE_SIZE) byHeader.set(header, verifiers)
-      return verifiers
-    }
-  }
+  const verifiersFor = keyLookup(keys, ({ verifyWith, algorithm }) => verifierSet(verifyWith, algorithm))
 
   function decode (
     kind: keyof VerifierSet,

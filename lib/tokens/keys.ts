@@ -45,7 +45,8 @@ const DIGEST: Record<AsymmetricAlgorithm, string | null> = {
   ES384: 'sha384',
   EdDSA: null
 }
-const SAFE_KID = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/
+/** A key id as it may go in a header and a JWKS: printable, without quotes or backslashes. */
+export const SAFE_KID = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/
 
 function fail (message: string): never {
   throw new InvalidOptionError(message)

@@ -20,6 +20,17 @@ const revokedBy = (familyMarker: string | null, epoch: string | null, claims: Re
   familyMarker !== null || (epoch !== null && epochPassed(epoch, claims.ep))
 
 /**
+ * Tokens of other issuers carry no family and no epoch: a user marker (the time of a revokeAll, in ms) ends those
+ * issued before it. `iat` is in seconds, so a token issued in the second of a revokeAll, even just after it, ends
+ * too; one without `iat` ends at any revokeAll. Markers of 0.1.0 (random strings) end every such token.
+ */
+function revokedSince (marker: string | null, iat: number | undefined): boolean {
+  if (marker === null) return false
+  const at = Number(marker)
+  return !Number.isSafeInteger(at) || at > (iat ?? 0) * 1000
+}
+
+/**
  * Revocation markers: a family marker ends one login session, a user marker
  * (the epoch) every session of the user issued before it. A marker outlives
  * every token it guards (`markerTtl`: the longest token lifetime, and more).
@@ -45,6 +56,16 @@ export function createRevocation (store: ResolvedStore, markerTtl: number) {
         revocations.read('user', claims.sub)
       ])
       return revokedBy(familyMarker, epoch, claims)
+    },
+
+    /** For a token of another issuer: whether a revokeAll of `userId` came after `iat`; undefined: no local copy. */
+    checkUserLocally (userId: string, iat: number | undefined): boolean | undefined {
+      const marker = peek?.('user', userId)
+      return marker === undefined ? undefined : revokedSince(marker, iat)
+    },
+
+    async checkUser (userId: string, iat: number | undefined): Promise<boolean> {
+      return revokedSince(await revocations.read('user', userId), iat)
     },
 
     /** The user's current epoch, carried by the tokens of a new login. */

@@ -65,6 +65,19 @@ function rolesOf (user: IssuableUser): string[] | undefined {
   return [...roles]
 }
 
+// RFC 6749 section 3.3: scope tokens, joined by single spaces in the `scope` claim (RFC 9068 section 2.2.3).
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+function scopeOf (scope: IssueOptions['scope']): string | undefined {
+  if (scope === undefined) return undefined
+  const names = typeof scope === 'string' ? scope.split(' ') : scope
+  if (!Array.isArray(names) || names.length === 0 ||
+      !names.every((name) => typeof name === 'string' && SCOPE_TOKEN.test(name))) {
+    throw new TypeError('issue: options.scope must be scope names (a space-separated string or an array of them)')
+  }
+  return [...new Set(names)].join(' ')
+}
+
 function checkClaims (claims: Record<string, unknown> | undefined): void {
   if (claims === undefined) return
   if (claims === null || typeof claims !== 'object') throw new TypeError('issue: options.claims must be an object')
@@ -126,7 +139,14 @@ export function createLoginSessions (
       checkClaims(options.claims)
       const roles = rolesOf(user)
       const fam = reservation?.fam ?? randomUUID()
-      const extra = csrfHash === undefined ? options.claims : { ...options.claims, csh: csrfHash }
+      const scope = scopeOf(options.scope)
+      const extra = csrfHash === undefined && scope === undefined
+        ? options.claims
+        : {
+            ...options.claims,
+            ...(scope === undefined ? {} : { scope }),
+            ...(csrfHash === undefined ? {} : { csh: csrfHash })
+          }
       const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: extra }
       const claims: PairClaims = pairs.claimsFor(source, reservation?.jti)
       const createdAt = Date.now()

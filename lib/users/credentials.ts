@@ -24,9 +24,42 @@ export const failureOf = (error: unknown): { reason: string, userId?: string } |
  * the same error and take the same time: an unknown user's password is checked
  * against a dummy hash made with the same parameters.
  */
-export function createCredentialCheck (users: JwtAuthUsers, passwords: PasswordHasher, log: FastifyBaseLogger) {
+export function createCredentialCheck (
+  users: JwtAuthUsers,
+  passwords: PasswordHasher,
+  log: FastifyBaseLogger,
+  epochOf?: (userId: string) => Promise<string | undefined>
+) {
   let dummyHash: Promise<string> | undefined
   const getDummyHash = (): Promise<string> => (dummyHash ??= passwords.hashPassword(randomBytes(32).toString('base64')))
+
+  /**
+   * Stores a stronger hash of the password that just logged in. Never over a password changed meanwhile (a
+   * reset): the write says which hash it replaces (`previous`, for a conditional update), the user is read again
+   * just before it, and a change of the user's epoch around it refuses the login. An upgrade that fails for any
+   * other reason does not fail the login.
+   */
+  async function rehash (username: string, password: string, user: LoginUser & { passwordHash: string }) {
+    const sub = String(user.id)
+    const epoch = await epochOf?.(sub)
+    try {
+      const upgraded = await passwords.hashPassword(password)
+      if (!await stillCurrent(username, user)) return user
+      await users.updatePasswordHash!(sub, upgraded, { previous: user.passwordHash })
+      if (await epochOf?.(sub) !== epoch) throw loginFailure(new InvalidCredentialsError(), 'wrong_password', sub)
+      // The stored hash is now this one (stillCurrent compares with it).
+      return { ...user, passwordHash: upgraded }
+    } catch (error) {
+      if (failureOf(error) !== undefined) throw error
+      log.warn({ err: error }, 'fastify-jwt-auth: could not store the rehashed password')
+      return user
+    }
+  }
+
+  async function stillCurrent (username: string, verified: LoginUser): Promise<boolean> {
+    const now = await users.findByLogin!(username) as LoginUser | null | undefined
+    return now != null && String(now.id) === String(verified.id) && now.passwordHash === verified.passwordHash
+  }
 
   return {
     /** Makes the dummy hash ahead of the first login, so that login is not slower. */
@@ -41,15 +74,7 @@ export function createCredentialCheck (users: JwtAuthUsers, passwords: PasswordH
         throw loginFailure(new InvalidCredentialsError(), reason, user == null ? undefined : String(user.id))
       }
       if (users.updatePasswordHash !== undefined && passwords.needsRehash(storedHash)) {
-        // An upgrade that fails must not fail the login: log it and go on.
-        try {
-          const upgraded = await passwords.hashPassword(password)
-          await users.updatePasswordHash(String(user.id), upgraded)
-          // The stored hash is now this one (stillCurrent compares with it).
-          return { ...user, passwordHash: upgraded }
-        } catch (error) {
-          log.warn({ err: error }, 'fastify-jwt-auth: could not store the rehashed password')
-        }
+        return await rehash(username, password, user as LoginUser & { passwordHash: string })
       }
       return user
     },
@@ -79,10 +104,7 @@ export function createCredentialCheck (users: JwtAuthUsers, passwords: PasswordH
      * exist. The same: a change stored later raised the user's epoch above the tokens', which revokes them.
      * Changed: the caller revokes them.
      */
-    async stillCurrent (username: string, verified: LoginUser): Promise<boolean> {
-      const now = await users.findByLogin!(username) as LoginUser | null | undefined
-      return now != null && String(now.id) === String(verified.id) && now.passwordHash === verified.passwordHash
-    }
+    stillCurrent
   }
 }
 
