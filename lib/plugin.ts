@@ -4,33 +4,54 @@ import fp from 'fastify-plugin'
 import { createApi } from './api.js'
 import { createEvents } from './audit/events.js'
 import { resolveOptions, type JwtAuthOptions } from './config/options.js'
+import type { ResolvedRoutes } from './config/routes.js'
 import { InvalidOptionError } from './errors.js'
 import { createAuthenticate, ownTokensOnly } from './request/authenticate.js'
 import { createAuthorize } from './request/authorize.js'
 import { installProtectByDefault } from './request/protect.js'
 import { createCaptchas } from './routes/captchas.js'
+import type { RoutesContext } from './routes/context.js'
 import { authRoutes } from './routes/index.js'
 import { createLockout } from './routes/lockout.js'
 import { authHooks, installSwagger } from './routes/swagger.js'
 import { memoryStore } from './stores/memory.js'
 import { checkCapabilities, resolveStore } from './stores/resolve.js'
-import { createForeignTokens } from './tokens/foreign.js'
+import { createForeignTokens, type ForeignTokens } from './tokens/foreign.js'
 import { createJwt } from './tokens/jwt.js'
 import { createPairs } from './tokens/pairs.js'
 import { createRevocation } from './tokens/revocation.js'
 import { createLoginSessions } from './tokens/sessions.js'
-import type { AuthUser } from './types.js'
+import type { AuthenticateHook, AuthUser, JwtAuthApi } from './types.js'
 import { createUserCache } from './users/user-cache.js'
 import { createUserLookup } from './users/user-lookup.js'
+
+// @fastify/jwt puts its payload on request.user unless told otherwise.
+function refuseTakenUserDecorator (app: FastifyInstance): void {
+  if (!app.hasRequestDecorator('user')) return
+  throw new InvalidOptionError('request.user is already decorated (by @fastify/jwt?): register @fastify/jwt ' +
+    "first with decoratorName: 'jwtUser' (any name but user) and read its payload from request.jwtUser")
+}
+
+/** The decorators of the plugin's contract: request.user and request.auth, authenticate, authorize, jwtAuth. */
+function decorate (
+  app: FastifyInstance, authenticate: AuthenticateHook, authorize: ReturnType<typeof createAuthorize>, api: JwtAuthApi
+): void {
+  // null until authenticate runs; typed as the user since routes read it after authenticate
+  app.decorateRequest('user', null as unknown as AuthUser)
+  app.decorateRequest('auth', null)
+  app.decorate('authenticate', authenticate)
+  app.decorate('authorize', (...requirement: Parameters<typeof authorize>) => {
+    const hook = authorize(...requirement)
+    authHooks.add(hook)
+    return hook
+  })
+  app.decorate('jwtAuth', api)
+}
 
 async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): Promise<void> {
   const config = resolveOptions(options)
   const { realm } = config
-  if (app.hasRequestDecorator('user')) {
-    // @fastify/jwt puts its payload on request.user unless told otherwise.
-    throw new InvalidOptionError('request.user is already decorated (by @fastify/jwt?): register @fastify/jwt ' +
-      "first with decoratorName: 'jwtUser' (any name but user) and read its payload from request.jwtUser")
-  }
+  refuseTakenUserDecorator(app)
   // Aborted when the app closes: a JWKS fetch in flight then ends at once.
   const closing = new AbortController()
   const foreign = createForeignTokens(config, closing.signal)
@@ -63,41 +84,14 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
 
   if (config.cookies !== null && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
 
-  // null until authenticate runs; typed as the user since routes read it after authenticate
-  app.decorateRequest('user', null as unknown as AuthUser)
-  app.decorateRequest('auth', null)
-  app.decorate('authenticate', authenticate)
-  app.decorate('authorize', (...requirement: Parameters<typeof authorize>) => {
-    const hook = authorize(...requirement)
-    authHooks.add(hook)
-    return hook
-  })
-  app.decorate('jwtAuth', api)
+  decorate(app, authenticate, authorize, api)
 
   const routeConfig = installSwagger(app, config)
   installProtectByDefault(app, config, authenticate)
 
   if (config.routes !== null) {
-    // The plugin's routes act on its own login sessions: they take its own tokens only.
-    const routesAuthenticate = ownTokensOnly(authenticate, realm, foreign)
-    authHooks.add(routesAuthenticate)
-    app.addHook('onReady', async () => { await credentials.prepare() })
-    await app.register(authRoutes, {
-      prefix: config.routes.prefix,
-      config,
-      routes: config.routes,
-      api,
-      authenticate: routesAuthenticate,
-      store,
-      sessions,
-      captchas: config.routes.captcha === null ? null : await createCaptchas(config.routes.captcha, store.challenges),
-      lockout: config.routes.lockout === null ? null : createLockout(config.routes.lockout, store),
-      credentials,
-      passwordFlows,
-      emailVerification,
-      emit,
-      routeConfig
-    })
+    const parts = { config, api, authenticate, store, sessions, credentials, passwordFlows, emailVerification, emit }
+    await registerRoutes(app, config.routes, { ...parts, foreign, routeConfig })
   }
 
   // Last, once nothing else can fail register. The default store is the plugin's own: closed with the app. A
@@ -107,6 +101,24 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
     closing.abort()
     await detach()
     if (config.store === undefined) await store.close?.()
+  })
+}
+
+type RoutesParts = Omit<RoutesContext, 'routes' | 'captchas' | 'lockout'> & { foreign: ForeignTokens | null }
+
+/** The plugin's routes under their prefix; they act on its own login sessions, so take its own tokens only. */
+async function registerRoutes (app: FastifyInstance, routes: ResolvedRoutes, parts: RoutesParts): Promise<void> {
+  const { foreign, ...context } = parts
+  const authenticate = ownTokensOnly(parts.authenticate, parts.config.realm, foreign)
+  authHooks.add(authenticate)
+  app.addHook('onReady', async () => { await parts.credentials.prepare() })
+  await app.register(authRoutes, {
+    ...context,
+    prefix: routes.prefix,
+    routes,
+    authenticate,
+    captchas: routes.captcha === null ? null : await createCaptchas(routes.captcha, parts.store.challenges),
+    lockout: routes.lockout === null ? null : createLockout(routes.lockout, parts.store)
   })
 }
 

@@ -140,3 +140,19 @@ t.test('the security of a route lists what its authorize hooks require: roles, p
   t.same(doc.paths['/by-predicate']?.get?.security, BEARER, 'a predicate requires nothing it can name')
   t.same(doc.paths['/staff']?.get?.security, [{ bearerAuth: ['reports', 'staff'] }], 'route and context hooks together')
 })
+
+t.test('without the plugin\'s routes, the app declares the bearer scheme itself (README) and the document builds', async (t) => {
+  const app = Fastify()
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'test', version: '1.0.0' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
+    }
+  })
+  await app.register(jwtAuth, { secret: SECRET })
+  app.get('/orders', { onRequest: app.authorize({ scopes: ['orders'] }) }, async () => 'ok')
+  await app.ready()
+  t.teardown(() => app.close())
+  const doc = app.swagger() as unknown as OpenApiDocument
+  t.same(doc.paths['/orders']?.get?.security, [{ bearerAuth: ['orders'] }])
+})
