@@ -5,6 +5,16 @@ export function fail (message: string): never {
   throw new InvalidOptionError(message)
 }
 
+// RFC 6749 section 3.3 scope-token characters: what a scope, a role or a permission name may hold (and what a
+// WWW-Authenticate scope attribute can carry unquoted).
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+export const isScopeToken = (name: unknown): name is string => typeof name === 'string' && SCOPE_TOKEN.test(name)
+
+/** A non-empty list of scope tokens. */
+export const isNameList = (names: unknown): names is string[] =>
+  Array.isArray(names) && names.length > 0 && names.every(isScopeToken)
+
 export function isObject (value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }

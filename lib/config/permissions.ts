@@ -1,17 +1,15 @@
-import { fail, isObject } from './check.js'
+import { fail, isObject, isScopeToken } from './check.js'
 
 /** Role -> permission names; `*` grants every permission, `orders:*` every permission under `orders:`. */
 export type PermissionsOption = Record<string, readonly string[]>
-
-// Scope-token characters (RFC 6749), as authorize requires of the names it checks.
-const PERMISSION = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
 /** `permissions` option: a map from role to permission names. */
 export function resolvePermissions (permissions: unknown): PermissionsOption {
   if (permissions === undefined) return {}
   if (!isObject(permissions)) fail('permissions must map roles to permission names, such as { admin: [\'*\'] }')
   for (const [role, names] of Object.entries(permissions)) {
-    if (!Array.isArray(names) || !names.every((name) => typeof name === 'string' && PERMISSION.test(name))) {
+    // Scope tokens, as authorize requires of the names it checks.
+    if (!Array.isArray(names) || !names.every(isScopeToken)) {
       fail(`permissions.${role} must be an array of permission names without spaces, quotes or backslashes`)
     }
   }

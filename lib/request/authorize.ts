@@ -1,13 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { checkKeys } from '../config/check.js'
+import { checkKeys, isNameList } from '../config/check.js'
 import type { PermissionsOption } from '../config/permissions.js'
 import { InsufficientScopeError } from '../errors.js'
 import type { AuthenticateHook, AuthUser } from '../types.js'
 import { challengeReply } from './challenge.js'
 import { grants } from './permissions.js'
-
-// RFC 6749 scope-token characters: required names go into the challenge's scope attribute.
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
 /** What `authorize({ ... })` requires: each list given must be met, any one of its names (all with `all`). */
 export interface AuthorizeRequirement {
@@ -41,8 +38,8 @@ function scopesOf (request: FastifyRequest): string[] {
 
 function checkNames (names: unknown, path: string): readonly string[] | undefined {
   if (names === undefined) return undefined
-  if (!Array.isArray(names) || names.length === 0 ||
-      !names.every((name) => typeof name === 'string' && SCOPE_TOKEN.test(name))) {
+  // Required names go into the challenge's scope attribute: scope tokens only.
+  if (!isNameList(names)) {
     throw new TypeError(`${path} must be a non-empty array of names without spaces, quotes or backslashes`)
   }
   return names as readonly string[]
@@ -105,7 +102,7 @@ export function createAuthorize (
       names = KINDS.flatMap((kind) => requirement[kind] ?? [])
       hook = byRequirement(requirement)
     } else {
-      if (args.length === 0 || !args.every((role) => typeof role === 'string' && SCOPE_TOKEN.test(role))) {
+      if (!isNameList(args)) {
         throw new TypeError('authorize: give one or more roles, each a string without spaces, quotes or backslashes')
       }
       const roles = args as string[]

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AccountLockedError, InvalidCredentialsError, UserNotFoundError } from '../errors.js'
 import type { AccessTokenClaims, IssueOptions } from '../types.js'
+import { RESERVED_CLAIMS } from '../tokens/sessions.js'
 import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import {
   acceptedResponse, changeBody, errorResponses, forgotBody, resetBody, routeSchema, tokenPair
@@ -46,8 +47,9 @@ async function resetRoutes (app: FastifyInstance, context: RoutesContext): Promi
   })
 }
 
-// Claims the plugin sets itself; the rest of a token's claims (the app's own, the scope) go on with its session.
-const PLUGIN_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh', 'roles', 'scope'])
+// Claims the plugin sets itself, and the two issue() takes apart (roles from the user, the scope): the rest of a
+// token's claims (the app's own) go on with its session.
+const PLUGIN_CLAIMS = new Set([...RESERVED_CLAIMS, 'roles', 'scope'])
 
 /** What the caller's session carries into its new pair: the app's claims and the scope. */
 function carriedBy (claims: AccessTokenClaims): IssueOptions {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { isNameList } from '../config/check.js'
 import type { ResolvedOptions } from '../config/options.js'
 import type { ResolvedStore } from '../stores/resolve.js'
 import type { IssuableUser, IssueOptions, SessionInfo, SessionMetadata, TokenPair } from '../types.js'
@@ -42,7 +43,7 @@ export interface LoginExtras {
 const RESERVATION_TTL = 60
 
 // `csh` binds a cookie session to its CSRF token: only the plugin's routes set it.
-const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh'])
+export const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh'])
 
 // Request details are stored as given, but bounded.
 const clip = (value: unknown): string | undefined => typeof value === 'string' ? value.slice(0, 256) : undefined
@@ -65,14 +66,11 @@ function rolesOf (user: IssuableUser): string[] | undefined {
   return [...roles]
 }
 
-// RFC 6749 section 3.3: scope tokens, joined by single spaces in the `scope` claim (RFC 9068 section 2.2.3).
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
-
 function scopeOf (scope: IssueOptions['scope']): string | undefined {
   if (scope === undefined) return undefined
   const names = typeof scope === 'string' ? scope.split(' ') : scope
-  if (!Array.isArray(names) || names.length === 0 ||
-      !names.every((name) => typeof name === 'string' && SCOPE_TOKEN.test(name))) {
+  // Scope tokens, joined by single spaces in the `scope` claim (RFC 9068 section 2.2.3).
+  if (!isNameList(names)) {
     throw new TypeError('issue: options.scope must be scope names (a space-separated string or an array of them)')
   }
   return [...new Set(names)].join(' ')
