@@ -3,7 +3,8 @@
 // so every call misses; the floor is a fast-jwt verifier built with the same options the plugin uses (algorithm,
 // typ, required claims, complete), on the same tokens, in the same loop.
 import { generateKeyPairSync } from 'node:crypto'
-import { createVerifier } from 'fast-jwt'
+import { createServer } from 'node:http'
+import { createSigner, createVerifier } from 'fast-jwt'
 import Fastify from 'fastify'
 import jwtAuth, { memoryStore } from '../dist/esm/index.js'
 
@@ -16,16 +17,16 @@ const requiredClaims = ['sub', 'jti', 'fam', 'iat', 'exp']
 // VERIFY_CACHE=0 measures with the verify cache off (verifyCacheMax: 0): the glue without the cache's upkeep.
 const verifyCacheMax = process.env.VERIFY_CACHE === undefined ? undefined : Number(process.env.VERIFY_CACHE)
 
-async function variant (name, options, floorKey, algorithm) {
+async function variant (name, options, floorKey, algorithm, mint, floorOptions) {
   const app = Fastify()
   await app.register(jwtAuth, { ...options, verifyCacheMax, store: memoryStore(), users: { findById: async (id) => users.get(id) ?? null } })
   await app.ready()
   process.stderr.write(`${name}: issuing ${POOL} tokens\n`)
   const headers = []
-  for (let i = 0; i < POOL; i++) headers.push(`Bearer ${(await app.jwtAuth.issue({ id: 1 })).accessToken}`)
+  for (let i = 0; i < POOL; i++) headers.push(`Bearer ${mint ? mint(i) : (await app.jwtAuth.issue({ id: 1 })).accessToken}`)
   // Loads the user into its cache; every measured call is then a verify-cache miss and a user-cache hit.
   await app.authenticate({ headers: { authorization: headers[0] }, raw: { rawHeaders: ['Authorization', headers[0]] }, auth: null, user: null }, {})
-  const floor = createVerifier({ key: floorKey, algorithms: [algorithm], checkTyp: 'at+jwt', requiredClaims, complete: true })
+  const floor = createVerifier({ key: floorKey, algorithms: [algorithm], checkTyp: 'at+jwt', requiredClaims, complete: true, ...floorOptions })
 
   const plugin = async () => {
     for (const header of headers) {
@@ -61,3 +62,20 @@ const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 await variant('ES256', { keys: [{ kid: 'es', algorithm: 'ES256', privateKey: ec.privateKey }] }, ec.publicKey.export({ type: 'spki', format: 'pem' }), 'ES256')
 const ed = generateKeyPairSync('ed25519')
 await variant('EdDSA', { keys: [{ kid: 'ed', algorithm: 'EdDSA', privateKey: ed.privateKey }] }, ed.publicKey.export({ type: 'spki', format: 'pem' }), 'EdDSA')
+
+// A trusted issuer's RS256 access tokens, its JWKS served on loopback (fetched once, before the rounds): the glue of
+// the resource-server path (header and `iss` look, key lookup, the RFC 9068 checks beyond fast-jwt's).
+const idp = generateKeyPairSync('rsa', { modulusLength: 2048 })
+const jwk = { ...idp.publicKey.export({ format: 'jwk' }), kid: 'idp-1', alg: 'RS256', use: 'sig' }
+const jwksServer = createServer((request, response) => response.end(JSON.stringify({ keys: [jwk] })))
+await new Promise((resolve) => jwksServer.listen(0, '127.0.0.1', resolve))
+const issuer = 'https://idp.bench'
+const sign = createSigner({ key: idp.privateKey.export({ type: 'pkcs8', format: 'pem' }), algorithm: 'RS256', kid: 'idp-1', header: { typ: 'at+jwt' } })
+const now = Math.floor(Date.now() / 1000)
+await variant('trusted issuer RS256', {
+  secret: SECRET,
+  trustedIssuers: [{ issuer, jwksUri: `http://127.0.0.1:${jwksServer.address().port}/certs`, audience: 'api', algorithms: ['RS256'] }]
+}, idp.publicKey.export({ type: 'spki', format: 'pem' }), 'RS256',
+(i) => sign({ sub: '1', iss: issuer, aud: 'api', iat: now, exp: now + 3600, jti: String(i) }),
+{ allowedIss: issuer, allowedAud: 'api', requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'] })
+jwksServer.close()

@@ -20,18 +20,27 @@ async function issuerKey (alg = 'RS256', kid = randomUUID()): Promise<IssuerKey>
   return { kid, alg, privateKey, jwk: { ...await exportJWK(publicKey), kid, alg, use: 'sig' } }
 }
 
-type Mode = 'ok' | 'hang' | 'error' | 'garbage'
+type Mode = 'ok' | 'hang' | 'error' | 'garbage' | 'huge' | 'huge-chunked'
 type T = { teardown: (fn: () => unknown) => void }
+
+const MEBIBYTE = 1024 * 1024
 
 /** A JWKS endpoint on 127.0.0.1: what it serves, how it answers, and how many times it was asked. */
 async function jwksServer (t: T, keys: IssuerKey[] = []) {
-  const state = { keys: keys.map((key) => key.jwk), mode: 'ok' as Mode, fetches: 0 }
+  const state = { keys: keys.map((key) => key.jwk) as unknown[], mode: 'ok' as Mode, fetches: 0, body: undefined as string | undefined }
   const server: Server = createServer((request, response) => {
     state.fetches++
     if (state.mode === 'hang') return
     if (state.mode === 'error') return response.writeHead(500).end('{"error":"down"}')
     response.setHeader('content-type', 'application/json')
-    response.end(state.mode === 'garbage' ? 'not json' : JSON.stringify({ keys: state.keys }))
+    const padding = ' '.repeat(MEBIBYTE)
+    if (state.mode === 'huge') return response.end(`${padding}${JSON.stringify({ keys: state.keys })}`)
+    if (state.mode === 'huge-chunked') {
+      // No content-length: the size is only known while reading, and the server would go on sending.
+      for (let i = 0; i < 4; i++) response.write(padding)
+      return response.end(JSON.stringify({ keys: state.keys }))
+    }
+    response.end(state.mode === 'garbage' ? 'not json' : state.body ?? JSON.stringify({ keys: state.keys }))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const close = async (): Promise<void> => {
@@ -141,15 +150,16 @@ t.test('key rotation at the issuer: a new kid is fetched once; a removed key sto
   t.equal((await who(app, await mint({ key: first, claims: { jti: 'a' } }))).statusCode, 200, 'the old key works until cacheTtl')
   clock.now += 10 * 60_000 + 1
   const removed = await who(app, await mint({ key: first, claims: { jti: 'b' } }))
-  t.equal(removed.statusCode, 401, 'then the issuer is asked again: the key is gone')
+  t.equal(removed.statusCode, 401, 'then the set is fetched again: the key is gone')
   t.match(removed.headers['www-authenticate'], /error="invalid_token", error_description="The token key is not in the issuer's key set"/)
-  t.equal((await who(app, await mint({ key: second }))).statusCode, 200, 'the new key is still known')
-  t.equal(jwks.state.fetches, 4, 'each key fetched again once after cacheTtl')
+  t.equal((await who(app, await mint({ key: second }))).statusCode, 200, 'the new key came with that fetch')
+  t.equal(jwks.state.fetches, 3, 'one fetch a cacheTtl for the whole set')
 })
 
 t.test('a flood of made-up kids makes at most one fetch per cooldown', async (t) => {
   const clock = fakeClock(t)
   const key = await issuerKey()
+  const later = await issuerKey()
   const jwks = await jwksServer(t, [key])
   const app = await appFor(t, jwks.url, { cooldown: '30s' })
   const attacker = await issuerKey()
@@ -158,15 +168,56 @@ t.test('a flood of made-up kids makes at most one fetch per cooldown', async (t)
   t.same(new Set(answers), new Set([401]))
   t.equal(jwks.state.fetches, 1, '50 concurrent unknown kids: one fetch')
 
-  t.equal((await who(app, await mint({ key }))).statusCode, 401, 'within the cooldown even a real new kid waits (no fetch)')
+  t.equal((await who(app, await mint({ key }))).statusCode, 200, 'that fetch brought the whole set: a real kid is known')
+  jwks.state.keys = [key.jwk, later.jwk]
+  t.equal((await who(app, await mint({ key: later }))).statusCode, 401, 'within the cooldown a key published since waits (no fetch)')
   t.equal(jwks.state.fetches, 1)
   clock.now += 30_001
-  t.equal((await who(app, await mint({ key }))).statusCode, 200, 'after it, the next unknown kid is fetched')
+  t.equal((await who(app, await mint({ key: later }))).statusCode, 200, 'after it, the next unknown kid is fetched')
   t.equal((await who(app, flood[0]!)).statusCode, 401)
   t.equal(jwks.state.fetches, 3, 'and the cooldown starts again')
   for (const token of flood.slice(1, 10)) await who(app, token)
   t.equal(jwks.state.fetches, 3)
   t.equal((await who(app, await mint({ key, claims: { jti: 'x' } }))).statusCode, 200, 'known keys are not held by the cooldown')
+})
+
+t.test('under a flood of made-up kids, a key the issuer rotates to is accepted one cooldown later at the latest', async (t) => {
+  const clock = fakeClock(t)
+  const key = await issuerKey()
+  const next = await issuerKey('ES256')
+  const jwks = await jwksServer(t, [key])
+  const app = await appFor(t, jwks.url, { cooldown: '2s' })
+  t.equal((await who(app, await mint({ key }))).statusCode, 200)
+  const attacker = await issuerKey()
+  const madeUp = async (): Promise<number> => (await who(app, await mint({ key: { ...attacker, kid: randomUUID() } }))).statusCode
+
+  // The attacker's token always comes first after a cooldown, so every fetch is one of theirs.
+  t.equal(await madeUp(), 401)
+  jwks.state.keys = [key.jwk, next.jwk]
+  const rotatedAt = clock.now
+  let acceptedAt: number | undefined
+  for (let step = 0; step < 40 && acceptedAt === undefined; step++) {
+    clock.now += 250
+    for (let i = 0; i < 5; i++) t.equal(await madeUp(), 401)
+    if ((await who(app, await mint({ key: next, claims: { jti: String(step) } }))).statusCode === 200) acceptedAt = clock.now
+  }
+  t.ok(acceptedAt !== undefined && acceptedAt - rotatedAt <= 2000 + 250, `the new key accepted ${acceptedAt! - rotatedAt} ms after the rotation`)
+  t.equal(jwks.state.fetches, 3, 'the first token, the attacker\'s first unknown kid, and theirs after the cooldown')
+  t.equal((await who(app, await mint({ key }))).statusCode, 200, 'the old key too, all along')
+})
+
+t.test('an empty key set: every kid is unknown (401); a set whose entries are not keys is read for the ones that are', async (t) => {
+  const key = await issuerKey()
+  const jwks = await jwksServer(t, [])
+  const app = await appFor(t, jwks.url, { cooldown: '30s' })
+  const response = await who(app, await mint({ key }))
+  t.equal(response.statusCode, 401)
+  t.match(response.json().message, /not in the issuer's key set/)
+
+  const other = await jwksServer(t, [])
+  other.state.keys = [null, 'x', 7, key.jwk]
+  const app2 = await appFor(t, other.url)
+  t.equal((await who(app2, await mint({ key }))).statusCode, 200)
 })
 
 t.test('an unreachable issuer: 503 FST_JWT_AUTH_ISSUER_UNAVAILABLE, never a 200, never a hang', async (t) => {
@@ -374,7 +425,7 @@ t.test('with asymmetric keys of its own on the same algorithm, own tokens are to
   t.equal((await who(app, 'e30.e30.sig')).statusCode, 401, 'a header with no algorithm goes the own way')
 })
 
-t.test('concurrent tokens of one new key: one fetch; many keys: the oldest is forgotten past 100', async (t) => {
+t.test('concurrent tokens of one new key: one fetch; a set of 100 keys is read whole', async (t) => {
   const key = await issuerKey()
   const jwks = await jwksServer(t, [key])
   const app = await appFor(t, jwks.url)
@@ -382,15 +433,31 @@ t.test('concurrent tokens of one new key: one fetch; many keys: the oldest is fo
   t.same(await Promise.all(tokens.map(async (token) => (await who(app, token)).statusCode)), [200, 200, 200, 200, 200])
   t.equal(jwks.state.fetches, 1, 'the waiting ones found the key the first fetch brought')
 
-  // The same key published under 101 kids (a JWKS of many keys): each fetched once, the first then forgotten.
-  const kids = Array.from({ length: 101 }, (_, i) => `kid-${i}`)
+  // The same key published under 100 kids (a JWKS of many keys): one fetch learns them all.
+  const kids = Array.from({ length: 100 }, (_, i) => `kid-${i}`)
   jwks.state.keys = kids.map((kid) => ({ ...key.jwk, kid }))
   for (const kid of kids) t.equal((await who(app, await mint({ key: { ...key, kid } }))).statusCode, 200, kid)
-  t.equal(jwks.state.fetches, 102)
-  await who(app, await mint({ key: { ...key, kid: 'kid-100' }, claims: { jti: 'again' } }))
-  t.equal(jwks.state.fetches, 102, 'the newest is kept')
-  await who(app, await mint({ key: { ...key, kid: 'kid-0' }, claims: { jti: 'again' } }))
-  t.equal(jwks.state.fetches, 103, 'the oldest was dropped: fetched again')
+  t.equal(jwks.state.fetches, 2)
+})
+
+t.test('a JWKS endpoint that answers too much, or no key set, is an unreachable issuer (503)', async (t) => {
+  const key = await issuerKey()
+  const bodies: Array<[string, Mode, string?]> = [
+    ['101 keys', 'ok', JSON.stringify({ keys: Array.from({ length: 101 }, (_, i) => ({ ...key.jwk, kid: `kid-${i}` })) })],
+    ['over 1 MiB, announced', 'huge'],
+    ['over 1 MiB, chunked', 'huge-chunked'],
+    ['keys not a list', 'ok', '{"keys":{}}'],
+    ['null', 'ok', 'null']
+  ]
+  for (const [name, mode, body] of bodies) {
+    const jwks = await jwksServer(t, [{ ...key, kid: 'kid-0' }])
+    jwks.state.mode = mode
+    jwks.state.body = body
+    const app = await appFor(t, jwks.url)
+    const response = await who(app, await mint({ key: { ...key, kid: 'kid-0' } }))
+    t.equal(response.statusCode, 503, name)
+    t.equal(response.json().code, 'FST_JWT_AUTH_ISSUER_UNAVAILABLE', name)
+  }
 })
 
 t.test('tokens that are no JWT, or whose payload names no issuer, go the plugin\'s own way (401)', async (t) => {

@@ -1,6 +1,6 @@
-import { createPublicKey, type JsonWebKey } from 'node:crypto'
-import buildGetJwks from 'get-jwks'
+import { createPublicKey } from 'node:crypto'
 import { IssuerUnavailableError, InvalidTokenError } from '../errors.js'
+import { fetchKeySet, type PublishedKey } from './jwks-fetch.js'
 
 /** Verifies a token with one key of the issuer (made by the caller from the key's PEM). */
 export type KeyVerifier<Result> = (token: string) => Result
@@ -16,127 +16,99 @@ export interface IssuerKeysOptions<Result> {
   verifierFor: (pem: string, algorithm: string) => KeyVerifier<Result>
 }
 
-interface Key<Result> {
-  /** Undefined: the issuer published a key under this kid that cannot verify this algorithm. */
-  verify: KeyVerifier<Result> | undefined
-  freshUntil: number
-}
-
 type Failure = 'unknown' | 'unavailable'
 
-// Keys kept per issuer: only keys the issuer published get in (a made-up kid never does).
-const MAX_KEYS = 100
+/** The set holds no key under this kid for this algorithm. */
+const NOT_PUBLISHED = Symbol('not published')
+/** A verifier, or undefined: the issuer published a key under this kid that cannot verify this algorithm. */
+type Lookup<Result> = KeyVerifier<Result> | undefined | typeof NOT_PUBLISHED
 
 const failure = (kind: Failure, cause?: unknown): Error => kind === 'unknown'
-  ? new InvalidTokenError('The token key is not in the issuer\'s key set', { cause })
+  ? new InvalidTokenError('The token key is not in the issuer\'s key set')
   : new IssuerUnavailableError({ cause })
 
-function timeoutAfter (ms: number): { promise: Promise<never>, clear: () => void } {
-  let timer: NodeJS.Timeout | undefined
-  const promise = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`the JWKS fetch took longer than ${ms} ms`)) }, ms)
-  })
-  return { promise, clear: () => { clearTimeout(timer) } }
+function usable<Result> (verify: KeyVerifier<Result> | undefined): KeyVerifier<Result> {
+  if (verify === undefined) throw new InvalidTokenError('The issuer\'s key cannot verify this token algorithm')
+  return verify
 }
 
 /**
- * The public keys of one trusted issuer, fetched from its JWKS with get-jwks. A known key is used for `cacheTtl`,
- * then fetched again; while the issuer is unreachable it goes on working (its tokens are still checked in full).
- * Fetches are bounded: one at a time per issuer, and after a failed one, keys not known yet are refused for
- * `cooldown` without a fetch, so a flood of made-up `kid`s costs at most one fetch per cooldown.
+ * The public keys of one trusted issuer, from its JWKS. Each fetch brings the whole set, which is used for
+ * `cacheTtl`, then fetched again; while the issuer is unreachable the set goes on working (its tokens are still
+ * checked in full). Fetches are bounded: one at a time per issuer, and after a fetch that did not bring the key
+ * asked for (or failed), keys not known yet are refused for `cooldown` without a fetch. A flood of made-up `kid`s
+ * thus costs at most one fetch per cooldown, and since any fetch learns every key, a key the issuer has just
+ * started using is known at the latest one cooldown later, whoever's token caused the fetch.
  */
 export function createIssuerKeys<Result> (options: IssuerKeysOptions<Result>) {
   const { jwksUri, cacheTtlMs, cooldownMs, timeoutMs, verifierFor } = options
-  // get-jwks builds the URL from a domain and a path: the configured URL, split.
-  const domain = `${jwksUri.origin}/`
-  const jwks = buildGetJwks({
-    max: MAX_KEYS,
-    ttl: cacheTtlMs,
-    jwksPath: `${jwksUri.pathname}${jwksUri.search}`,
-    // get-jwks' own `timeout` option reaches fetch(), which ignores it: the timeout is ours, below.
-    fetchOptions: { signal: options.signal }
-  })
-  const keys = new Map<string, Key<Result>>()
+  let published: readonly PublishedKey[] = []
+  // Only for keys of the set (at most the set's size times the issuer's algorithms): a made-up kid never gets in.
+  let verifiers = new Map<string, KeyVerifier<Result> | undefined>()
+  let freshUntil = 0
   let blockedUntil = 0
   let blockedBy: Failure = 'unknown'
   let queue: Promise<unknown> = Promise.resolve()
 
-  function usable (key: Key<Result>): KeyVerifier<Result> {
-    if (key.verify === undefined) throw new InvalidTokenError('The issuer\'s key cannot verify this token algorithm')
-    return key.verify
-  }
-
-  async function fetchJwk (algorithm: string, kid: string): Promise<JsonWebKey> {
-    const cacheKey = jwks.generateCacheKey(algorithm, kid, domain)
-    // A real fetch each time: the policy (how long a key is used, what an outage or a removed key means) is ours.
-    // get-jwks' stale copy would otherwise answer for a key the issuer has removed.
-    jwks.cache.delete(cacheKey)
-    jwks.staleCache.delete(cacheKey)
-    const timeout = timeoutAfter(timeoutMs)
-    let jwk: JsonWebKey
+  function verifierOfKey (key: PublishedKey, algorithm: string): KeyVerifier<Result> | undefined {
     try {
-      jwk = await Promise.race([jwks.getJwk({ domain, alg: algorithm, kid }) as Promise<JsonWebKey>, timeout.promise])
-    } catch (error) {
-      timeout.clear()
-      // A hung fetch must not stay in get-jwks' cache for the next caller to wait on.
-      jwks.cache.delete(cacheKey)
-      throw failure((error as { code?: unknown }).code === 'JWK_NOT_FOUND' ? 'unknown' : 'unavailable', error)
-    }
-    timeout.clear()
-    return jwk
-  }
-
-  function toKey (jwk: JsonWebKey, algorithm: string): Key<Result> {
-    let verify: KeyVerifier<Result> | undefined
-    try {
-      if (jwk.use !== undefined && jwk.use !== 'sig') throw new Error('not a signing key')
-      const pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string
-      verify = verifierFor(pem, algorithm)
+      if (key.use !== undefined && key.use !== 'sig') throw new Error('not a signing key')
+      const pem = createPublicKey({ key, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string
+      return verifierFor(pem, algorithm)
     } catch {
-      verify = undefined
+      return undefined
     }
-    return { verify, freshUntil: Date.now() + cacheTtlMs }
   }
 
-  function remember (id: string, key: Key<Result>): void {
-    keys.delete(id)
-    if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value!)
-    keys.set(id, key)
+  function lookup (algorithm: string, kid: string): Lookup<Result> {
+    const id = `${algorithm} ${kid}`
+    if (verifiers.has(id)) return verifiers.get(id)
+    // A key without `alg` may serve any algorithm its type can take (RFC 7517 section 4.4).
+    const key = published.find((key) => key.kid === kid && (key.alg === undefined || key.alg === algorithm))
+    if (key === undefined) return NOT_PUBLISHED
+    const verify = verifierOfKey(key, algorithm)
+    verifiers.set(id, verify)
+    return verify
   }
 
-  // One fetch at a time: whoever waited finds the key the fetch before brought, or the cooldown it set.
-  async function fetchInTurn (algorithm: string, kid: string, id: string): Promise<KeyVerifier<Result>> {
-    const known = keys.get(id)
-    if (known !== undefined && Date.now() < known.freshUntil) return usable(known)
-    if (known === undefined && Date.now() < blockedUntil) throw failure(blockedBy)
-    let jwk: JsonWebKey
+  async function refresh (): Promise<void> {
+    const keys = await fetchKeySet(jwksUri, timeoutMs, options.signal)
+    published = keys
+    verifiers = new Map()
+    freshUntil = Date.now() + cacheTtlMs
+  }
+
+  // One fetch at a time: whoever waited finds the set the fetch before brought, or the cooldown it set.
+  async function fetchInTurn (algorithm: string, kid: string): Promise<KeyVerifier<Result>> {
+    const known = lookup(algorithm, kid)
+    if (known !== NOT_PUBLISHED && Date.now() < freshUntil) return usable(known)
+    if (known === NOT_PUBLISHED && Date.now() < blockedUntil) throw failure(blockedBy)
     try {
-      jwk = await fetchJwk(algorithm, kid)
+      await refresh()
     } catch (error) {
       blockedUntil = Date.now() + cooldownMs
-      blockedBy = error instanceof IssuerUnavailableError ? 'unavailable' : 'unknown'
-      if (known === undefined) throw error
-      // The issuer no longer publishes the key: its tokens stop here.
-      if (blockedBy === 'unknown') {
-        keys.delete(id)
-        throw error
-      }
-      // Unreachable: the key goes on working, and is asked for again after the cooldown.
-      known.freshUntil = blockedUntil
+      blockedBy = 'unavailable'
+      if (known === NOT_PUBLISHED) throw failure('unavailable', error)
+      // Unreachable: the set goes on working, and is asked for again after the cooldown.
+      freshUntil = blockedUntil
       return usable(known)
     }
-    const key = toKey(jwk, algorithm)
-    remember(id, key)
-    return usable(key)
+    const fetched = lookup(algorithm, kid)
+    if (fetched !== NOT_PUBLISHED) return usable(fetched)
+    // Made up, or no longer published (its tokens stop here): unknown kids wait for the cooldown.
+    blockedUntil = Date.now() + cooldownMs
+    blockedBy = 'unknown'
+    throw failure('unknown')
   }
 
   return {
     /** The verifier of the token's key: at once when known and fresh, else after a (bounded) fetch. */
     verifierOf (algorithm: string, kid: string): KeyVerifier<Result> | Promise<KeyVerifier<Result>> {
-      const id = `${algorithm} ${kid}`
-      const known = keys.get(id)
-      if (known !== undefined && Date.now() < known.freshUntil) return usable(known)
-      const turn = queue.then(() => fetchInTurn(algorithm, kid, id))
+      if (Date.now() < freshUntil) {
+        const known = lookup(algorithm, kid)
+        if (known !== NOT_PUBLISHED) return usable(known)
+      }
+      const turn = queue.then(async () => await fetchInTurn(algorithm, kid))
       queue = turn.catch(() => {})
       return turn
     }
