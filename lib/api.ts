@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { createEmailVerification } from './account/email.js'
 import { createOneTimeTokens } from './account/one-time-tokens.js'
 import { createPasswordFlows } from './account/passwords.js'
+import { createSendLimit } from './account/send-limit.js'
 import type { Emit } from './audit/events.js'
 import type { ResolvedOptions } from './config/options.js'
 import { withChallenge } from './request/challenge.js'
@@ -54,7 +55,13 @@ export function createApi (parts: ApiParts) {
     needsRehash: (hash) => api.needsRehash(hash)
   }
   const credentials = createCredentialCheck(config.users, hasher, log, (sub) => revocation.epochOf(sub))
-  const accountDeps = { ...parts, passwords: hasher, credentials, tokens: createOneTimeTokens(store.challenges) }
+  const accountDeps = {
+    ...parts,
+    passwords: hasher,
+    credentials,
+    tokens: createOneTimeTokens(store.challenges),
+    sendLimit: createSendLimit(store)
+  }
   const passwordFlows = createPasswordFlows(accountDeps)
   const emailVerification = createEmailVerification(accountDeps)
 

@@ -12,7 +12,7 @@ export {
   EVENT_CHANNEL, type AuthEvent, type AuthEventType, type AuthEventListener, type LoginFailureReason
 } from './audit/events.js'
 export type {
-  AccountMessage, SendAccountMessage, PasswordResetOptions, EmailVerificationOptions
+  AccountMessage, SendAccountMessage, PasswordResetOptions, EmailVerificationOptions, SendLimitOptions
 } from './config/account.js'
 export type { RateLimitOptions, RouteClass, RouteClassLimits } from './config/rate-limit.js'
 export type { JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm } from './config/options.js'

@@ -54,7 +54,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   refuseTakenUserDecorator(app)
   // Aborted when the app closes: a JWKS fetch in flight then ends at once.
   const closing = new AbortController()
-  const foreign = createForeignTokens(config, closing.signal)
+  const foreign = createForeignTokens(config, { signal: closing.signal, log: app.log })
   if (config.legacy !== null && config.legacy.untilMs <= Date.now()) {
     app.log.warn('fastify-jwt-auth: legacy.until has passed, legacy tokens are refused; remove the legacy option')
   }
@@ -97,8 +97,9 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   // Last, once nothing else can fail register. The default store is the plugin's own: closed with the app. A
   // store you pass decides (a Redis store closes the connections it opened when its last app closes).
   const detach = store.attach({ log: app.log })
+  // Before the server waits for requests in flight: those waiting on a JWKS fetch then end (503) at once.
+  app.addHook('preClose', async () => { closing.abort() })
   app.addHook('onClose', async () => {
-    closing.abort()
     await detach()
     if (config.store === undefined) await store.close?.()
   })

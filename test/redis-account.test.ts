@@ -88,6 +88,13 @@ t.test('an email verification on A reaches B\'s cached user within 50 ms', async
   t.equal((await post(b, '/auth/email/verify', { token })).statusCode, 400, 'the token, spent on A, is spent on B')
 })
 
+t.test('the per-account send limit is one for all instances: eight requests alternating between A and B send three', async (t) => {
+  const { a, b } = await twoInstances(t)
+  for (let i = 0; i < 8; i++) await (i % 2 === 0 ? a : b).jwtAuth.requestPasswordReset('alice')
+  t.equal(a.inbox.messages.length + b.inbox.messages.length, 3)
+  t.equal([...a.events, ...b.events].filter((event) => event.reason === 'limited').length, 5)
+})
+
 t.test('Redis paused', async (t) => {
   const paused: RedisServer = await startRedis()
   t.teardown(() => paused.stop())

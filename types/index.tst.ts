@@ -70,15 +70,21 @@ test('account lifecycle: options, API overloads and events', () => {
           expect(expiresIn).type.toBe<number>()
           expect(user).type.toBe<main.AuthUser>()
         },
-        ttl: '30m'
+        ttl: '30m',
+        perAccount: { max: 5, window: '1h' }
       },
-      emailVerification: { send: () => {}, ttl: '1d', required: true },
+      emailVerification: { send: () => {}, ttl: '1d', required: true, perAccount: false },
       passwordChange: false
     },
     onEvent: (event) => { expect(event.type).type.toBe<main.AuthEventType>() }
   }
   expect(app.register).type.toBeCallableWith(jwtAuth, options)
   expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), routes: { passwordReset: { ttl: '1h' } } })
+  const perAccount: main.SendLimitOptions = { max: 3 }
+  expect(perAccount.window).type.toBe<main.Duration | undefined>()
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, {
+    secret: 'x'.repeat(32), routes: { passwordReset: { send: () => {}, perAccount: true } }
+  })
   expect(app.jwtAuth.changePassword(1, 'new-password', { keepFamilyId: 'f' })).type.toBe<Promise<TokenPair>>()
   expect(app.jwtAuth.changePassword('1', 'new-password')).type.toBe<Promise<TokenPair | undefined>>()
   expect(app.jwtAuth.requestPasswordReset('alice', { ip: '::1' })).type.toBe<Promise<void>>()

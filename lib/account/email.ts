@@ -5,7 +5,7 @@ import { fingerprint } from './one-time-tokens.js'
 import type { AccountDeps } from './passwords.js'
 
 /** Email verification: a one-time token to the user's address, spent to mark that address verified. */
-export function createEmailVerification ({ config, tokens, users, emit, log }: AccountDeps) {
+export function createEmailVerification ({ config, tokens, sendLimit, users, emit, log }: AccountDeps) {
   const { markEmailVerified } = config.users
 
   return {
@@ -16,6 +16,10 @@ export function createEmailVerification ({ config, tokens, users, emit, log }: A
       const sub = String(userId)
       const user = (known ?? await users.fresh(sub)) as { emailVerified?: unknown, email?: unknown } | null
       if (user === null || user.emailVerified === true) return
+      if (!await sendLimit.allow('verify', sub, verification.perAccount)) {
+        log.warn({ userId: sub }, 'fastify-jwt-auth: verification not sent: routes.emailVerification.perAccount')
+        return
+      }
       // Tied to the address it goes to: a token sent before the address changed does not verify the new one.
       const token = await tokens.issue('verify', sub, verification.ttl, user.email)
       try {

@@ -13,12 +13,14 @@ import { checkPasswordLength, checkPasswordPolicy } from '../users/password-poli
 import type { UserLookup } from '../users/user-lookup.js'
 import { withoutSecrets } from '../users/without-secrets.js'
 import { fingerprint, type OneTimeTokens } from './one-time-tokens.js'
+import type { SendLimit } from './send-limit.js'
 
 export interface AccountDeps {
   config: ResolvedOptions
   passwords: PasswordHasher
   credentials: CredentialCheck
   tokens: OneTimeTokens
+  sendLimit: SendLimit
   revocation: Revocation
   users: UserLookup
   sessions: LoginSessions
@@ -40,7 +42,7 @@ export function loginNameOf (user: Fields, sub: string): string {
 }
 
 export function createPasswordFlows (deps: AccountDeps) {
-  const { config, passwords, credentials, tokens, revocation, users, sessions, emit, log } = deps
+  const { config, passwords, credentials, tokens, sendLimit, revocation, users, sessions, emit, log } = deps
   const policy = config.routes?.passwordPolicy
 
   // Checked at the call: an app without these callbacks may never change passwords.
@@ -110,8 +112,9 @@ export function createPasswordFlows (deps: AccountDeps) {
     if (reset == null) throw new TypeError('requestPasswordReset needs routes.passwordReset.send')
     const user = typeof login === 'string' ? await config.users.findByLogin!(login) as Fields | null : undefined
     const userId = user == null ? undefined : String(user.id)
-    emit('password.reset.request', { userId, ...metadata })
-    if (userId === undefined) return
+    const held = userId !== undefined && !await sendLimit.allow('reset', userId, reset.perAccount)
+    emit('password.reset.request', { userId, ...metadata, ...(held ? { reason: 'limited' } : {}) })
+    if (userId === undefined || held) return
     const token = await tokens.issue('reset', userId, reset.ttl, user!.passwordHash)
     try {
       await reset.send({ user: withoutSecrets(user!) as AuthUser, token, expiresIn: reset.ttl })

@@ -1,3 +1,4 @@
+import type { ResolvedSendLimit } from '../account/send-limit.js'
 import type { AuthUser } from '../types.js'
 import { checkKeys, fail, isObject } from './check.js'
 import { toSeconds, type Duration } from './duration.js'
@@ -14,10 +15,18 @@ export interface AccountMessage {
 /** Delivers a one-time token (the app's mailer). What it throws is logged; the client learns nothing of it. */
 export type SendAccountMessage = (message: AccountMessage) => void | Promise<void>
 
+/** At most `max` messages to one account within `window`; the requests past it send nothing. */
+export interface SendLimitOptions {
+  max?: number
+  window?: Duration
+}
+
 export interface PasswordResetOptions {
   send: SendAccountMessage
   /** How long a reset token works; default '30m'. */
   ttl?: Duration
+  /** Reset messages to one account; default { max: 3, window: '1h' }, false for no limit. */
+  perAccount?: false | SendLimitOptions
 }
 
 export interface EmailVerificationOptions {
@@ -26,11 +35,15 @@ export interface EmailVerificationOptions {
   ttl?: Duration
   /** Refuse the login (403, after a right password) of a user whose email is not verified; default false. */
   required?: boolean
+  /** Verification messages to one account; default { max: 3, window: '1h' }, false for no limit. */
+  perAccount?: false | SendLimitOptions
 }
 
 export interface ResolvedAccountRoutes {
-  passwordReset: { send: SendAccountMessage, ttl: number } | null
-  emailVerification: { send: SendAccountMessage, ttl: number, required: boolean } | null
+  passwordReset: { send: SendAccountMessage, ttl: number, perAccount: ResolvedSendLimit | null } | null
+  emailVerification: {
+    send: SendAccountMessage, ttl: number, required: boolean, perAccount: ResolvedSendLimit | null
+  } | null
   passwordChange: boolean
 }
 
@@ -49,6 +62,16 @@ function resolveSender (option: unknown, path: string, keys: string[]): Record<s
   return option
 }
 
+function resolveSendLimit (option: unknown, path: string): ResolvedSendLimit | null {
+  if (option === false) return null
+  const limit = option ?? {}
+  if (!isObject(limit)) fail(`${path} must be false or { max, window }`)
+  checkKeys(limit, ['max', 'window'], path)
+  const max = limit.max ?? 3
+  if (!Number.isInteger(max) || (max as number) < 1) fail(`${path}.max must be a positive integer (got ${String(max)})`)
+  return { max: max as number, window: toSeconds(limit.window ?? '1h', `${path}.window`) }
+}
+
 /** `routes.passwordReset`, `routes.emailVerification` and `routes.passwordChange`. */
 export function resolveAccountRoutes (
   options: { passwordReset?: unknown, emailVerification?: unknown, passwordChange?: unknown },
@@ -56,17 +79,18 @@ export function resolveAccountRoutes (
 ): ResolvedAccountRoutes {
   let passwordReset: ResolvedAccountRoutes['passwordReset'] = null
   if (options.passwordReset !== undefined && options.passwordReset !== false) {
-    const reset = resolveSender(options.passwordReset, 'routes.passwordReset', ['send', 'ttl'])
+    const reset = resolveSender(options.passwordReset, 'routes.passwordReset', ['send', 'ttl', 'perAccount'])
     needs('routes.passwordReset', users, ['findById', 'updatePasswordHash'])
     passwordReset = {
       send: reset.send as SendAccountMessage,
-      ttl: toSeconds(reset.ttl ?? '30m', 'routes.passwordReset.ttl')
+      ttl: toSeconds(reset.ttl ?? '30m', 'routes.passwordReset.ttl'),
+      perAccount: resolveSendLimit(reset.perAccount, 'routes.passwordReset.perAccount')
     }
   }
   let emailVerification: ResolvedAccountRoutes['emailVerification'] = null
   if (options.emailVerification !== undefined && options.emailVerification !== false) {
     const path = 'routes.emailVerification'
-    const verification = resolveSender(options.emailVerification, path, ['send', 'ttl', 'required'])
+    const verification = resolveSender(options.emailVerification, path, ['send', 'ttl', 'required', 'perAccount'])
     needs('routes.emailVerification', users, ['findById', 'markEmailVerified'])
     if (verification.required !== undefined && typeof verification.required !== 'boolean') {
       fail('routes.emailVerification.required must be a boolean')
@@ -74,7 +98,8 @@ export function resolveAccountRoutes (
     emailVerification = {
       send: verification.send as SendAccountMessage,
       ttl: toSeconds(verification.ttl ?? '1d', 'routes.emailVerification.ttl'),
-      required: verification.required === true
+      required: verification.required === true,
+      perAccount: resolveSendLimit(verification.perAccount, `${path}.perAccount`)
     }
   }
   const { passwordChange } = options

@@ -3,6 +3,7 @@
 import { Buffer } from 'node:buffer'
 import { createPublicKey, KeyObject, type JsonWebKey } from 'node:crypto'
 import { isIP } from 'node:net'
+import { keyFits, PUBLIC_KEY_ALGORITHMS, type PublicKeyAlgorithm } from '../tokens/key-fit.js'
 import type { KeyInput } from '../tokens/keys.js'
 import type { FoundUser } from '../types.js'
 import { checkKeys, fail, isObject } from './check.js'
@@ -11,8 +12,7 @@ import { toSeconds, type Duration } from './duration.js'
 type MaybePromise<T> = T | Promise<T>
 
 /** Asymmetric algorithms only: a shared secret is never published in a JWKS. */
-export type TrustedIssuerAlgorithm =
-  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
+export type TrustedIssuerAlgorithm = PublicKeyAlgorithm
 
 export type LegacyHmacAlgorithm = 'HS256' | 'HS384' | 'HS512'
 
@@ -98,24 +98,7 @@ const ISSUER_OPTIONS = ['issuer', 'jwksUri', 'audience', 'algorithms', 'typ', 'm
 const LEGACY_OPTIONS = ['secret', 'publicKey', 'algorithms', 'until', 'mapUser']
 const HMAC = ['HS256', 'HS384', 'HS512']
 
-// Which public keys each algorithm takes (RFC 7518 section 3; RSA at least 2048 bits).
-const isRsa = (key: KeyObject): boolean =>
-  key.asymmetricKeyType === 'rsa' && key.asymmetricKeyDetails!.modulusLength! >= 2048
-const onCurve = (curve: string) => (key: KeyObject): boolean =>
-  key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails!.namedCurve === curve
-const FITS: Record<TrustedIssuerAlgorithm, (key: KeyObject) => boolean> = {
-  RS256: isRsa,
-  RS384: isRsa,
-  RS512: isRsa,
-  PS256: isRsa,
-  PS384: isRsa,
-  PS512: isRsa,
-  ES256: onCurve('prime256v1'),
-  ES384: onCurve('secp384r1'),
-  ES512: onCurve('secp521r1'),
-  EdDSA: (key) => key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448'
-}
-const ASYMMETRIC = Object.keys(FITS)
+const ASYMMETRIC: readonly string[] = PUBLIC_KEY_ALGORITHMS
 
 function nonEmptyString (value: unknown, path: string): string {
   if (typeof value !== 'string' || value.length === 0) fail(`${path} must be a non-empty string`)
@@ -170,6 +153,15 @@ function typOf (value: unknown, path: string): string | undefined {
   return nonEmptyString(value, path).toLowerCase().replace(/^application\//, '')
 }
 
+// Whole milliseconds, as timers take them. A cooldown or cache under a second would let tokens make the plugin
+// fetch (nearly) per request; a fetch may not wait over a minute.
+function milliseconds (value: unknown, path: string, { min, max = Infinity }: { min: number, max?: number }): number {
+  const ms = Math.round(toSeconds(value, path) * 1000)
+  if (ms < min) fail(`${path} must be at least ${min < 1000 ? `${min}ms` : `${min / 1000}s`} (got ${String(value)})`)
+  if (ms > max) fail(`${path} must be at most ${max / 1000}s (got ${String(value)})`)
+  return ms
+}
+
 function resolveIssuer (options: unknown, index: number): ResolvedTrustedIssuer {
   const path = `trustedIssuers[${index}]`
   if (!isObject(options)) fail(`${path} must be { issuer, jwksUri, audience, algorithms }`)
@@ -182,9 +174,9 @@ function resolveIssuer (options: unknown, index: number): ResolvedTrustedIssuer 
       ': a JWKS publishes public keys, never an HMAC secret') as TrustedIssuerAlgorithm[],
     typ: typOf(options.typ, `${path}.typ`),
     mapUser: optionalFunction(options.mapUser, `${path}.mapUser`),
-    cacheTtlMs: toSeconds(options.cacheTtl ?? '10m', `${path}.cacheTtl`) * 1000,
-    cooldownMs: toSeconds(options.cooldown ?? '30s', `${path}.cooldown`) * 1000,
-    timeoutMs: toSeconds(options.timeout ?? '5s', `${path}.timeout`) * 1000
+    cacheTtlMs: milliseconds(options.cacheTtl ?? '10m', `${path}.cacheTtl`, { min: 1000 }),
+    cooldownMs: milliseconds(options.cooldown ?? '30s', `${path}.cooldown`, { min: 1000 }),
+    timeoutMs: milliseconds(options.timeout ?? '5s', `${path}.timeout`, { min: 1, max: 60_000 })
   }
 }
 
@@ -224,7 +216,7 @@ function legacyPublicKey (value: unknown, algorithms: string[]): string {
     return fail(`legacy.publicKey is not a valid public key (PEM, JWK or KeyObject): ${(error as Error).message}`)
   }
   for (const algorithm of algorithms) {
-    if (key.type !== 'public' || !FITS[algorithm as TrustedIssuerAlgorithm](key)) {
+    if (key.type !== 'public' || !keyFits(algorithm as TrustedIssuerAlgorithm, key)) {
       fail(`legacy.publicKey is a ${String(key.asymmetricKeyType ?? key.type)} key, which ${algorithm} cannot use`)
     }
   }

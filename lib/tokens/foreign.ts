@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { ForeignClaims, MapUser, TrustedIssuerClaims } from '../config/issuers.js'
 import { fail } from '../config/check.js'
 import type { ResolvedOptions } from '../config/options.js'
@@ -47,7 +48,9 @@ const HEADER_CACHE_SIZE = 16
  * cheaply (its header, and its payload's `iss` only when the header could be a trusted issuer's); `verify`
  * then checks it in full, with a verify cache of its own.
  */
-export function createForeignTokens (config: ResolvedOptions, signal: AbortSignal) {
+export function createForeignTokens (
+  config: ResolvedOptions, closing: { signal: AbortSignal, log: FastifyBaseLogger }
+) {
   const { trustedIssuers, legacy: legacyOptions, clockTolerance } = config
   if (trustedIssuers.length === 0 && legacyOptions === null) return null
   for (const [index, { issuer }] of trustedIssuers.entries()) {
@@ -55,7 +58,7 @@ export function createForeignTokens (config: ResolvedOptions, signal: AbortSigna
   }
   const issuers = new Map(trustedIssuers.map((options): [string, TrustedIssuerEntry] => [options.issuer, {
     issuer: options.issuer,
-    verifier: createTrustedIssuer(options, clockTolerance, signal),
+    verifier: createTrustedIssuer(options, clockTolerance, closing),
     mapUser: options.mapUser as MapUser<never> | undefined
   }]))
   const trustedAlgorithms = new Set<string>(trustedIssuers.flatMap((options) => options.algorithms))
@@ -85,6 +88,9 @@ export function createForeignTokens (config: ResolvedOptions, signal: AbortSigna
     return verified
   }
 
+  // In seconds, as `exp`: the cache adds the tolerance back, so an entry ends just before `ms`.
+  const cachedUntil = (ms: number): number => (ms - 1 - clockTolerance * 1000) / 1000
+
   return {
     /** Undefined: the plugin's own token (or garbage), for the plugin's own checks to judge. */
     route (token: string): ForeignRoute | undefined {
@@ -108,15 +114,17 @@ export function createForeignTokens (config: ResolvedOptions, signal: AbortSigna
       if (route.kind === 'cached') return route.verified
       if (route.kind === 'legacy') {
         const claims = legacy!.verify(token, route.header)
-        // Cached until just before `until` (the cache adds the tolerance back): from then on they are refused.
-        const end = (legacyOptions!.untilMs - 1 - clockTolerance * 1000) / 1000
+        // Cached until just before `until`: from then on they are refused.
+        const end = cachedUntil(legacyOptions!.untilMs)
         const verified = { issuer: 'legacy', claims, mapUser: legacyOptions!.mapUser as MapUser<never> | undefined }
         return remember(token, verified, Math.min(claims.exp ?? end, end))
       }
       const { issuer, verifier, mapUser } = route.issuer
       const claims = verifier.verify(token, route.header)
-      const done = (verified: TrustedIssuerClaims): ForeignToken =>
-        remember(token, { issuer, claims: verified, mapUser }, verified.exp)
+      // Cached no longer than the key set is current: a key the issuer removes takes its cached tokens with it.
+      const done = (verified: TrustedIssuerClaims): ForeignToken => remember(
+        token, { issuer, claims: verified, mapUser }, Math.min(verified.exp, cachedUntil(verifier.keysFreshUntil))
+      )
       return claims instanceof Promise ? claims.then(done) : done(claims)
     }
   }

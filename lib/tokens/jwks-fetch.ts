@@ -23,12 +23,13 @@ async function readCapped (response: Response, maxBytes: number): Promise<string
 
 /**
  * The whole key set at `url` (RFC 7517 section 5), so that one fetch, whoever asked for it, learns every key the
- * issuer publishes. Rejects on a non-2xx answer, a body that is not a key set or is over the bounds, and when
- * `signal` aborts or `timeoutMs` passes (both cover reading the body too).
+ * issuer publishes. Rejects on a non-2xx answer, a redirect (it could lead off https), a body that is not a key set
+ * or is over the bounds, and when `signal` aborts or `timeoutMs` passes (both cover reading the body too).
  */
 export async function fetchKeySet (url: URL, timeoutMs: number, signal: AbortSignal): Promise<PublishedKey[]> {
   const response = await fetch(url, {
     headers: { accept: 'application/jwk-set+json, application/json' },
+    redirect: 'error',
     signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
   })
   if (!response.ok) {

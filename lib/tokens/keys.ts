@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, KeyObject, sign, verify, type JsonWebKey } from 'node:crypto'
 import { InvalidOptionError } from '../errors.js'
+import { keyFits } from './key-fit.js'
 
 export type AsymmetricAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA'
 
@@ -27,17 +28,7 @@ export interface ResolvedKey {
   jwk: Record<string, unknown>
 }
 
-// What each algorithm accepts (RFC 7518 section 3; RSA at least 2048 bits).
-// PS256 takes a plain RSA key: fast-jwt cannot read RSASSA-PSS-only (rsa-pss) keys.
-const isRsa2048 = (key: KeyObject): boolean =>
-  key.asymmetricKeyType === 'rsa' && key.asymmetricKeyDetails!.modulusLength! >= 2048
-const FITS: Record<AsymmetricAlgorithm, (key: KeyObject) => boolean> = {
-  RS256: isRsa2048,
-  PS256: isRsa2048,
-  ES256: (key) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails!.namedCurve === 'prime256v1',
-  ES384: (key) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails!.namedCurve === 'secp384r1',
-  EdDSA: (key) => key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448'
-}
+// The algorithms of the plugin's own keys, with the digest that probes a key pair.
 const DIGEST: Record<AsymmetricAlgorithm, string | null> = {
   RS256: 'sha256',
   PS256: 'sha256',
@@ -75,8 +66,8 @@ function resolveKey (key: SigningKey, index: number): ResolvedKey {
   if (typeof key.kid !== 'string' || !SAFE_KID.test(key.kid)) {
     fail(`${option}.kid must be 1 to 128 printable characters without quotes or backslashes`)
   }
-  if (!Object.hasOwn(FITS, key.algorithm)) {
-    fail(`${option}.algorithm must be one of ${Object.keys(FITS).join(', ')} (got ${String(key.algorithm)})`)
+  if (!Object.hasOwn(DIGEST, key.algorithm)) {
+    fail(`${option}.algorithm must be one of ${Object.keys(DIGEST).join(', ')} (got ${String(key.algorithm)})`)
   }
   if (key.privateKey === undefined && key.publicKey === undefined) fail(`${option} needs a privateKey or a publicKey`)
   const privateKey = key.privateKey === undefined
@@ -87,7 +78,7 @@ function resolveKey (key: SigningKey, index: number): ResolvedKey {
     'public',
     `${option}.${key.publicKey === undefined ? 'privateKey' : 'publicKey'}`
   )
-  if (!FITS[key.algorithm](publicKey)) {
+  if (!keyFits(key.algorithm, publicKey)) {
     const curve = publicKey.asymmetricKeyDetails!.namedCurve
     fail(
       `${option} is a ${publicKey.asymmetricKeyType!} key${curve === undefined ? '' : ` on ${curve}`}, ` +

@@ -1,4 +1,5 @@
 import { createVerifier, type Algorithm } from 'fast-jwt'
+import type { FastifyBaseLogger } from 'fastify'
 import type { ResolvedTrustedIssuer, TrustedIssuerClaims } from '../config/issuers.js'
 import { InvalidTokenError } from '../errors.js'
 import { checkHeader, checkSubjectAndAge, toTokenError } from './foreign-checks.js'
@@ -17,7 +18,11 @@ type Decoded = { payload: Record<string, unknown> }
  * Access tokens of one trusted issuer (resource-server mode): signed by one of the keys of its JWKS with an
  * allowlisted algorithm, `iss`, `aud`, `exp`, `nbf` and, when configured, `typ` checked (RFC 8725, RFC 9068).
  */
-export function createTrustedIssuer (options: ResolvedTrustedIssuer, clockTolerance: number, signal: AbortSignal) {
+export function createTrustedIssuer (
+  options: ResolvedTrustedIssuer,
+  clockTolerance: number,
+  { signal, log }: { signal: AbortSignal, log: FastifyBaseLogger }
+) {
   const toleranceMs = clockTolerance * 1000
   const verifierFor = (pem: string, algorithm: string): KeyVerifier<Decoded> => createVerifier({
     key: pem,
@@ -29,7 +34,7 @@ export function createTrustedIssuer (options: ResolvedTrustedIssuer, clockTolera
     checkTyp: options.typ,
     complete: true
   })
-  const keys = createIssuerKeys<Decoded>({ ...options, signal, verifierFor })
+  const keys = createIssuerKeys<Decoded>({ ...options, signal, log, verifierFor })
   const algorithms: readonly string[] = options.algorithms
 
   function finish (verify: KeyVerifier<Decoded>, token: string): TrustedIssuerClaims {
@@ -55,6 +60,11 @@ export function createTrustedIssuer (options: ResolvedTrustedIssuer, clockTolera
       if (typeof kid !== 'string' || !SAFE_KID.test(kid)) throw new InvalidTokenError('The token names no known key')
       const verifier = keys.verifierOf(alg, kid)
       return verifier instanceof Promise ? verifier.then((verify) => finish(verify, token)) : finish(verifier, token)
+    },
+
+    /** Until when (ms) the key set a token is verified with now counts as current: no longer may it be cached. */
+    get keysFreshUntil (): number {
+      return keys.freshUntil
     }
   }
 }
