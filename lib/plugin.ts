@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createApi } from './api.js'
 import { createEvents } from './audit/events.js'
+import { sendLimitOption } from './config/account.js'
 import { resolveOptions, type JwtAuthOptions } from './config/options.js'
 import type { ResolvedRoutes } from './config/routes.js'
 import { InvalidOptionError } from './errors.js'
@@ -65,7 +66,11 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   const markerTtl = Math.ceil(Math.max(config.accessTtl, config.refreshTtl) + config.clockTolerance) + 1
   const store = resolveStore(given, { timeoutMs: config.storeTimeoutMs, indexTtlSeconds: markerTtl })
 
-  checkCapabilities(store, { lockout: config.routes?.lockout != null, userCache: config.userCacheTtl > 0 }, app.log)
+  checkCapabilities(store, {
+    lockout: config.routes?.lockout != null,
+    sendLimit: config.routes === null ? undefined : sendLimitOption(config.routes),
+    userCache: config.userCacheTtl > 0
+  }, app.log)
 
   const jwt = createJwt(config)
   const pairs = createPairs(config, jwt)

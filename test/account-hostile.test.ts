@@ -2,7 +2,7 @@
 // expired tokens, races, what the answers and the logs give away, and the rate limit.
 import t from 'tap'
 import { bearer, craftToken, STORE_FACTORIES, type AnyStore } from './helpers/app.js'
-import { Inbox, loginRequest, OLD_PASSWORD, seedAccountUsers } from './helpers/account-app.js'
+import { Inbox, loginRequest, OLD_PASSWORD, seedAccountUsers, withoutCounters } from './helpers/account-app.js'
 import { buildHarness, cloneUsers, post, sleep, tokenDigest, within, type HarnessApp, type HarnessOptions } from './helpers/account-harness.js'
 import { fakeClock } from './helpers/clock.js'
 import { CAPTCHA_TEXT, fixedCaptcha } from './helpers/routes-app.js'
@@ -41,13 +41,15 @@ async function storeContents (store: AnyStore): Promise<string | null> {
 }
 
 for (const { name, create } of STORE_FACTORIES) {
-  // A key-value store without increment cannot count for the lockout (refused at register).
+  // A key-value store without increment cannot count for the lockout and the message limits (refused at register).
   const counts = name !== 'key-value'
   t.test(`the attacker's view of the account flows on the ${name} store`, async (t) => {
     const build = async (setup: HarnessOptions = {}) => {
       const store = await create()
       t.teardown(() => store.close?.())
-      const app = await buildHarness(store, cloneUsers(seed), { ...setup, routes: { ...(counts ? {} : { lockout: false }), ...setup.routes } })
+      const inbox = setup.inbox ?? new Inbox()
+      const routes = counts ? setup.routes : withoutCounters(setup.routes ?? {}, inbox)
+      const app = await buildHarness(store, cloneUsers(seed), { ...setup, inbox, routes })
       t.teardown(() => app.close())
       return Object.assign(app, { store })
     }

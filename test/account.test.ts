@@ -1,17 +1,17 @@
 import t from 'tap'
 import { STORE_FACTORIES, bearer } from './helpers/app.js'
-import { buildAccountApp, Inbox, loginRequest, OLD_PASSWORD, seedAccountUsers } from './helpers/account-app.js'
+import { buildAccountApp, Inbox, loginRequest, OLD_PASSWORD, seedAccountUsers, withoutCounters } from './helpers/account-app.js'
 
 const NEW_PASSWORD = 'new-password-2'
 
 for (const { name, create } of STORE_FACTORIES) {
-  // A key-value store without increment cannot count for the lockout (refused at register).
+  // A key-value store without increment cannot count for the lockout and the message limits (refused at register).
   const counts = name !== 'key-value'
   t.test(`account flows on the ${name} store`, async (t) => {
-    const build = async ({ routes = {}, ...options }: { routes?: Record<string, unknown>, inbox?: Inbox } = {}) => {
+    const build = async ({ routes = {}, inbox = new Inbox(), ...options }: { routes?: Record<string, unknown>, inbox?: Inbox } = {}) => {
       const store = await create()
       t.teardown(() => store.close?.())
-      const app = await buildAccountApp(store, await seedAccountUsers(), { ...options, routes: { ...(counts ? {} : { lockout: false }), ...routes } })
+      const app = await buildAccountApp(store, await seedAccountUsers(), { ...options, inbox, routes: counts ? routes : withoutCounters(routes, inbox) })
       t.teardown(() => app.close())
       return app
     }

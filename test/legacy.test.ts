@@ -199,15 +199,15 @@ t.test('legacy options are checked at register', async (t) => {
     [{ ...valid, algorithms: ['RS256'] }, /legacy\.algorithms must hold only HS256, HS384, HS512 \(got RS256\) with a secret/],
     [{ ...valid, algorithms: 'HS256' }, /legacy\.algorithms must be a non-empty array/],
     [{ publicKey: ecKey, algorithms: ['HS256'], until: NEXT_YEAR }, /\(got HS256\) with a publicKey/],
-    [{ publicKey: ecKey, algorithms: ['RS256'], until: NEXT_YEAR }, /legacy\.publicKey is a ec key, which RS256 cannot use/],
+    [{ publicKey: ecKey, algorithms: ['RS256'], until: NEXT_YEAR }, /legacy\.publicKey is a ec key on prime256v1, which RS256 cannot use/],
     [{ publicKey: 'not a key', algorithms: ['ES256'], until: NEXT_YEAR }, /legacy\.publicKey is not a valid public key/],
     [{ publicKey: { kty: 'EC' }, algorithms: ['ES256'], until: NEXT_YEAR }, /legacy\.publicKey is not a valid public key/],
     [{ ...valid, until: 'next year' }, /legacy\.until must be a Date or an ISO 8601 date string \(got "next year"\)/],
     [{ ...valid, until: 1767225600000 }, /legacy\.until must be a Date/],
     [{ ...valid, until: new Date('x') }, /legacy\.until must be a Date/],
     [{ ...valid, mapUser: {} }, /legacy\.mapUser must be a function/],
-    [{ publicKey: ecKey, algorithms: ['ES384'], until: NEXT_YEAR }, /legacy\.publicKey is a ec key, which ES384 cannot use/],
-    [{ publicKey: ecKey, algorithms: ['EdDSA'], until: NEXT_YEAR }, /legacy\.publicKey is a ec key, which EdDSA cannot use/]
+    [{ publicKey: ecKey, algorithms: ['ES384'], until: NEXT_YEAR }, /legacy\.publicKey is a ec key on prime256v1, which ES384 cannot use/],
+    [{ publicKey: ecKey, algorithms: ['EdDSA'], until: NEXT_YEAR }, /legacy\.publicKey is a ec key on prime256v1, which EdDSA cannot use/]
   ]
   for (const [legacy, message] of cases) {
     const app = Fastify()

@@ -1,5 +1,6 @@
 // Per-account limit on reset and verification messages (routes.passwordReset.perAccount,
 // routes.emailVerification.perAccount): requests for one account from many addresses do not flood its mailbox.
+import { createHash } from 'node:crypto'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import jwtAuth, { memoryStore, type JwtAuthOptions } from '../lib/index.js'
@@ -7,6 +8,7 @@ import { bearer, SECRET } from './helpers/app.js'
 import { loginRequest, OLD_PASSWORD, seedAccountUsers } from './helpers/account-app.js'
 import { buildHarness, cloneUsers, post, sleep } from './helpers/account-harness.js'
 import { fakeClock } from './helpers/clock.js'
+import { keyValueStore } from './helpers/kv-store.js'
 
 const seed = await seedAccountUsers()
 
@@ -40,14 +42,121 @@ t.test('ten reset requests for one account from ten addresses: three messages, t
   t.equal((await post(app, '/auth/password/reset', { token: last.token, password: 'new-password-2' })).statusCode, 204)
 })
 
+t.test('whoever spends the allowance cannot keep the owner from a working link: holds last while one is alive', async (t) => {
+  const clock = fakeClock(t)
+  const app = await buildHarness(memoryStore(), cloneUsers(seed))
+  t.teardown(() => app.close())
+  const sent = () => app.inbox.messages.length
+  // An attacker asks three times: three links, alive for the reset ttl (30 minutes).
+  for (let i = 0; i < 3; i++) await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(sent(), 3)
+  clock.now += 10 * 60_000
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(sent(), 3, 'ten minutes later: held, and the owner has three working links')
+  clock.now += 21 * 60_000
+  t.equal((await post(app, '/auth/password/reset', { token: app.inbox.messages[2]!.token, password: 'new-password-2' })).statusCode, 400,
+    'half an hour on, those links have expired')
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(sent(), 4, 'so the next request sends one, though the hour is not over')
+  for (let i = 0; i < 5; i++) await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(sent(), 4, 'and holds again while that link is alive')
+  t.equal((await post(app, '/auth/password/reset', { token: app.inbox.messages[3]!.token, password: 'new-password-2' })).statusCode, 204)
+})
+
+t.test('past the allowance with no live link, fifty requests at once send one message', async (t) => {
+  const clock = fakeClock(t)
+  const app = await buildHarness(memoryStore(), cloneUsers(seed))
+  t.teardown(() => app.close())
+  for (let i = 0; i < 3; i++) await app.jwtAuth.requestPasswordReset('bob')
+  clock.now += 31 * 60_000
+  await Promise.all(Array.from({ length: 50 }, async () => await app.jwtAuth.requestPasswordReset('bob')))
+  t.equal(app.inbox.messages.length, 4)
+})
+
+t.test('one request writes no lasting entry; the allowance used up writes one (the latest link), a hold another', async (t) => {
+  const store = memoryStore()
+  const app = await buildHarness(store, cloneUsers(seed))
+  t.teardown(() => app.close())
+  const durable = store.size
+  for (let i = 0; i < 2; i++) await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(store.size, durable, 'two requests: none')
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(store.size, durable + 1, 'the third (max): the end of its link')
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(store.size, durable + 2, 'the fourth: the hold')
+  for (let i = 0; i < 10; i++) await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(store.size, durable + 2, 'no more after it')
+})
+
+t.test('a new password or a new address starts a new allowance: the links before it are dead', async (t) => {
+  const app = await buildHarness(memoryStore(), cloneUsers(seed))
+  t.teardown(() => app.close())
+  for (let i = 0; i < 4; i++) await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(app.inbox.messages.length, 3)
+  await app.jwtAuth.changePassword(2, 'changed-password-3')
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(app.inbox.messages.length, 4, 'after a password change (its links no longer work), one goes out')
+
+  for (let i = 0; i < 4; i++) await app.jwtAuth.requestEmailVerification(2)
+  const verifications = () => app.inbox.messages.filter((message) => message.kind === 'verify').length
+  t.equal(verifications(), 3)
+  app.users[1]!.email = 'bob@fixed.example.test'
+  await app.jwtAuth.invalidateUser(2)
+  await app.jwtAuth.requestEmailVerification(2)
+  t.equal(verifications(), 4, 'after the address is corrected, one goes out to it')
+})
+
+t.test('a mailer that fails leaves no link counted as out there: the owner is not held by it', async (t) => {
+  let failures = 3
+  const delivered: string[] = []
+  const send = ({ token }: { token: string }) => {
+    if (failures-- > 0) throw new Error('smtp down')
+    delivered.push(token)
+  }
+  const app = await buildHarness(memoryStore(), cloneUsers(seed), { routes: { passwordReset: { send } } })
+  t.teardown(() => app.close())
+  for (let i = 0; i < 3; i++) await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(delivered.length, 0, 'the allowance spent on a failing mailer')
+  failures = 1
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(delivered.length, 0, 'an extra one, failing too')
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(delivered.length, 1, 'may be tried again at once, and goes out')
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(delivered.length, 1, 'then held while that link is alive')
+  t.equal(app.logs.filter((line) => line.includes('routes.passwordReset.send failed')).length, 4)
+})
+
+t.test('a key-value store without increment cannot count messages: refused at register unless perAccount is false', async (t) => {
+  const users = { findById: async () => null, findByLogin: async () => null, updatePasswordHash: async () => {}, markEmailVerified: async () => {} }
+  const refused = Fastify()
+  await t.rejects(async () => {
+    await refused.register(jwtAuth, { secret: SECRET, users, store: keyValueStore(), routes: { lockout: false, passwordReset: { send: () => {} } } } as JwtAuthOptions)
+  }, { message: /routes\.passwordReset\.perAccount needs atomic counters: .* set routes\.passwordReset\.perAccount: false/ })
+  await refused.close()
+  const verification = Fastify()
+  await t.rejects(async () => {
+    await verification.register(jwtAuth, { secret: SECRET, users, store: keyValueStore(), routes: { lockout: false, emailVerification: { send: () => {} } } } as JwtAuthOptions)
+  }, { message: /routes\.emailVerification\.perAccount needs atomic counters/ })
+  await verification.close()
+  const app = Fastify()
+  await app.register(jwtAuth, {
+    secret: SECRET, users, store: keyValueStore(), routes: { lockout: false, passwordReset: { send: () => {}, perAccount: false } }
+  } as JwtAuthOptions)
+  await app.ready()
+  await app.close()
+  t.pass('perAccount: false')
+})
+
 t.test('names of no account write nothing; the configured limit and false', async (t) => {
   const store = memoryStore()
   const app = await buildHarness(store, cloneUsers(seed), { routes: { passwordReset: { send: () => {}, perAccount: { max: 1, window: '10m' } } } })
   t.teardown(() => app.close())
-  const before = store.ephemeralSize
+  const [ephemeral, durable] = [store.ephemeralSize, store.size]
   for (let i = 0; i < 20; i++) await post(app, '/auth/password/forgot', { login: `nobody-${i}` })
   await sleep(20)
-  t.equal(store.ephemeralSize, before, 'no count for a made-up name')
+  t.equal(store.ephemeralSize, ephemeral, 'no count for a made-up name')
+  t.equal(store.size, durable, 'nor any lasting entry')
   t.equal(app.events.filter((event) => event.reason === 'limited').length, 0)
 
   const sent: string[] = []
@@ -68,13 +177,17 @@ t.test('names of no account write nothing; the configured limit and false', asyn
 
 t.test('the hold outlives its count: a flood that evicts ephemeral entries does not lift it', async (t) => {
   const store = memoryStore({ maxEphemeralEntries: 20 })
-  const app = await buildHarness(store, cloneUsers(seed), { routes: { captcha: true } })
+  const app = await buildHarness(store, cloneUsers(seed))
   t.teardown(() => app.close())
   for (let i = 0; i < 4; i++) await app.jwtAuth.requestPasswordReset('bob')
   t.equal(app.inbox.messages.length, 3)
-  // Captchas fill the ephemeral space many times over: the count of bob's messages is long gone.
-  for (let i = 0; i < 100; i++) t.equal((await app.inject({ url: '/auth/captcha' })).statusCode, 200)
-  t.ok(store.ephemeralSize <= 20)
+  // The count of bob's messages, under the name the limit gives it (his id and password hash).
+  const count = `sent.reset.${createHash('sha256').update(`2\n${app.users[1]!.passwordHash}`).digest('base64url')}`
+  t.equal(await store.counters.increment(count, 3600), 5, 'four requests counted')
+  // Failed logins for made-up names fill the counters' space: the count is gone.
+  for (let i = 0; i < 30; i++) t.equal((await loginRequest(app, `nobody-${i}`, 'wrong-password')).statusCode, 401)
+  t.equal(await store.counters.increment(count, 3600), 1, 'evicted: it starts again')
+  await store.counters.reset(count)
   for (let i = 0; i < 5; i++) await app.jwtAuth.requestPasswordReset('bob')
   t.equal(app.inbox.messages.length, 3, 'still held')
 })
@@ -94,11 +207,29 @@ t.test('a store that cannot count sends nothing (fails closed): 202 for the rout
   await sleep(20)
   t.equal(app.inbox.messages.length, 0, 'nothing sent')
   t.ok(app.logs.some((line) => line.includes('password reset request failed')), 'the failure is logged')
+  t.equal(app.events.find((event) => event.type === 'password.reset.request')?.reason, 'store_unavailable', 'and has its event')
   await t.rejects(app.jwtAuth.requestPasswordReset('bob'), { statusCode: 503 } as unknown as Error)
   t.equal(app.inbox.messages.length, 0)
   failing = false
   await app.jwtAuth.requestPasswordReset('bob')
   t.equal(app.inbox.messages.length, 1, 'back once the store is')
+})
+
+t.test('a sent message whose link the store cannot record is logged; the message went out', async (t) => {
+  const inner = memoryStore()
+  const locks = {
+    lock: async () => { throw new Error('store down') },
+    lockedUntil: async (name: string) => await inner.locks.lockedUntil(name)
+  }
+  const store = Object.assign(Object.create(inner) as typeof inner, { locks })
+  const sent: string[] = []
+  const send = ({ token }: { token: string }) => { sent.push(token) }
+  // The lockout writes locks too: off, so that only the limit's write fails.
+  const app = await buildHarness(store, cloneUsers(seed), { routes: { lockout: false, passwordReset: { send, perAccount: { max: 1 } } } })
+  t.teardown(() => app.close())
+  await app.jwtAuth.requestPasswordReset('bob')
+  t.equal(sent.length, 1)
+  t.ok(app.logs.some((line) => line.includes('routes.passwordReset.perAccount not recorded')))
 })
 
 t.test('verification messages: three an hour per account, also through the route; held ones are logged', async (t) => {

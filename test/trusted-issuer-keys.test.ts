@@ -1,6 +1,6 @@
 // The key set of a trusted issuer under pressure: closing a listening app mid-fetch, known keys never held up by a
 // fetch, failures that keep the set working, redirects, timer bounds, and keys too weak or of the wrong kind.
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import t from 'tap'
@@ -66,6 +66,64 @@ t.test('a failed fetch for an unknown kid keeps the set working until the cooldo
   }
 })
 
+t.test('a fetch caused by another token that brings a set without a key ends the cached tokens of that key', async (t) => {
+  const key = await issuerKey()
+  const other = await issuerKey()
+  const jwks = await jwksServer(t, [key, other])
+  const app = await appFor(t, jwks.url)
+  const cached = await mint({ key, long: true })
+  t.equal((await who(app, cached)).statusCode, 200)
+  t.equal((await who(app, cached)).statusCode, 200, 'from the verify cache')
+  jwks.state.keys = [other.jwk]
+  t.equal((await who(app, await mint({ key: await issuerKey() }))).statusCode, 401, 'a made-up kid: the set is fetched')
+  t.equal(jwks.state.fetches, 2)
+  t.equal((await who(app, cached)).statusCode, 401, 'the cached token of the removed key is verified again: refused')
+  t.equal((await who(app, await mint({ key: other }))).statusCode, 200)
+})
+
+t.test('maxStale: known keys answer past cacheTtl while the issuer is unreachable, for that long, then 503', async (t) => {
+  const clock = fakeClock(t)
+  const key = await issuerKey()
+  const jwks = await jwksServer(t, [key])
+  const app = await appFor(t, jwks.url, { cacheTtl: '1m', maxStale: '5m', cooldown: '10s' })
+  const token = await mint({ key, long: true })
+  t.equal((await who(app, token)).statusCode, 200)
+  jwks.state.mode = 'error'
+  clock.now += 60_001
+  t.equal((await who(app, token)).statusCode, 200, 'stale, the fetch fails: the known key answers')
+  clock.now += 4 * 60_000
+  t.equal((await who(app, await mint({ key, claims: { jti: 'a' } }))).statusCode, 200, 'within maxStale')
+  clock.now += 60_000
+  const response = await who(app, token)
+  t.equal(response.statusCode, 503, 'past cacheTtl + maxStale, the cached token too')
+  t.equal(response.json().code, 'FST_JWT_AUTH_ISSUER_UNAVAILABLE')
+  const fetches = jwks.state.fetches
+  t.equal((await who(app, token)).statusCode, 503, 'again within the cooldown')
+  t.equal(jwks.state.fetches, fetches, 'without a fetch')
+  jwks.state.mode = 'ok'
+  clock.now += 10_001
+  t.equal((await who(app, token)).statusCode, 200, 'the issuer back: answered again')
+
+  const strict = await appFor(t, jwks.url, { cacheTtl: '1m', maxStale: 0, cooldown: '10s' })
+  t.equal((await who(strict, token)).statusCode, 200)
+  jwks.state.mode = 'error'
+  clock.now += 60_001
+  t.equal((await who(strict, token)).statusCode, 503, 'maxStale 0: a stale set waits for its fetch')
+})
+
+t.test('a set past maxStale is fetched again for a known key, even within the cooldown of a made-up kid', async (t) => {
+  const clock = fakeClock(t)
+  const key = await issuerKey()
+  const jwks = await jwksServer(t, [key])
+  const app = await appFor(t, jwks.url, { cacheTtl: '1s', maxStale: 0, cooldown: '30s' })
+  t.equal((await who(app, await mint({ key }))).statusCode, 200)
+  t.equal((await who(app, await mint({ key: await issuerKey() }))).statusCode, 401, 'a made-up kid: a fetch, then its cooldown')
+  t.equal(jwks.state.fetches, 2)
+  clock.now += 1500
+  t.equal((await who(app, await mint({ key, claims: { jti: 'later' } }))).statusCode, 200, 'the known key: the set is fetched')
+  t.equal(jwks.state.fetches, 3)
+})
+
 t.test('failed fetches are logged at warn with the JWKS URL; no token in the logs', async (t) => {
   const key = await issuerKey()
   const jwks = await jwksServer(t, [key])
@@ -105,7 +163,8 @@ t.test('timers: whole milliseconds, a timeout of at most a minute, a cooldown an
     [{ timeout: '61s' }, /timeout must be at most 60s/],
     [{ timeout: '0.1ms' }, /trustedIssuers\[0\]\.timeout must be at least 1ms \(got 0\.1ms\)/],
     [{ cooldown: '1ms' }, /trustedIssuers\[0\]\.cooldown must be at least 1s \(got 1ms\)/],
-    [{ cacheTtl: '500ms' }, /trustedIssuers\[0\]\.cacheTtl must be at least 1s/]
+    [{ cacheTtl: '500ms' }, /trustedIssuers\[0\]\.cacheTtl must be at least 1s/],
+    [{ maxStale: 'later' }, /trustedIssuers\[0\]\.maxStale must be 0 or a duration/]
   ]
   for (const [issuer, message] of cases) {
     const refused = Fastify()
@@ -127,6 +186,29 @@ function signedWith (key: IssuerKey): string {
   const input = `${part({ alg: 'RS256', kid: key.kid, typ: 'at+jwt' })}.${part({ sub: '1', iss: IDP, aud: API, iat: now, exp: now + 600 })}`
   return `${input}.${sign('sha256', Buffer.from(input), key.privateKey as KeyObject).toString('base64url')}`
 }
+
+/**
+ * A token "signed" for a key whose public exponent is 1, with no private key at all: s^1 mod n = s, so the
+ * signature is just the PKCS#1 v1.5 encoding of the token's SHA-256 (RFC 8017 section 9.2).
+ */
+function forgedForExponentOne (kid: string): string {
+  const now = Math.floor(Date.now() / 1000)
+  const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const input = `${part({ alg: 'RS256', kid, typ: 'at+jwt' })}.${part({ sub: '1', iss: IDP, aud: API, iat: now, exp: now + 600 })}`
+  const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(input).digest()])
+  const encoded = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(256 - 3 - digestInfo.length, 0xff), Buffer.from([0]), digestInfo])
+  return `${input}.${encoded.toString('base64url')}`
+}
+
+t.test('a published RSA key with exponent 1 would let anyone sign: it is never used', async (t) => {
+  const key = rsaKey('e1', 2048)
+  const jwks = await jwksServer(t, [])
+  jwks.state.keys = [{ ...key.jwk, e: 'AQ' }]
+  const app = await appFor(t, jwks.url)
+  const response = await who(app, forgedForExponentOne('e1'))
+  t.equal(response.statusCode, 401)
+  t.match(response.json().message, /cannot verify/)
+})
 
 t.test('keys too weak or of the wrong kind are never used; of several keys under one kid, the one that fits', async (t) => {
   const weak = rsaKey('weak', 1024)

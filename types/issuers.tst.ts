@@ -23,6 +23,7 @@ test('trustedIssuers: issuer, jwksUri, audience and asymmetric algorithms, and t
       algorithms: ['RS256', 'PS512', 'ES256', 'ES512', 'EdDSA'],
       typ: 'at+jwt',
       cacheTtl: '10m',
+      maxStale: 0,
       cooldown: 30,
       timeout: '5s',
       mapUser: async (claims) => {

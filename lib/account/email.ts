@@ -2,6 +2,7 @@ import { VerificationTokenInvalidError } from '../errors.js'
 import type { AuthUser, SessionMetadata } from '../types.js'
 import { withoutSecrets } from '../users/without-secrets.js'
 import { fingerprint } from './one-time-tokens.js'
+import { deliver } from './send-limit.js'
 import type { AccountDeps } from './passwords.js'
 
 /** Email verification: a one-time token to the user's address, spent to mark that address verified. */
@@ -16,17 +17,15 @@ export function createEmailVerification ({ config, tokens, sendLimit, users, emi
       const sub = String(userId)
       const user = (known ?? await users.fresh(sub)) as { emailVerified?: unknown, email?: unknown } | null
       if (user === null || user.emailVerified === true) return
-      if (!await sendLimit.allow('verify', sub, verification.perAccount)) {
+      const ticket = await sendLimit.reserve('verify', sub, user.email, verification.perAccount, verification.ttl)
+      if (ticket === null) {
         log.warn({ userId: sub }, 'fastify-jwt-auth: verification not sent: routes.emailVerification.perAccount')
         return
       }
       // Tied to the address it goes to: a token sent before the address changed does not verify the new one.
       const token = await tokens.issue('verify', sub, verification.ttl, user.email)
-      try {
-        await verification.send({ user: withoutSecrets(user) as AuthUser, token, expiresIn: verification.ttl })
-      } catch (error) {
-        log.error({ err: error, userId: sub }, 'fastify-jwt-auth: routes.emailVerification.send failed')
-      }
+      const message = { user: withoutSecrets(user) as AuthUser, token, expiresIn: verification.ttl }
+      await deliver(ticket, () => verification.send(message), log, { userId: sub, option: 'routes.emailVerification' })
     },
 
     /** Spends a verification token: the address it was sent to, if still the user's, is verified. */

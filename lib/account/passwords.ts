@@ -13,7 +13,7 @@ import { checkPasswordLength, checkPasswordPolicy } from '../users/password-poli
 import type { UserLookup } from '../users/user-lookup.js'
 import { withoutSecrets } from '../users/without-secrets.js'
 import { fingerprint, type OneTimeTokens } from './one-time-tokens.js'
-import type { SendLimit } from './send-limit.js'
+import { deliver, type SendLimit, type SendTicket } from './send-limit.js'
 
 export interface AccountDeps {
   config: ResolvedOptions
@@ -111,16 +111,23 @@ export function createPasswordFlows (deps: AccountDeps) {
     const reset = config.routes?.passwordReset
     if (reset == null) throw new TypeError('requestPasswordReset needs routes.passwordReset.send')
     const user = typeof login === 'string' ? await config.users.findByLogin!(login) as Fields | null : undefined
-    const userId = user == null ? undefined : String(user.id)
-    const held = userId !== undefined && !await sendLimit.allow('reset', userId, reset.perAccount)
-    emit('password.reset.request', { userId, ...metadata, ...(held ? { reason: 'limited' } : {}) })
-    if (userId === undefined || held) return
-    const token = await tokens.issue('reset', userId, reset.ttl, user!.passwordHash)
-    try {
-      await reset.send({ user: withoutSecrets(user!) as AuthUser, token, expiresIn: reset.ttl })
-    } catch (error) {
-      log.error({ err: error, userId }, 'fastify-jwt-auth: routes.passwordReset.send failed')
+    if (user == null) {
+      emit('password.reset.request', metadata)
+      return
     }
+    const userId = String(user.id)
+    let ticket: SendTicket | null
+    try {
+      ticket = await sendLimit.reserve('reset', userId, user.passwordHash, reset.perAccount, reset.ttl)
+    } catch (error) {
+      emit('password.reset.request', { userId, ...metadata, reason: 'store_unavailable' })
+      throw error
+    }
+    emit('password.reset.request', { userId, ...metadata, ...(ticket === null ? { reason: 'limited' } : {}) })
+    if (ticket === null) return
+    const token = await tokens.issue('reset', userId, reset.ttl, user.passwordHash)
+    const message = { user: withoutSecrets(user) as AuthUser, token, expiresIn: reset.ttl }
+    await deliver(ticket, () => reset.send(message), log, { userId, option: 'routes.passwordReset' })
   }
 
   /** Spends a reset token for a new password; every session of the user ends, on every instance. */

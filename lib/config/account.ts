@@ -15,7 +15,7 @@ export interface AccountMessage {
 /** Delivers a one-time token (the app's mailer). What it throws is logged; the client learns nothing of it. */
 export type SendAccountMessage = (message: AccountMessage) => void | Promise<void>
 
-/** At most `max` messages to one account within `window`; the requests past it send nothing. */
+/** At most `max` messages to one account within `window`; past it, none while a link already sent still works. */
 export interface SendLimitOptions {
   max?: number
   window?: Duration
@@ -110,4 +110,11 @@ export function resolveAccountRoutes (
   // On by default wherever it can work.
   const canChange = users.findById && users.updatePasswordHash
   return { passwordReset, emailVerification, passwordChange: passwordChange ?? canChange }
+}
+
+/** The first per-account message limit configured, by its option path (it needs atomic counters). */
+export function sendLimitOption (routes: Omit<ResolvedAccountRoutes, 'passwordChange'>): string | undefined {
+  if (routes.passwordReset?.perAccount != null) return 'routes.passwordReset.perAccount'
+  if (routes.emailVerification?.perAccount != null) return 'routes.emailVerification.perAccount'
+  return undefined
 }

@@ -3,7 +3,7 @@
 import { Buffer } from 'node:buffer'
 import { createPublicKey, KeyObject, type JsonWebKey } from 'node:crypto'
 import { isIP } from 'node:net'
-import { keyFits, PUBLIC_KEY_ALGORITHMS, type PublicKeyAlgorithm } from '../tokens/key-fit.js'
+import { keyMisfit, PUBLIC_KEY_ALGORITHMS, type PublicKeyAlgorithm } from '../tokens/key-fit.js'
 import type { KeyInput } from '../tokens/keys.js'
 import type { FoundUser } from '../types.js'
 import { checkKeys, fail, isObject } from './check.js'
@@ -52,9 +52,11 @@ export interface TrustedIssuerOptions {
   typ?: string
   /** The user of a token; default: `users.findById(sub)`, or the claims without findById. */
   mapUser?: MapUser<TrustedIssuerClaims>
-  /** How long a fetched key is used before it is fetched again; default '10m'. */
+  /** How long a fetched key set is used before it is fetched again; default '10m' (at least '1s'). */
   cacheTtl?: Duration
-  /** After a failed fetch, keys not fetched yet are refused for this long without fetching; default '30s'. */
+  /** How long past cacheTtl known keys go on working while the set cannot be fetched again; default '1h'. */
+  maxStale?: Duration
+  /** After a fetch that failed or lacked the key, unknown keys are refused for this long; default '30s'. */
   cooldown?: Duration
   /** A JWKS fetch slower than this fails (503); default '5s'. */
   timeout?: Duration
@@ -81,6 +83,7 @@ export interface ResolvedTrustedIssuer {
   typ: string | undefined
   mapUser: MapUser<TrustedIssuerClaims> | undefined
   cacheTtlMs: number
+  maxStaleMs: number
   cooldownMs: number
   timeoutMs: number
 }
@@ -93,8 +96,8 @@ export interface ResolvedLegacy {
   mapUser: MapUser<ForeignClaims> | undefined
 }
 
-const ISSUER_OPTIONS = ['issuer', 'jwksUri', 'audience', 'algorithms', 'typ', 'mapUser', 'cacheTtl', 'cooldown',
-  'timeout']
+const ISSUER_OPTIONS = ['issuer', 'jwksUri', 'audience', 'algorithms', 'typ', 'mapUser', 'cacheTtl', 'maxStale',
+  'cooldown', 'timeout']
 const LEGACY_OPTIONS = ['secret', 'publicKey', 'algorithms', 'until', 'mapUser']
 const HMAC = ['HS256', 'HS384', 'HS512']
 
@@ -156,7 +159,7 @@ function typOf (value: unknown, path: string): string | undefined {
 // Whole milliseconds, as timers take them. A cooldown or cache under a second would let tokens make the plugin
 // fetch (nearly) per request; a fetch may not wait over a minute.
 function milliseconds (value: unknown, path: string, { min, max = Infinity }: { min: number, max?: number }): number {
-  const ms = Math.round(toSeconds(value, path) * 1000)
+  const ms = Math.round(toSeconds(value, path, { allowZero: min === 0 }) * 1000)
   if (ms < min) fail(`${path} must be at least ${min < 1000 ? `${min}ms` : `${min / 1000}s`} (got ${String(value)})`)
   if (ms > max) fail(`${path} must be at most ${max / 1000}s (got ${String(value)})`)
   return ms
@@ -175,6 +178,7 @@ function resolveIssuer (options: unknown, index: number): ResolvedTrustedIssuer 
     typ: typOf(options.typ, `${path}.typ`),
     mapUser: optionalFunction(options.mapUser, `${path}.mapUser`),
     cacheTtlMs: milliseconds(options.cacheTtl ?? '10m', `${path}.cacheTtl`, { min: 1000 }),
+    maxStaleMs: milliseconds(options.maxStale ?? '1h', `${path}.maxStale`, { min: 0 }),
     cooldownMs: milliseconds(options.cooldown ?? '30s', `${path}.cooldown`, { min: 1000 }),
     timeoutMs: milliseconds(options.timeout ?? '5s', `${path}.timeout`, { min: 1, max: 60_000 })
   }
@@ -216,9 +220,9 @@ function legacyPublicKey (value: unknown, algorithms: string[]): string {
     return fail(`legacy.publicKey is not a valid public key (PEM, JWK or KeyObject): ${(error as Error).message}`)
   }
   for (const algorithm of algorithms) {
-    if (key.type !== 'public' || !keyFits(algorithm as TrustedIssuerAlgorithm, key)) {
-      fail(`legacy.publicKey is a ${String(key.asymmetricKeyType ?? key.type)} key, which ${algorithm} cannot use`)
-    }
+    if (key.type !== 'public') fail(`legacy.publicKey is a ${key.type} key, which ${algorithm} cannot use`)
+    const misfit = keyMisfit(algorithm as TrustedIssuerAlgorithm, key)
+    if (misfit !== undefined) fail(`legacy.publicKey is ${misfit}`)
   }
   return key.export({ type: 'spki', format: 'pem' }) as string
 }

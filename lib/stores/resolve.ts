@@ -142,11 +142,17 @@ export function resolveStore (given: unknown, options: { timeoutMs: number, inde
 
 /** What the app asks of the store, checked once at register against what the store can do. */
 export function checkCapabilities (
-  store: ResolvedStore, uses: { lockout: boolean, userCache: boolean }, log: StoreContext['log']
+  store: ResolvedStore,
+  uses: { lockout: boolean, sendLimit: string | undefined, userCache: boolean },
+  log: StoreContext['log']
 ): void {
   if (uses.lockout && !store.atomicCounters) {
     fail('routes.lockout needs atomic counters: the key-value store given has no increment, so concurrent guesses ' +
       'could each read the same count; give it increment, or set routes.lockout: false')
+  }
+  if (uses.sendLimit !== undefined && !store.atomicCounters) {
+    fail(`${uses.sendLimit} needs atomic counters: the key-value store given has no increment, so concurrent ` +
+      `requests could each read the same count; give it increment, or set ${uses.sendLimit}: false`)
   }
   if (uses.userCache && !store.sharedInvalidations) {
     log.warn({}, 'fastify-jwt-auth: the store has no userInvalidations: invalidateUser reaches the apps of this ' +

@@ -30,7 +30,11 @@ interface HeaderInfo {
   legacy: boolean
 }
 
-interface CacheEntry extends ForeignToken { exp: number }
+interface CacheEntry extends ForeignToken {
+  exp: number
+  /** A trusted issuer's token: the key set it was verified with. */
+  keySet?: { issuer: TrustedIssuer, generation: number }
+}
 
 interface TrustedIssuerEntry {
   issuer: string
@@ -83,10 +87,15 @@ export function createForeignTokens (
   }
 
   // The cache keeps a copy of the claims: the request that verified the token may change its own.
-  function remember (token: string, verified: ForeignToken, exp: number): ForeignToken {
-    cache.set(token, { ...verified, claims: { ...verified.claims }, exp })
+  function remember (token: string, verified: ForeignToken, exp: number, keySet?: CacheEntry['keySet']): ForeignToken {
+    cache.set(token, { ...verified, claims: { ...verified.claims }, exp, keySet })
     return verified
   }
+
+  // A token of a trusted issuer counts as verified only with the key set it was verified with: a fetch since
+  // (a new set, maybe without its key) sends it to be verified again.
+  const current = ({ keySet }: CacheEntry): boolean =>
+    keySet === undefined || keySet.generation === keySet.issuer.keys.generation
 
   // In seconds, as `exp`: the cache adds the tolerance back, so an entry ends just before `ms`.
   const cachedUntil = (ms: number): number => (ms - 1 - clockTolerance * 1000) / 1000
@@ -96,7 +105,10 @@ export function createForeignTokens (
     route (token: string): ForeignRoute | undefined {
       const cached = cache.get(token)
       // A copy of the claims again, for the same reason.
-      if (cached !== undefined) return { kind: 'cached', verified: { ...cached, claims: { ...cached.claims } } }
+      if (cached !== undefined && current(cached)) {
+        const { issuer, claims, mapUser } = cached
+        return { kind: 'cached', verified: { issuer, claims: { ...claims }, mapUser } }
+      }
       const dot = token.indexOf('.')
       const info = dot === -1 ? undefined : headerInfo(token.slice(0, dot))
       if (info === undefined) return undefined
@@ -121,10 +133,13 @@ export function createForeignTokens (
       }
       const { issuer, verifier, mapUser } = route.issuer
       const claims = verifier.verify(token, route.header)
-      // Cached no longer than the key set is current: a key the issuer removes takes its cached tokens with it.
-      const done = (verified: TrustedIssuerClaims): ForeignToken => remember(
-        token, { issuer, claims: verified, mapUser }, Math.min(verified.exp, cachedUntil(verifier.keysFreshUntil))
-      )
+      // Cached with the key set it was verified with, and no longer than that set is current: a key the issuer
+      // removes takes its cached tokens with it.
+      const done = (verified: TrustedIssuerClaims): ForeignToken => {
+        const { generation, cacheableUntil } = verifier.keys
+        const exp = Math.min(verified.exp, cachedUntil(cacheableUntil))
+        return remember(token, { issuer, claims: verified, mapUser }, exp, { issuer: verifier, generation })
+      }
       return claims instanceof Promise ? claims.then(done) : done(claims)
     }
   }

@@ -4,31 +4,52 @@ import type { KeyObject } from 'node:crypto'
 export type PublicKeyAlgorithm =
   'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
 
-// RSA of at least 2048 bits (RFC 7518 section 3.3) and an ordinary public exponent (65537 in practice): a huge
-// exponent would make every verification, forged signatures included, slow.
+type KeyCheck = (key: KeyObject, algorithm: string) => string | undefined
+
+const typeOf = (key: KeyObject): string => {
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  return `a ${String(key.asymmetricKeyType)} key${curve === undefined ? '' : ` on ${curve}`}`
+}
+
+// RSA of at least 2048 bits (RFC 7518 section 3.3), and an odd public exponent from 65537 to 2^32 (FIPS 186-5's
+// lower bound): e = 1 would let anyone forge a signature, and a huge one makes every verification slow.
 const MAX_RSA_EXPONENT = 2n ** 32n
-const isRsa = (key: KeyObject): boolean => key.asymmetricKeyType === 'rsa' &&
-  key.asymmetricKeyDetails!.modulusLength! >= 2048 && key.asymmetricKeyDetails!.publicExponent! <= MAX_RSA_EXPONENT
-const onCurve = (curve: string) => (key: KeyObject): boolean =>
+const rsa: KeyCheck = (key, algorithm) => {
+  if (key.asymmetricKeyType !== 'rsa') return `${typeOf(key)}, which ${algorithm} cannot use`
+  const details = key.asymmetricKeyDetails as { modulusLength: number, publicExponent: bigint }
+  const { modulusLength, publicExponent } = details
+  if (modulusLength < 2048) return `a ${modulusLength}-bit RSA key; ${algorithm} needs at least 2048 bits`
+  if (publicExponent < 65537n || publicExponent > MAX_RSA_EXPONENT || publicExponent % 2n === 0n) {
+    return `an RSA key with public exponent ${publicExponent}; ${algorithm} needs an odd one from 65537 to 2^32`
+  }
+  return undefined
+}
+const onCurve = (curve: string): KeyCheck => (key, algorithm) =>
   key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails!.namedCurve === curve
+    ? undefined
+    : `${typeOf(key)}, which ${algorithm} cannot use`
+const edwards: KeyCheck = (key, algorithm) =>
+  key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448'
+    ? undefined
+    : `${typeOf(key)}, which ${algorithm} cannot use`
 
 // PS* take a plain RSA key: fast-jwt cannot read RSASSA-PSS-only (rsa-pss) keys.
-const FITS: Record<PublicKeyAlgorithm, (key: KeyObject) => boolean> = {
-  RS256: isRsa,
-  RS384: isRsa,
-  RS512: isRsa,
-  PS256: isRsa,
-  PS384: isRsa,
-  PS512: isRsa,
+const CHECKS: Record<PublicKeyAlgorithm, KeyCheck> = {
+  RS256: rsa,
+  RS384: rsa,
+  RS512: rsa,
+  PS256: rsa,
+  PS384: rsa,
+  PS512: rsa,
   ES256: onCurve('prime256v1'),
   ES384: onCurve('secp384r1'),
   ES512: onCurve('secp521r1'),
-  EdDSA: (key) => key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448'
+  EdDSA: edwards
 }
 
-export const PUBLIC_KEY_ALGORITHMS = Object.keys(FITS) as PublicKeyAlgorithm[]
+export const PUBLIC_KEY_ALGORITHMS = Object.keys(CHECKS) as PublicKeyAlgorithm[]
 
-/** Whether `key` (public or private) is one `algorithm` can use, strong enough. */
-export function keyFits (algorithm: PublicKeyAlgorithm, key: KeyObject): boolean {
-  return FITS[algorithm](key)
+/** Why `key` (public or private) is not one `algorithm` can use, strong enough; undefined when it is. */
+export function keyMisfit (algorithm: PublicKeyAlgorithm, key: KeyObject): string | undefined {
+  return CHECKS[algorithm](key, algorithm)
 }

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, KeyObject, sign, verify, type JsonWebKey } from 'node:crypto'
 import { InvalidOptionError } from '../errors.js'
-import { keyFits } from './key-fit.js'
+import { keyMisfit } from './key-fit.js'
 
 export type AsymmetricAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA'
 
@@ -78,13 +78,8 @@ function resolveKey (key: SigningKey, index: number): ResolvedKey {
     'public',
     `${option}.${key.publicKey === undefined ? 'privateKey' : 'publicKey'}`
   )
-  if (!keyFits(key.algorithm, publicKey)) {
-    const curve = publicKey.asymmetricKeyDetails!.namedCurve
-    fail(
-      `${option} is a ${publicKey.asymmetricKeyType!} key${curve === undefined ? '' : ` on ${curve}`}, ` +
-      `which ${key.algorithm} cannot use`
-    )
-  }
+  const misfit = keyMisfit(key.algorithm, publicKey)
+  if (misfit !== undefined) fail(`${option} is ${misfit}`)
   if (privateKey !== undefined && key.publicKey !== undefined) {
     // The pair must match: a probe signed by one verifies with the other.
     const probe = Buffer.from('fastify-jwt-auth key check')

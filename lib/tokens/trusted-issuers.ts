@@ -62,10 +62,8 @@ export function createTrustedIssuer (
       return verifier instanceof Promise ? verifier.then((verify) => finish(verify, token)) : finish(verifier, token)
     },
 
-    /** Until when (ms) the key set a token is verified with now counts as current: no longer may it be cached. */
-    get keysFreshUntil (): number {
-      return keys.freshUntil
-    }
+    /** The issuer's key set: which one tokens are verified with now, and how long such a token may be cached. */
+    keys
   }
 }
 

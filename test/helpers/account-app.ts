@@ -89,6 +89,23 @@ export function userCallbacks (users: AccountUser[]) {
   }
 }
 
+/**
+ * The routes for a key-value store without increment, which cannot count: no lockout and no per-account message
+ * limits (register refuses both on such a store). The mailers are `inbox`'s unless `routes` gives its own.
+ */
+export function withoutCounters (routes: Record<string, unknown>, inbox: Inbox): Record<string, unknown> {
+  const uncounted: Record<string, unknown> = {
+    passwordReset: { send: inbox.sender('reset') },
+    emailVerification: { send: inbox.sender('verify') },
+    ...routes,
+    lockout: false
+  }
+  for (const name of ['passwordReset', 'emailVerification']) {
+    if (uncounted[name] !== false) uncounted[name] = { ...uncounted[name] as object, perAccount: false }
+  }
+  return uncounted
+}
+
 /** The plugin's options with every account flow on; no captcha, no rate limit, events into `app.events`. */
 export function accountOptions (
   app: AccountApp,

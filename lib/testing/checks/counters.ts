@@ -6,7 +6,7 @@ export const counterChecks: Check[] = [
     name: 'counters: increment counts from 1, reset starts over, names are apart',
     async run ({ open, id }) {
       const subject = await open()
-      // The key-value shape without increment: the plugin refuses the lockout, the only user of counters.
+      // The key-value shape without increment: the plugin refuses the counters' users (lockout, perAccount).
       if (!subject.atomicCounters) return
       const { counters } = subject.ports
       const [name, other] = [id('counter'), id('counter')]
