@@ -3,7 +3,7 @@
 import t from 'tap'
 import { bearer, craftToken, STORE_FACTORIES, type AnyStore } from './helpers/app.js'
 import { Inbox, loginRequest, OLD_PASSWORD, seedAccountUsers, withoutCounters } from './helpers/account-app.js'
-import { buildHarness, cloneUsers, post, sleep, tokenDigest, within, type HarnessApp, type HarnessOptions } from './helpers/account-harness.js'
+import { buildHarness, cloneUsers, failingOnce, post, sleep, tokenDigest, within, type HarnessApp, type HarnessOptions } from './helpers/account-harness.js'
 import { fakeClock } from './helpers/clock.js'
 import { CAPTCHA_TEXT, fixedCaptcha } from './helpers/routes-app.js'
 import { eventually } from './helpers/eventually.js'
@@ -484,18 +484,7 @@ for (const { name, create } of STORE_FACTORIES) {
       })
 
     t.test('the user database fails to store the new password: an error, never 2xx, the password unchanged, the sessions ended', async (t) => {
-      let failNext = true
-      const app = await build({
-        callbacks: (defaults) => ({
-          updatePasswordHash: async (id, hash) => {
-            if (failNext) {
-              failNext = false
-              throw new Error('database unavailable')
-            }
-            await defaults.updatePasswordHash(id, hash)
-          }
-        })
-      })
+      const app = await build({ callbacks: (defaults) => ({ updatePasswordHash: failingOnce(defaults.updatePasswordHash) }) })
       const session = (await loginRequest(app, 'alice', OLD_PASSWORD)).json()
       await app.jwtAuth.requestPasswordReset('alice')
       const { token } = await app.inbox.next('reset')
@@ -509,18 +498,7 @@ for (const { name, create } of STORE_FACTORIES) {
     t.test('the user database fails to store the new password: the token is not spent, the user retries',
       {},
       async (t) => {
-        let failNext = true
-        const app = await build({
-          callbacks: (defaults) => ({
-            updatePasswordHash: async (id, hash) => {
-              if (failNext) {
-                failNext = false
-                throw new Error('database unavailable')
-              }
-              await defaults.updatePasswordHash(id, hash)
-            }
-          })
-        })
+        const app = await build({ callbacks: (defaults) => ({ updatePasswordHash: failingOnce(defaults.updatePasswordHash) }) })
         await app.jwtAuth.requestPasswordReset('alice')
         const { token } = await app.inbox.next('reset')
         t.equal((await reset(app, token)).statusCode, 500)
@@ -531,18 +509,7 @@ for (const { name, create } of STORE_FACTORIES) {
     t.test('the user database fails to mark the address verified: the token is not spent, the user retries',
       {},
       async (t) => {
-        let failNext = true
-        const app = await build({
-          callbacks: (defaults) => ({
-            markEmailVerified: async (id) => {
-              if (failNext) {
-                failNext = false
-                throw new Error('database unavailable')
-              }
-              await defaults.markEmailVerified(id)
-            }
-          })
-        })
+        const app = await build({ callbacks: (defaults) => ({ markEmailVerified: failingOnce(defaults.markEmailVerified) }) })
         await app.jwtAuth.requestEmailVerification(2)
         const { token } = await app.inbox.next('verify')
         t.equal((await verify(app, token)).statusCode, 500)

@@ -1,8 +1,7 @@
 import { VerificationTokenInvalidError } from '../errors.js'
-import type { AuthUser, SessionMetadata } from '../types.js'
-import { withoutSecrets } from '../users/without-secrets.js'
+import type { SessionMetadata } from '../types.js'
 import { fingerprint } from './one-time-tokens.js'
-import { deliver } from './send-limit.js'
+import { sendLink, type LinkMessage } from './send-limit.js'
 import type { AccountDeps } from './passwords.js'
 
 /** Email verification: a one-time token to the user's address, spent to mark that address verified. */
@@ -17,15 +16,16 @@ export function createEmailVerification ({ config, tokens, sendLimit, users, emi
       const sub = String(userId)
       const user = (known ?? await users.fresh(sub)) as { emailVerified?: unknown, email?: unknown } | null
       if (user === null || user.emailVerified === true) return
-      const ticket = await sendLimit.reserve('verify', sub, user.email, verification.perAccount, verification.ttl)
+      // Tied to the address it goes to: a token sent before the address changed does not verify the new one.
+      const message: LinkMessage = {
+        purpose: 'verify', userId: sub, user, state: user.email, route: verification, option: 'routes.emailVerification'
+      }
+      const ticket = await sendLimit.reserve(message)
       if (ticket === null) {
         log.warn({ userId: sub }, 'fastify-jwt-auth: verification not sent: routes.emailVerification.perAccount')
         return
       }
-      // Tied to the address it goes to: a token sent before the address changed does not verify the new one.
-      const token = await tokens.issue('verify', sub, verification.ttl, user.email)
-      const message = { user: withoutSecrets(user) as AuthUser, token, expiresIn: verification.ttl }
-      await deliver(ticket, () => verification.send(message), log, { userId: sub, option: 'routes.emailVerification' })
+      await sendLink(ticket, message, { tokens, log })
     },
 
     /** Spends a verification token: the address it was sent to, if still the user's, is verified. */

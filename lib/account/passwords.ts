@@ -6,14 +6,13 @@ import { ResetTokenInvalidError, TokenRevokedError, UserNotFoundError } from '..
 import type { LoginExtras, LoginSessions } from '../tokens/sessions.js'
 import type { RevocableClaims, Revocation } from '../tokens/revocation.js'
 import type {
-  AuthUser, ChangePasswordOptions, IssuableUser, IssueOptions, PasswordHasher, SessionMetadata, TokenPair
+  ChangePasswordOptions, IssuableUser, IssueOptions, PasswordHasher, SessionMetadata, TokenPair
 } from '../types.js'
 import type { CredentialCheck } from '../users/credentials.js'
 import { checkPasswordLength, checkPasswordPolicy } from '../users/password-policy.js'
 import type { UserLookup } from '../users/user-lookup.js'
-import { withoutSecrets } from '../users/without-secrets.js'
 import { fingerprint, type OneTimeTokens } from './one-time-tokens.js'
-import { deliver, type SendLimit, type SendTicket } from './send-limit.js'
+import { sendLink, type LinkMessage, type SendLimit, type SendTicket } from './send-limit.js'
 
 export interface AccountDeps {
   config: ResolvedOptions
@@ -42,7 +41,7 @@ export function loginNameOf (user: Fields, sub: string): string {
 }
 
 export function createPasswordFlows (deps: AccountDeps) {
-  const { config, passwords, credentials, tokens, sendLimit, revocation, users, sessions, emit, log } = deps
+  const { config, passwords, credentials, tokens, sendLimit, revocation, users, sessions, emit } = deps
   const policy = config.routes?.passwordPolicy
 
   // Checked at the call: an app without these callbacks may never change passwords.
@@ -116,18 +115,17 @@ export function createPasswordFlows (deps: AccountDeps) {
       return
     }
     const userId = String(user.id)
+    const message: LinkMessage =
+      { purpose: 'reset', userId, user, state: user.passwordHash, route: reset, option: 'routes.passwordReset' }
     let ticket: SendTicket | null
     try {
-      ticket = await sendLimit.reserve('reset', userId, user.passwordHash, reset.perAccount, reset.ttl)
+      ticket = await sendLimit.reserve(message)
     } catch (error) {
       emit('password.reset.request', { userId, ...metadata, reason: 'store_unavailable' })
       throw error
     }
     emit('password.reset.request', { userId, ...metadata, ...(ticket === null ? { reason: 'limited' } : {}) })
-    if (ticket === null) return
-    const token = await tokens.issue('reset', userId, reset.ttl, user.passwordHash)
-    const message = { user: withoutSecrets(user) as AuthUser, token, expiresIn: reset.ttl }
-    await deliver(ticket, () => reset.send(message), log, { userId, option: 'routes.passwordReset' })
+    if (ticket !== null) await sendLink(ticket, message, deps)
   }
 
   /** Spends a reset token for a new password; every session of the user ends, on every instance. */

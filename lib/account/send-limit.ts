@@ -1,10 +1,25 @@
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
+import type { SendAccountMessage } from '../config/account.js'
 import type { Counters, Locks } from '../stores/types.js'
-import type { TokenPurpose } from './one-time-tokens.js'
+import type { AuthUser } from '../types.js'
+import { withoutSecrets } from '../users/without-secrets.js'
+import type { OneTimeTokens, TokenPurpose } from './one-time-tokens.js'
 
 /** At most `max` messages of one purpose to one account within `window` (seconds). */
 export interface ResolvedSendLimit { max: number, window: number }
+
+/** A message with a one-time link: to whom, for what state (the token is tied to it), through which route. */
+export interface LinkMessage {
+  purpose: TokenPurpose
+  userId: string
+  user: object
+  /** The password hash of a reset, the address of a verification. */
+  state: unknown
+  route: { send: SendAccountMessage, ttl: number, perAccount: ResolvedSendLimit | null }
+  /** The route's option path, for the log. */
+  option: string
+}
 
 /** A message the limit lets out: say how it went, so that the limit knows whether a link is out there. */
 export interface SendTicket {
@@ -41,10 +56,9 @@ export function createSendLimit (store: { counters: Counters, locks: Locks }) {
   }
 
   return {
-    /** Counts one message of `ttl` seconds to the account in `state`; null when it must not be sent. */
-    async reserve (
-      purpose: TokenPurpose, userId: string, state: unknown, limit: ResolvedSendLimit | null, ttl: number
-    ): Promise<SendTicket | null> {
+    /** Counts the message to its account in its state; null when it must not be sent. */
+    async reserve ({ purpose, userId, state, route }: LinkMessage): Promise<SendTicket | null> {
+      const { perAccount: limit, ttl } = route
       if (limit === null) return UNCOUNTED
       // A digest: bounded in size whatever the id and state, and no state is stored.
       const account = `${purpose}.${createHash('sha256').update(`${userId}\n${String(state)}`).digest('base64url')}`
@@ -63,25 +77,25 @@ export function createSendLimit (store: { counters: Counters, locks: Locks }) {
 export type SendLimit = ReturnType<typeof createSendLimit>
 
 /**
- * Sends through the app's mailer and tells the ticket how it went. What the mailer throws is logged (the client
- * learns nothing of it); so is a ticket the store cannot record: the message went out, and the limit still holds.
+ * Issues the message's one-time token and sends it through the app's mailer, then tells the ticket how it went.
+ * What the mailer throws is logged (the client learns nothing of it); so is a ticket the store cannot record: the
+ * message went out, and the limit still holds.
  */
-export async function deliver (
-  ticket: SendTicket,
-  send: () => void | Promise<void>,
-  log: FastifyBaseLogger,
-  context: { userId: string, option: string }
+export async function sendLink (
+  ticket: SendTicket, message: LinkMessage, { tokens, log }: { tokens: OneTimeTokens, log: FastifyBaseLogger }
 ): Promise<void> {
+  const { purpose, userId, user, state, route, option } = message
+  const token = await tokens.issue(purpose, userId, route.ttl, state)
   let sent = false
   try {
-    await send()
+    await route.send({ user: withoutSecrets(user) as AuthUser, token, expiresIn: route.ttl })
     sent = true
   } catch (error) {
-    log.error({ err: error, userId: context.userId }, `fastify-jwt-auth: ${context.option}.send failed`)
+    log.error({ err: error, userId }, `fastify-jwt-auth: ${option}.send failed`)
   }
   try {
     await (sent ? ticket.delivered() : ticket.failed())
   } catch (error) {
-    log.warn({ err: error, userId: context.userId }, `fastify-jwt-auth: ${context.option}.perAccount not recorded`)
+    log.warn({ err: error, userId }, `fastify-jwt-auth: ${option}.perAccount not recorded`)
   }
 }

@@ -1,5 +1,5 @@
-import { TokenError } from 'fast-jwt'
-import { InvalidTokenError, TokenExpiredError, TokenNotActiveError, WrongTokenTypeError } from '../errors.js'
+import { InvalidTokenError } from '../errors.js'
+import { toAuthError } from './jwt.js'
 
 // Checks shared by the tokens of other issuers and legacy tokens, beyond what fast-jwt verifies.
 
@@ -15,21 +15,6 @@ export function decodeSegment (segment: string): Record<string, unknown> | undef
   }
 }
 
-/** fast-jwt's verdict as one of our 401 errors: token input never causes a 5xx. */
-export function toTokenError (error: unknown): Error {
-  const code = (error as { code?: unknown }).code
-  if (code === TokenError.codes.expired) return new TokenExpiredError({ cause: error })
-  if (code === TokenError.codes.inactive) return new TokenNotActiveError({ cause: error })
-  if (code === TokenError.codes.invalidType) return new WrongTokenTypeError('An access', { cause: error })
-  if (code === TokenError.codes.invalidClaimValue) {
-    return new InvalidTokenError('The token was not issued for this service', { cause: error })
-  }
-  if (code === TokenError.codes.invalidSignature) {
-    return new InvalidTokenError('The token signature is invalid', { cause: error })
-  }
-  return new InvalidTokenError('The token is invalid', { cause: error })
-}
-
 /** Header parameters outside `allowed` (jwk, jku, x5u, x5c, crit, ...) make the token invalid: none is ever used. */
 export function checkHeader (header: Record<string, unknown>, allowed: ReadonlySet<string>): void {
   for (const name of Object.keys(header)) {
@@ -41,7 +26,7 @@ export function checkHeader (header: Record<string, unknown>, allowed: ReadonlyS
  * `sub` a non-empty string (required unless `optionalSub`), `iat` a number and not in the future: `revokeAll`
  * ends a user's tokens issued before it, so a token claiming a later birth would outlive it.
  */
-export function checkSubjectAndAge (
+function checkSubjectAndAge (
   payload: Record<string, unknown>, toleranceMs: number, optionalSub: boolean
 ): void {
   const { sub, iat } = payload
@@ -54,4 +39,21 @@ export function checkSubjectAndAge (
   if (typeof iat === 'number' && iat * 1000 > Date.now() + toleranceMs) {
     throw new InvalidTokenError('The token was issued in the future')
   }
+}
+
+/**
+ * The payload of a token fast-jwt's `verify` accepts, then checked for what fast-jwt does not check (`sub`, `iat`).
+ * Every failure is one of our 401 errors, worded as for the plugin's own access tokens.
+ */
+export function verifiedPayload (
+  verify: (token: string) => { payload: unknown }, token: string, toleranceMs: number, optionalSub: boolean
+): Record<string, unknown> {
+  let payload: Record<string, unknown>
+  try {
+    payload = verify(token).payload as Record<string, unknown>
+  } catch (error) {
+    throw toAuthError(error, 'access')
+  }
+  checkSubjectAndAge(payload, toleranceMs, optionalSub)
+  return payload
 }

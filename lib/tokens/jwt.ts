@@ -39,7 +39,7 @@ const INVALID_MESSAGES: Record<string, string> = {
 }
 
 /** Turns whatever verification threw into one of our 401 errors: token input never causes a 5xx. */
-function toAuthError (error: unknown, expected: TokenType): Error {
+export function toAuthError (error: unknown, expected: TokenType): Error {
   const code = String((error as { code?: unknown }).code)
   if (code === TokenError.codes.expired) return new TokenExpiredError({ cause: error })
   if (code === TokenError.codes.inactive) return new TokenNotActiveError({ cause: error })

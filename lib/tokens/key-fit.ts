@@ -6,16 +6,18 @@ export type PublicKeyAlgorithm =
 
 type KeyCheck = (key: KeyObject, algorithm: string) => string | undefined
 
-const typeOf = (key: KeyObject): string => {
+/** The key is of a type or on a curve the algorithm does not take. */
+const cannotUse = (key: KeyObject, algorithm: string): string => {
   const curve = key.asymmetricKeyDetails?.namedCurve
-  return `a ${String(key.asymmetricKeyType)} key${curve === undefined ? '' : ` on ${curve}`}`
+  const type = `a ${String(key.asymmetricKeyType)} key${curve === undefined ? '' : ` on ${curve}`}`
+  return `${type}, which ${algorithm} cannot use`
 }
 
 // RSA of at least 2048 bits (RFC 7518 section 3.3), and an odd public exponent from 65537 to 2^32 (FIPS 186-5's
 // lower bound): e = 1 would let anyone forge a signature, and a huge one makes every verification slow.
 const MAX_RSA_EXPONENT = 2n ** 32n
 const rsa: KeyCheck = (key, algorithm) => {
-  if (key.asymmetricKeyType !== 'rsa') return `${typeOf(key)}, which ${algorithm} cannot use`
+  if (key.asymmetricKeyType !== 'rsa') return cannotUse(key, algorithm)
   const details = key.asymmetricKeyDetails as { modulusLength: number, publicExponent: bigint }
   const { modulusLength, publicExponent } = details
   if (modulusLength < 2048) return `a ${modulusLength}-bit RSA key; ${algorithm} needs at least 2048 bits`
@@ -27,11 +29,9 @@ const rsa: KeyCheck = (key, algorithm) => {
 const onCurve = (curve: string): KeyCheck => (key, algorithm) =>
   key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails!.namedCurve === curve
     ? undefined
-    : `${typeOf(key)}, which ${algorithm} cannot use`
+    : cannotUse(key, algorithm)
 const edwards: KeyCheck = (key, algorithm) =>
-  key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448'
-    ? undefined
-    : `${typeOf(key)}, which ${algorithm} cannot use`
+  key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448' ? undefined : cannotUse(key, algorithm)
 
 // PS* take a plain RSA key: fast-jwt cannot read RSASSA-PSS-only (rsa-pss) keys.
 const CHECKS: Record<PublicKeyAlgorithm, KeyCheck> = {

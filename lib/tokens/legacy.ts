@@ -1,7 +1,7 @@
 import { createVerifier, type Algorithm } from 'fast-jwt'
 import type { ForeignClaims, ResolvedLegacy } from '../config/issuers.js'
 import { InvalidTokenError } from '../errors.js'
-import { checkHeader, checkSubjectAndAge, toTokenError } from './foreign-checks.js'
+import { checkHeader, verifiedPayload } from './foreign-checks.js'
 
 // What @fastify/jwt puts in a header: its signer sets alg and typ, and kid when configured.
 const ALLOWED_HEADER = new Set(['alg', 'typ', 'kid'])
@@ -28,14 +28,7 @@ export function createLegacy (options: ResolvedLegacy, clockTolerance: number) {
         throw new InvalidTokenError('Tokens of the earlier set-up are no longer accepted')
       }
       checkHeader(header, ALLOWED_HEADER)
-      let payload: Record<string, unknown>
-      try {
-        payload = verifier(token).payload as Record<string, unknown>
-      } catch (error) {
-        throw toTokenError(error)
-      }
-      checkSubjectAndAge(payload, toleranceMs, optionalSub)
-      return payload as ForeignClaims
+      return verifiedPayload(verifier, token, toleranceMs, optionalSub) as ForeignClaims
     }
   }
 }

@@ -2,7 +2,7 @@ import { createVerifier, type Algorithm } from 'fast-jwt'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ResolvedTrustedIssuer, TrustedIssuerClaims } from '../config/issuers.js'
 import { InvalidTokenError } from '../errors.js'
-import { checkHeader, checkSubjectAndAge, toTokenError } from './foreign-checks.js'
+import { checkHeader, verifiedPayload } from './foreign-checks.js'
 import { createIssuerKeys, type KeyVerifier } from './issuer-keys.js'
 
 // What an identity provider may put in a token header: x5t thumbprints are names (never fetched); parameters that
@@ -37,16 +37,8 @@ export function createTrustedIssuer (
   const keys = createIssuerKeys<Decoded>({ ...options, signal, log, verifierFor })
   const algorithms: readonly string[] = options.algorithms
 
-  function finish (verify: KeyVerifier<Decoded>, token: string): TrustedIssuerClaims {
-    let payload: Record<string, unknown>
-    try {
-      payload = verify(token).payload
-    } catch (error) {
-      throw toTokenError(error)
-    }
-    checkSubjectAndAge(payload, toleranceMs, false)
-    return payload as TrustedIssuerClaims
-  }
+  const finish = (verify: KeyVerifier<Decoded>, token: string): TrustedIssuerClaims =>
+    verifiedPayload(verify, token, toleranceMs, false) as TrustedIssuerClaims
 
   return {
     /** The verified claims; a key not known yet is fetched first (bounded), so the answer may be a promise. */

@@ -73,6 +73,18 @@ export async function within<T> (ms: number, promise: Promise<T>): Promise<T> {
   }
 }
 
+/** A user callback whose first call fails as a database that is down would; the calls after it go through. */
+export function failingOnce<A extends unknown[]> (callback: (...args: A) => Promise<void>) {
+  let failed = false
+  return async (...args: A): Promise<void> => {
+    if (!failed) {
+      failed = true
+      throw new Error('database unavailable')
+    }
+    await callback(...args)
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 export function post (app: FastifyInstance, url: string, payload: unknown, headers: Record<string, string> = {}) {
