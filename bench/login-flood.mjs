@@ -9,12 +9,14 @@ import autocannon from 'autocannon'
 import Fastify from 'fastify'
 import jwtAuth, { hashPassword, verifyPassword } from '../dist/esm/index.js'
 
-const DURATION = Number(process.env.DURATION ?? 10)
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
+// BENCH_SMOKE=1: a few iterations only, so the test suite can check that the script still runs.
+const SMOKE = process.env.BENCH_SMOKE === '1'
+const DURATION = Number(process.env.DURATION ?? (SMOKE ? 1 : 10))
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? (SMOKE ? 4 : 64))
 const user = { id: 1, username: 'alice', passwordHash: await hashPassword('alice-password'), roles: [] }
 
 // One verify alone, for the expected ceiling.
-const runs = 20
+const runs = SMOKE ? 2 : 20
 let started = process.hrtime.bigint()
 for (let i = 0; i < runs; i++) await verifyPassword(user.passwordHash, 'alice-password')
 const hashMs = Number(process.hrtime.bigint() - started) / 1e6 / runs

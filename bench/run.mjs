@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os'
 import { createInterface } from 'node:readline'
 import autocannon from 'autocannon'
 
-const ROUNDS = Number(process.env.ROUNDS ?? 5)
-const DURATION = Number(process.env.DURATION ?? 3)
+// BENCH_SMOKE=1: a few iterations only, so the test suite can check that the script still runs.
+const SMOKE = process.env.BENCH_SMOKE === '1'
+const ROUNDS = Number(process.env.ROUNDS ?? (SMOKE ? 1 : 5))
+const DURATION = Number(process.env.DURATION ?? (SMOKE ? 1 : 3))
 const CONNECTIONS = 100
 const PIPELINING = 10
 const taskset = spawnSync('taskset', ['--version']).status === 0
@@ -54,7 +56,7 @@ function load (route, duration) {
 }
 
 console.log(`server pinned to core 0, load to core 1: ${taskset}; ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${ROUNDS} rounds of ${DURATION} s`)
-for (const route of routes) { process.stderr.write(`warm-up ${route}\n`); await load(route, 1) }
+if (!SMOKE) for (const route of routes) { process.stderr.write(`warm-up ${route}\n`); await load(route, 1) }
 const samples = Object.fromEntries(routes.map((route) => [route, []]))
 for (let round = 0; round < ROUNDS; round++) {
   for (const route of round % 2 === 0 ? routes : [...routes].reverse()) samples[route].push(await load(route, DURATION))

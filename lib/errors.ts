@@ -47,8 +47,12 @@ export const RefreshTokenReusedError = define<'FST_JWT_AUTH_REFRESH_TOKEN_REUSED
 export const UserNotFoundError = define<'FST_JWT_AUTH_USER_NOT_FOUND', 401, [Cause?]>(
   'FST_JWT_AUTH_USER_NOT_FOUND', 'The token subject is not a known user', 401)
 
+// Both 403s carry error="insufficient_scope" on the wire: the one error RFC 6750 section 3.1 defines for a 403.
+export const ForbiddenError = define<'FST_JWT_AUTH_FORBIDDEN', 403, [Cause?]>(
+  'FST_JWT_AUTH_FORBIDDEN', 'The user does not meet a required role, permission or condition', 403)
+
 export const InsufficientScopeError = define<'FST_JWT_AUTH_INSUFFICIENT_SCOPE', 403, [Cause?]>(
-  'FST_JWT_AUTH_INSUFFICIENT_SCOPE', 'The token does not grant a required role', 403)
+  'FST_JWT_AUTH_INSUFFICIENT_SCOPE', 'The token does not grant a required scope', 403)
 
 export const StoreUnavailableError = define<'FST_JWT_AUTH_STORE_UNAVAILABLE', 503, [Cause?]>(
   'FST_JWT_AUTH_STORE_UNAVAILABLE', 'The authentication store is unavailable', 503)
@@ -85,3 +89,13 @@ export const EmailNotVerifiedError = define<'FST_JWT_AUTH_EMAIL_NOT_VERIFIED', 4
 
 export const IssuerUnavailableError = define<'FST_JWT_AUTH_ISSUER_UNAVAILABLE', 503, [Cause?]>(
   'FST_JWT_AUTH_ISSUER_UNAVAILABLE', 'The token issuer\'s keys cannot be fetched; try again later', 503)
+
+export const UndefinedHookError = define<'FST_JWT_AUTH_UNDEFINED_HOOK', 500, [string, string, string, Cause?]>(
+  'FST_JWT_AUTH_UNDEFINED_HOOK',
+  'fastify-jwt-auth: the route %s has %s: undefined, which Fastify ignores, leaving the route open: %s', 500)
+
+export const EarlyRouteError = define<'FST_JWT_AUTH_EARLY_ROUTE', 500, [string, Cause?]>(
+  'FST_JWT_AUTH_EARLY_ROUTE',
+  'the route %s was declared on the app before fastify-jwt-auth loaded, so app.authenticate and app.authorize ' +
+  'did not exist for it: it answers 500 until it is declared after `await app.register(jwtAuth, ...)` (or in a ' +
+  'plugin registered after it), or is marked public with config: { public: true }', 500)

@@ -10,6 +10,7 @@ import { InvalidOptionError } from './errors.js'
 import { createAuthenticate, ownTokensOnly } from './request/authenticate.js'
 import { createAuthorize } from './request/authorize.js'
 import { installProtectByDefault } from './request/protect.js'
+import { installRouteChecks } from './request/route-checks.js'
 import { createCaptchas } from './routes/captchas.js'
 import type { RoutesContext } from './routes/context.js'
 import { authRoutes } from './routes/index.js'
@@ -26,8 +27,13 @@ import type { AuthenticateHook, AuthUser, JwtAuthApi } from './types.js'
 import { createUserCache } from './users/user-cache.js'
 import { createUserLookup } from './users/user-lookup.js'
 
-// @fastify/jwt puts its payload on request.user unless told otherwise.
-function refuseTakenUserDecorator (app: FastifyInstance): void {
+// A second registration would find its own decorators; @fastify/jwt puts its payload on request.user unless told
+// otherwise.
+function refuseTakenDecorators (app: FastifyInstance): void {
+  if (app.hasDecorator('jwtAuth')) {
+    throw new InvalidOptionError('fastify-jwt-auth is already registered on this instance or a parent of it: ' +
+      'register it once, on the root (it is not encapsulated), and use its decorators everywhere')
+  }
   if (!app.hasRequestDecorator('user')) return
   throw new InvalidOptionError('request.user is already decorated (by @fastify/jwt?): register @fastify/jwt ' +
     "first with decoratorName: 'jwtUser' (any name but user) and read its payload from request.jwtUser")
@@ -52,7 +58,7 @@ function decorate (
 async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): Promise<void> {
   const config = resolveOptions(options)
   const { realm } = config
-  refuseTakenUserDecorator(app)
+  refuseTakenDecorators(app)
   // Aborted when the app closes: a JWKS fetch in flight then ends at once.
   const closing = new AbortController()
   const foreign = createForeignTokens(config, { signal: closing.signal, log: app.log })
@@ -90,6 +96,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   if (config.cookies !== null && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
 
   decorate(app, authenticate, authorize, api)
+  installRouteChecks(app)
 
   const routeConfig = installSwagger(app, config)
   installProtectByDefault(app, config, authenticate)

@@ -39,7 +39,7 @@ t.test('a verification mailer that fails: still 202, the failure logged without 
 
 t.test('a reset request whose lookup fails: still 202, the failure logged', async (t) => {
   const app = await harness(t, { callbacks: () => ({ findByLogin: async () => { throw new Error('db down') } }) })
-  t.equal((await post(app, '/auth/password/forgot', { login: 'alice' })).statusCode, 202)
+  t.equal((await post(app, '/auth/password/forgot', { username: 'alice' })).statusCode, 202)
   for (let i = 0; i < 50 && !app.logs.some((line) => line.includes('password reset request failed')); i++) await sleep(5)
   t.ok(app.logs.some((line) => line.includes('password reset request failed') && line.includes('db down')))
   t.same(app.inbox.messages, [])

@@ -20,7 +20,7 @@ for (const { name, create } of STORE_FACTORIES) {
       const app = await build()
       const first = (await loginRequest(app, 'alice', OLD_PASSWORD)).json()
       const second = (await loginRequest(app, 'alice', OLD_PASSWORD)).json()
-      const forgot = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { login: 'alice' } })
+      const forgot = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { username: 'alice' } })
       t.equal(forgot.statusCode, 202)
       const message = await app.inbox.next('reset')
       t.equal(message.userId, '1')
@@ -43,8 +43,8 @@ for (const { name, create } of STORE_FACTORIES) {
 
     t.test('forgot for an unknown login: the same 202 and body, no message', async (t) => {
       const app = await build()
-      const known = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { login: 'alice' } })
-      const unknown = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { login: 'mallory' } })
+      const known = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { username: 'alice' } })
+      const unknown = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { username: 'mallory' } })
       t.equal(unknown.statusCode, 202)
       t.equal(unknown.body, known.body)
       await app.inbox.next('reset')

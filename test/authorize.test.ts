@@ -16,12 +16,12 @@ for (const { name, create } of STORE_FACTORIES) {
       t.equal(response.json().admin.username, 'alice')
     })
 
-    t.test('a user without the role: 403 insufficient_scope naming the roles', async (t) => {
+    t.test('a user without the role: 403 FST_JWT_AUTH_FORBIDDEN, insufficient_scope on the wire naming the roles', async (t) => {
       for (const token of [user.accessToken, noRoles.accessToken]) {
         const response = await app.inject({ url: '/admin', headers: bearer(token) })
         t.equal(response.statusCode, 403)
         t.equal(response.headers['www-authenticate'], 'Bearer realm="test-api", error="insufficient_scope", scope="admin"')
-        t.same(response.json(), { statusCode: 403, code: 'FST_JWT_AUTH_INSUFFICIENT_SCOPE', error: 'Forbidden', message: 'The token does not grant a required role' })
+        t.same(response.json(), { statusCode: 403, code: 'FST_JWT_AUTH_FORBIDDEN', error: 'Forbidden', message: 'The user does not meet a required role, permission or condition' })
       }
     })
 

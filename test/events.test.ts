@@ -252,8 +252,8 @@ t.test('password.change: userId, the family that goes on, ip, userAgent (the API
 
 t.test('password.reset.request: userId when the login is known, none when not; ip, userAgent', async (t) => {
   const s = await subject(t)
-  t.equal((await s.request('POST', '/auth/password/forgot', { login: 'alice' })).statusCode, 202)
-  t.equal((await s.request('POST', '/auth/password/forgot', { login: 'mallory' })).statusCode, 202)
+  t.equal((await s.request('POST', '/auth/password/forgot', { username: 'alice' })).statusCode, 202)
+  t.equal((await s.request('POST', '/auth/password/forgot', { username: 'mallory' })).statusCode, 202)
   t.ok(await eventually(() => s.app.events.length === 2, 1000), 'both, after the answers')
   await s.app.inbox.next('reset')
   const events = s.app.events.map(({ at, ...rest }) => rest)
@@ -363,7 +363,7 @@ t.test('no onEvent and no subscriber: every flow works, nothing is logged as an 
   statuses.verifyRequest = (await post('/auth/email/verify/request', {}, bob.access_token)).statusCode
   statuses.verify = (await post('/auth/email/verify', { token: (await app.inbox.next('verify')).token })).statusCode
   statuses.change = (await post('/auth/password/change', { currentPassword: OLD_PASSWORD, newPassword: NEW_PASSWORD }, bob.access_token)).statusCode
-  statuses.forgot = (await post('/auth/password/forgot', { login: 'alice' })).statusCode
+  statuses.forgot = (await post('/auth/password/forgot', { username: 'alice' })).statusCode
   statuses.reset = (await post('/auth/password/reset', { token: (await app.inbox.next('reset')).token, password: NEW_PASSWORD })).statusCode
   const again = (await post('/auth/login', { username: 'alice', password: NEW_PASSWORD })).json()
   statuses.logout = (await post('/auth/logout', {}, again.access_token)).statusCode

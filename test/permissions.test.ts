@@ -50,7 +50,7 @@ t.test('403 insufficient_scope names what was required', async (t) => {
   const app = await build(t, USERS)
   const response = await app.inject({ method: 'DELETE', url: '/orders', headers: bearer((await app.jwtAuth.issue({ id: 3 })).accessToken) })
   t.equal(response.statusCode, 403)
-  t.equal(response.json().code, 'FST_JWT_AUTH_INSUFFICIENT_SCOPE')
+  t.equal(response.json().code, 'FST_JWT_AUTH_FORBIDDEN', 'a missing permission is the user\'s, not the token\'s')
   t.match(response.headers['www-authenticate'], /error="insufficient_scope", scope="orders:delete"/)
   const unauthenticated = await app.inject({ method: 'DELETE', url: '/orders' })
   t.equal(unauthenticated.statusCode, 401, 'authorize authenticates first')
@@ -64,6 +64,9 @@ t.test('scopes: issue(user, { scope }) puts the scope claim; refresh keeps it; a
   t.equal((await app.inject({ url: '/scoped', headers: bearer(pair.accessToken) })).statusCode, 200)
   const all = await app.inject({ url: '/all-scopes', headers: bearer(pair.accessToken) })
   t.equal(all.statusCode, 403)
+  t.same(all.json(), {
+    statusCode: 403, code: 'FST_JWT_AUTH_INSUFFICIENT_SCOPE', error: 'Forbidden', message: 'The token does not grant a required scope'
+  }, 'a missing scope is the token\'s')
   t.match(all.headers['www-authenticate'], /scope="reports exports"/)
   const refreshed = await app.jwtAuth.refresh(pair.refreshToken)
   t.equal((await app.jwtAuth.verify(refreshed.accessToken)).scope, 'reports', 'kept across a refresh')
@@ -72,7 +75,11 @@ t.test('scopes: issue(user, { scope }) puts the scope claim; refresh keeps it; a
   const none = await app.jwtAuth.issue({ id: 3 })
   t.equal((await app.inject({ url: '/scoped', headers: bearer(none.accessToken) })).statusCode, 403, 'no scope claim, no scope')
   t.equal((await app.inject({ url: '/role-and-scope', headers: bearer(pair.accessToken) })).statusCode, 200, 'role and scope')
-  t.equal((await app.inject({ url: '/role-and-scope', headers: bearer((await app.jwtAuth.issue({ id: 2 }, { scope: 'reports' })).accessToken) })).statusCode, 403, 'every list given must be met')
+  const roleMissing = await app.inject({ url: '/role-and-scope', headers: bearer((await app.jwtAuth.issue({ id: 2 }, { scope: 'reports' })).accessToken) })
+  t.equal(roleMissing.statusCode, 403, 'every list given must be met')
+  t.equal(roleMissing.json().code, 'FST_JWT_AUTH_FORBIDDEN', 'a missing role is the user\'s, whatever the scope')
+  const bothMissing = await app.inject({ url: '/role-and-scope', headers: bearer((await app.jwtAuth.issue({ id: 2 })).accessToken) })
+  t.equal(bothMissing.json().code, 'FST_JWT_AUTH_FORBIDDEN', 'a role and a scope missing: the user\'s first')
   for (const scope of ['', 'has"quote', ['a b'], [], 42]) {
     await t.rejects(app.jwtAuth.issue({ id: 3 }, { scope: scope as string }), /options.scope must be scope names/, JSON.stringify(scope))
   }
@@ -84,6 +91,7 @@ t.test('a predicate: sync or async, true passes, anything else is 403 without a 
   t.equal((await app.inject({ url: '/predicate?owner=3', headers: bearer(token) })).statusCode, 200)
   const refused = await app.inject({ url: '/predicate?owner=4', headers: bearer(token) })
   t.equal(refused.statusCode, 403)
+  t.equal(refused.json().code, 'FST_JWT_AUTH_FORBIDDEN')
   t.notMatch(refused.headers['www-authenticate'], /scope=/)
 })
 

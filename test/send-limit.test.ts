@@ -15,7 +15,7 @@ const seed = await seedAccountUsers()
 /** POST /password/forgot for `login`, each time from another address, then lets the flow run. */
 async function forgot (t: Test, app: Awaited<ReturnType<typeof buildHarness>>, login: string, times: number) {
   for (let i = 0; i < times; i++) {
-    const response = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { login }, remoteAddress: `198.51.100.${i + 1}` })
+    const response = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { username: login }, remoteAddress: `198.51.100.${i + 1}` })
     t.equal(response.statusCode, 202)
   }
   await sleep(20)
@@ -153,7 +153,7 @@ t.test('names of no account write nothing; the configured limit and false', asyn
   const app = await buildHarness(store, cloneUsers(seed), { routes: { passwordReset: { send: () => {}, perAccount: { max: 1, window: '10m' } } } })
   t.teardown(() => app.close())
   const [ephemeral, durable] = [store.ephemeralSize, store.size]
-  for (let i = 0; i < 20; i++) await post(app, '/auth/password/forgot', { login: `nobody-${i}` })
+  for (let i = 0; i < 20; i++) await post(app, '/auth/password/forgot', { username: `nobody-${i}` })
   await sleep(20)
   t.equal(store.ephemeralSize, ephemeral, 'no count for a made-up name')
   t.equal(store.size, durable, 'nor any lasting entry')
@@ -203,7 +203,7 @@ t.test('a store that cannot count sends nothing (fails closed): 202 for the rout
   const app = await buildHarness(store, cloneUsers(seed))
   t.teardown(() => app.close())
   failing = true
-  t.equal((await post(app, '/auth/password/forgot', { login: 'bob' })).statusCode, 202, 'the answer says nothing')
+  t.equal((await post(app, '/auth/password/forgot', { username: 'bob' })).statusCode, 202, 'the answer says nothing')
   await sleep(20)
   t.equal(app.inbox.messages.length, 0, 'nothing sent')
   t.ok(app.logs.some((line) => line.includes('password reset request failed')), 'the failure is logged')

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { checkKeys, isNameList } from '../config/check.js'
 import type { PermissionsOption } from '../config/permissions.js'
-import { InsufficientScopeError } from '../errors.js'
+import { ForbiddenError, InsufficientScopeError } from '../errors.js'
 import type { AuthenticateHook, AuthUser } from '../types.js'
 import { challengeReply } from './challenge.js'
 import { grants } from './permissions.js'
@@ -60,8 +60,10 @@ function checkRequirement (requirement: object): Required<Pick<AuthorizeRequirem
 export function createAuthorize (
   { realm, permissions }: { realm: string, permissions: PermissionsOption }, authenticate: AuthenticateHook
 ) {
-  function forbid (reply: FastifyReply, scope: string | undefined): Error {
-    return challengeReply(reply, new InsufficientScopeError(), realm, scope)
+  // A missing scope is the token's (a client may get one that grants it); a role, permission or predicate is the
+  // user's.
+  function forbid (reply: FastifyReply, scope: string | undefined, tokenScopeOnly = false): Error {
+    return challengeReply(reply, tokenScopeOnly ? new InsufficientScopeError() : new ForbiddenError(), realm, scope)
   }
 
   function byPredicate (predicate: AuthorizePredicate): AuthenticateHook {
@@ -82,12 +84,12 @@ export function createAuthorize (
     return async function authorizeRequirement (request, reply) {
       // Safe on its own: a route guarded only by authorize still authenticates.
       if (request.auth === null) await authenticate(request, reply)
-      const met = wanted.every((kind) => {
+      const unmet = wanted.filter((kind) => {
         const holds = heldBy[kind](request)
         const names = requirement[kind]!
-        return requirement.all ? names.every(holds) : names.some(holds)
+        return !(requirement.all ? names.every(holds) : names.some(holds))
       })
-      if (!met) throw forbid(reply, scope)
+      if (unmet.length > 0) throw forbid(reply, scope, unmet.every((kind) => kind === 'scopes'))
     }
   }
 

@@ -12,7 +12,7 @@ const FORGOT_ANSWER = { message: 'If the account exists, a message is on its way
 /** POST /password/forgot and /password/reset (routes.passwordReset). */
 async function resetRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
   const { captchas, passwordFlows, routeConfig } = context
-  app.post<{ Body: { login: string, captchaId?: string, captcha?: string } }>('/password/forgot', {
+  app.post<{ Body: { username: string, captchaId?: string, captcha?: string } }>('/password/forgot', {
     config: { ...routeConfig, public: true },
     schema: routeSchema({
       summary: 'Send a password reset token to the account\'s owner (the same answer whether it exists or not)',
@@ -21,12 +21,12 @@ async function resetRoutes (app: FastifyInstance, context: RoutesContext): Promi
       response: { 202: acceptedResponse, ...errorResponses(400, 429, 503) }
     })
   }, async (request, reply) => {
-    const { login, captchaId, captcha } = request.body
+    const { username, captchaId, captcha } = request.body
     await captchas?.check(captchaId, captcha)
     // The answer leaves before the lookup: its time says nothing of the account, nor does a mailer's failure.
     const metadata = sessionMetadata(request)
     setImmediate(() => {
-      passwordFlows.requestReset(login, metadata).catch((error: unknown) => {
+      passwordFlows.requestReset(username, metadata).catch((error: unknown) => {
         request.log.error({ err: error }, 'fastify-jwt-auth: password reset request failed')
       })
     })

@@ -107,8 +107,8 @@ const oneTimeToken = {
 
 export const forgotBody = {
   type: 'object',
-  required: ['login'],
-  properties: { login: credentials.username, ...captchaFields }
+  required: ['username'],
+  properties: { username: credentials.username, ...captchaFields }
 } as const
 
 export const resetBody = {

@@ -9,7 +9,7 @@ t.test('a change whose cache invalidation fails still kills the pending reset li
   const app = await buildHarness(store, cloneUsers(await seedAccountUsers()))
   t.teardown(() => app.close())
   // A reset link sits in a mailbox the attacker reads.
-  await post(app, '/auth/password/forgot', { login: 'alice' })
+  await post(app, '/auth/password/forgot', { username: 'alice' })
   const { token } = await app.inbox.next('reset')
   const login = await post(app, '/auth/login', { username: 'alice', password: OLD_PASSWORD })
   // The invalidation channel (Redis pub/sub in production) fails for this one publish.

@@ -33,7 +33,7 @@ t.test('a password change racing a reset is refused: the reset stands, no sessio
   const changing = post(app, '/auth/password/change', { currentPassword: OLD_PASSWORD, newPassword: ATTACKER_NEW }, bearer(attackerAccess))
   await inPolicy
   // Victim: forgot + reset, completes while the change is in flight.
-  await post(app, '/auth/password/forgot', { login: 'alice' })
+  await post(app, '/auth/password/forgot', { username: 'alice' })
   const { token } = await app.inbox.next('reset')
   t.equal((await post(app, '/auth/password/reset', { token, password: VICTIM_NEW })).statusCode, 204, 'victim reset: 204')
   t.equal((await app.inject({ url: '/auth/me', headers: bearer(attackerAccess) })).statusCode, 401, 'the reset ended the attacker session')

@@ -11,10 +11,10 @@ t.test('an anonymous forgot for the victim\'s login does not cancel the link the
   })
   t.teardown(() => app.close())
   // The victim asks for a link.
-  await post(app, '/auth/password/forgot', { login: 'alice' }, { 'x-forwarded-for': '1.1.1.1' })
+  await post(app, '/auth/password/forgot', { username: 'alice' }, { 'x-forwarded-for': '1.1.1.1' })
   const victimLink = (await app.inbox.next('reset')).token
   // The attacker, from another address, knowing only the login name (1 request per 6 s keeps every link dead).
-  const anon = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { login: 'alice' }, remoteAddress: '6.6.6.6' })
+  const anon = await app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { username: 'alice' }, remoteAddress: '6.6.6.6' })
   t.equal(anon.statusCode, 202)
   await app.inbox.next('reset', 1)
   const used = await post(app, '/auth/password/reset', { token: victimLink, password: 'victim-new-password' })

@@ -34,7 +34,7 @@ t.test('a reset racing a rehashing login with the old password: the login is ref
   const attackerLogin = post(app, '/auth/login', { username: 'alice', password: OLD_PASSWORD })
   await inRehash
   // Meanwhile the victim resets the password (a compromise response).
-  t.equal((await post(app, '/auth/password/forgot', { login: 'alice' })).statusCode, 202)
+  t.equal((await post(app, '/auth/password/forgot', { username: 'alice' })).statusCode, 202)
   const { token } = await app.inbox.next('reset')
   t.equal((await post(app, '/auth/password/reset', { token, password: VICTIM_NEW })).statusCode, 204, 'reset done')
   release()

@@ -12,7 +12,7 @@ t.test('a reset token of a deleted account does not reset the account that reuse
   t.teardown(() => app.close())
   // Mallory registers (id 3), asks for a reset link to her own mailbox.
   t.equal((await post(app, '/auth/register', { username: 'mallory', password: 'mallory-pass-1' })).statusCode, 201)
-  await post(app, '/auth/password/forgot', { login: 'mallory' })
+  await post(app, '/auth/password/forgot', { username: 'mallory' })
   const { token, userId } = await app.inbox.next('reset')
   t.equal(userId, '3')
   // She deletes her account; the app does what the README offers: revokeAll. (Ids are reused, as SQLite rowids are.)
