@@ -1,5 +1,5 @@
-// The README's quick start, runnable: `npm run example:quickstart`, then follow the printed curl commands.
-// In-memory store, no Redis needed.
+// A quick start with a login route of its own (docs/getting-started.md, "Your own login route"), runnable:
+// `npm run example:quickstart`, then follow the printed curl commands. In-memory store, no Redis needed.
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
 import jwtAuth, { hashPassword, verifyPassword } from 'fastify-jwt-auth'

@@ -2,8 +2,9 @@
 // package and browser tests run the built dist/ (the browser test through the
 // example server), whose source maps point back into lib/ with another line
 // structure; the example-start test runs lib/ in child processes through tsx,
-// whose transform maps it differently again. They check packaging, the browser
-// and the examples, and count for nothing here.
+// whose transform maps it differently again; the docs and walk-through tests run
+// the built package and the example in child processes. They check packaging,
+// the browser, the examples and the docs, and count for nothing here.
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -12,5 +13,5 @@ const libFiles = readdirSync('lib', { recursive: true })
   .map((file) => join('lib', String(file)))
 
 export default function coverageMap (testFile) {
-  return /(package|browser|example-start)\.test\.ts$/.test(testFile) ? null : libFiles
+  return /(package|browser|example-start|docs|walkthrough)\.test\.ts$/.test(testFile) ? null : libFiles
 }

@@ -1,0 +1,86 @@
+// Starting the examples as the README's set-up runs them (`npm run example`, `npm run example:quickstart`): in a
+// child process, from source (tsx resolves 'fastify-jwt-auth' to lib/ through examples/tsconfig.json; no build
+// first), on a free port. The process group (npm, tsx and node) is killed when the test ends.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const DEADLINE_MS = 45_000
+
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** Ends a child started with `detached: true`, and everything it started. */
+export async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
+  const exited = once(child, 'exit')
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name) // the group: npm, tsx and the node it starts
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+    }
+  }
+  signal('SIGTERM')
+  const timer = setTimeout(() => signal('SIGKILL'), 5_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** The environment of a child: neither tap's loader and coverage, nor an outer npm's, nor the app's settings. */
+export function childEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  for (const name of Object.keys(env)) {
+    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|REDIS_URL|JWT_SECRET|npm_config_local_prefix|npm_package_.*|npm_lifecycle_.*)$/
+      .test(name)) delete env[name]
+  }
+  return { ...env, ...extra }
+}
+
+/** Resolves once something answers HTTP on `base` (any status); throws when the child exits or the deadline passes. */
+export async function waitForHttp (child: ChildProcess, base: string, what: string, output: () => string): Promise<number> {
+  const started = performance.now()
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before answering:\n${output()}`)
+    }
+    try {
+      await fetch(`${base}/`, { signal: AbortSignal.timeout(2_000) })
+      return Math.round(performance.now() - started)
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() - started > DEADLINE_MS) {
+      throw new Error(`${what}: no answer on ${base}/ within ${DEADLINE_MS} ms:\n${output()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** Starts `npm run <script>` on a free port; resolves once it answers, with the base URL and its output so far. */
+export async function startExample (t: Test, script: string, { logLevel = 'warn' } = {}):
+Promise<{ base: string, output: () => string }> {
+  const port = await freePort()
+  const env = childEnv({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: logLevel })
+  const child = spawn('npm', ['run', '--silent', script], {
+    cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], shell: process.platform === 'win32'
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk) => { output += chunk })
+  child.stderr!.on('data', (chunk) => { output += chunk })
+  t.teardown(() => stop(child))
+  const base = `http://127.0.0.1:${port}`
+  const took = await waitForHttp(child, base, `npm run ${script}`, () => output)
+  t.comment(`npm run ${script}: answered after ${took} ms`)
+  return { base, output: () => output }
+}
