@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
-import jwtAuth, { hashPassword, memoryStore } from 'fastify-jwt-auth'
+import jwtAuth, { foldLogin, hashPassword, memoryStore, UsernameTakenError } from 'fastify-jwt-auth'
 import { redisStore } from 'fastify-jwt-auth/redis'
 import svgCaptcha from 'svg-captcha'
 
@@ -40,6 +40,9 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
     { id: 2, username: 'bob', passwordHash: await hashPassword(passwords.bob), roles: ['user'], displayName: 'Bob', email: 'bob@example.test', emailVerified: false }
   ]
   const byId = (id: string) => users.find((candidate) => String(candidate.id) === id)
+  // By the folded name, as a database would with a unique index on a column holding foldLogin(username): Alice
+  // logs in as alice, and no look-alike of a name can be registered next to it.
+  const byLogin = (login: string) => users.find((candidate) => foldLogin(candidate.username) === foldLogin(login))
   const publicUser = ({ passwordHash, ...user }: User) => user
 
   const app = Fastify({ logger: logger ? { level: process.env.LOG_LEVEL ?? 'info' } : false })
@@ -88,8 +91,10 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
         const user = byId(id)
         return user === undefined ? null : publicUser(user)
       },
-      findByLogin: async (login) => users.find((candidate) => candidate.username === login) ?? null,
+      findByLogin: async (login) => byLogin(login) ?? null,
       create: async ({ username, passwordHash, displayName }) => {
+        // The check and the insert in one step, as the unique index does it: of two registrations at once, one wins.
+        if (byLogin(username) !== undefined) throw new UsernameTakenError()
         const user = { id: users.length + 1, username, passwordHash, roles: ['user'], displayName: String(displayName ?? username), email: `${username}@example.test`, emailVerified: false }
         users.push(user)
         return publicUser(user)

@@ -72,6 +72,9 @@ export const AccountLockedError = define<'FST_JWT_AUTH_ACCOUNT_LOCKED', 429, [Ca
 export const UsernameTakenError = define<'FST_JWT_AUTH_USERNAME_TAKEN', 409, [Cause?]>(
   'FST_JWT_AUTH_USERNAME_TAKEN', 'This username is already taken', 409)
 
+export const InvalidUsernameError = define<'FST_JWT_AUTH_INVALID_USERNAME', 400, [string, Cause?]>(
+  'FST_JWT_AUTH_INVALID_USERNAME', '%s', 400)
+
 export const WeakPasswordError = define<'FST_JWT_AUTH_WEAK_PASSWORD', 400, [string, Cause?]>(
   'FST_JWT_AUTH_WEAK_PASSWORD', '%s', 400)
 

@@ -7,6 +7,7 @@ export { bearerChallenge } from './request/challenge.js'
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
 export type * from './stores/types.js'
 export { hashPassword, verifyPassword, needsRehash, OWASP_ARGON2ID, type PasswordOptions } from './users/passwords.js'
+export { foldLogin } from './users/login-name.js'
 export type { Duration } from './config/duration.js'
 export {
   EVENT_CHANNEL, type AuthEvent, type AuthEventType, type AuthEventListener, type LoginFailureReason

@@ -3,7 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
-import jwtAuth, { type JwtAuthOptions } from '../lib/index.js'
+import jwtAuth, { UsernameTakenError, type JwtAuthOptions } from '../lib/index.js'
 import { authCookies, authHeaders, fakeUsers, type FakeUsers } from '../lib/testing.js'
 
 const SECRET = 'a-test-secret-of-at-least-32-bytes!!'
@@ -129,12 +129,33 @@ t.test('fakeUsers: records are checked', async (t) => {
     [[{ id: 1, roles: [1] }], /records\[0\]\.roles must be an array of strings/],
     [[{ id: 1 }, { id: '1' }], /two records have the id "1"/],
     [[{ id: 1, username: 'a' }, { id: 2, username: 'a' }], /two records have the username "a"/],
+    [[{ id: 1, username: 'alice' }, { id: 2, username: 'Alic\u00E9' }], /the usernames "alice" and "Alicé" fold alike/],
     [[{ id: 1, greet: () => 'hi' }], /records\[0\] must be plain data, copied with structuredClone/]
   ]
   for (const [given, message] of cases) {
     t.throws(() => fakeUsers(given as ShopUser[]), { name: 'TypeError', message: new RegExp('^fakeUsers: ' + message.source) })
   }
   t.same(await fakeUsers([{ id: 'only' }]).findByLogin('only'), null, 'a record without username never logs in')
+})
+
+t.test('fakeUsers: create adds a record under a new id, and refuses a name that folds like one it has', async (t) => {
+  const table = records()
+  const users = fakeUsers<ShopUser>([...table, { id: 4, username: 'dave', roles: [] }])
+  const carol = await users.create({ username: 'Carol', passwordHash: 'hash', roles: ['customer'] })
+  t.same(carol, { username: 'Carol', passwordHash: 'hash', roles: ['customer'], id: 5 }, 'the next id no record has')
+  t.same(await users.findById('5'), carol)
+  t.same(await users.findByLogin('Carol'), carol)
+  t.equal(await users.findByLogin('carol'), null, 'still found exactly')
+  carol.roles.push('admin')
+  t.same((await users.findById('5'))!.roles, ['customer'], 'create returned a copy')
+  t.same(await users.create({ username: 'erin', passwordHash: 'hash' }), { username: 'erin', passwordHash: 'hash', id: 6 })
+  for (const name of ['carol', 'ALICE', 'b\u00F6b', '\uFF44\uFF41\uFF56\uFF45', ' Erin ']) {
+    const refused = users.create({ username: name, passwordHash: 'hash' })
+    await t.rejects(refused, { code: 'FST_JWT_AUTH_USERNAME_TAKEN', statusCode: 409 }, JSON.stringify(name))
+    await t.rejects(refused, UsernameTakenError)
+  }
+  t.equal(table.length, 2, 'the array given is left as it was')
+  t.same(await fakeUsers([{ id: 7 }]).create({ username: 'frank', passwordHash: 'hash' }), { username: 'frank', passwordHash: 'hash', id: 2 }, 'a record without a username takes no name')
 })
 
 t.test('authCookies: the cookies and CSRF header of a browser session', async (t) => {

@@ -233,4 +233,7 @@ test('password helpers and errors', () => {
   expect(new InvalidTokenError('bad').code).type.toBe<'FST_JWT_AUTH_INVALID_TOKEN'>()
   expect(new StoreUnavailableError().statusCode).type.toBe<503>()
   expect(new InvalidTokenError('bad').statusCode).type.toBe<401>()
+  expect(main.foldLogin).type.toBe<(login: string) => string>()
+  expect(new main.InvalidUsernameError('why').code).type.toBe<'FST_JWT_AUTH_INVALID_USERNAME'>()
+  expect(new main.UsernameTakenError().statusCode).type.toBe<409>()
 })

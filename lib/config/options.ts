@@ -33,9 +33,19 @@ type MaybePromise<T> = T | Promise<T>
 export interface JwtAuthUsers {
   /** Loads the user named by a token's `sub` on every authenticated request (cached, see userCacheTtl). */
   findById?: (id: string) => MaybePromise<FoundUser | null | undefined>
-  /** Loads a user by login name for the login route; the user must carry `passwordHash`. */
+  /**
+   * Loads a user by login name for the login route; the user must carry `passwordHash`. It may match the name
+   * exactly, or match `foldLogin(login)` against the folded column `create` keeps unique (then `Alice` and
+   * `alicé` log in as `alice`). POST /register also asks it for `foldLogin(username)` before `create`.
+   */
   findByLogin?: (login: string) => MaybePromise<(FoundUser & { passwordHash: string }) | null | undefined>
-  /** Creates a user (POST /register). */
+  /**
+   * Creates a user (POST /register). It must refuse a username whose `foldLogin` is already taken, atomically (a
+   * unique index on a column holding `foldLogin(username)`), and throw `UsernameTakenError` (or any error with its
+   * code, FST_JWT_AUTH_USERNAME_TAKEN): the route answers 409. The route's lookup before it is only a fast
+   * answer: two registrations of one name at once both pass it, and an exact lookup misses `alice` next to
+   * `Alice`. Store `username` as given (the route refuses spaces around it and invisible characters).
+   */
   create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<FoundUser>
   /**
    * Stores a new hash: a password change or reset, or a stronger hash after a login (then `previous` is the hash

@@ -22,22 +22,27 @@ function failureFields (error: unknown): { reason?: string, userId?: string } {
   return failureOf(error) ?? {}
 }
 
-/** The lockout counts the attempt first; only then is the password checked. */
+/**
+ * The name is resolved first, then the lockout counts the attempt, under the name and the account it names; only
+ * then is the password checked.
+ */
 async function checkPassword (context: RoutesContext, username: string, password: string, metadata: SessionMetadata) {
   const { lockout, credentials } = context
-  const attempt = await lockout?.begin(username)
+  const found = await credentials.find(username)
+  const subject = found === null ? { login: username } : { login: username, userId: String(found.id) }
+  const attempt = await lockout?.begin(subject)
   let user: IssuableUser & Record<string, unknown>
   try {
-    user = await credentials.check(username, password) as IssuableUser & Record<string, unknown>
+    user = await credentials.verify(username, found, password) as IssuableUser & Record<string, unknown>
   } catch (error) {
-    // The failure was counted before the check; the last allowed one also locks the name.
+    // The failure was counted before the check; the last allowed one also locks the name and the account.
     if (error instanceof InvalidCredentialsError && attempt?.lastChance === true) {
-      await lockout!.failed(username)
+      await lockout!.failed(subject)
       context.emit('lockout', metadata)
     }
     throw error
   }
-  await lockout?.succeeded(username)
+  await lockout?.succeeded(subject)
   return user
 }
 

@@ -58,20 +58,20 @@ function carriedBy (claims: AccessTokenClaims): IssueOptions {
 }
 
 /**
- * The current password, checked as a login is: counted by the lockout first, under the user's username (shared
- * with its logins), or under its id when it has none.
+ * The current password, checked as a login is: counted by the lockout first, under the account (shared with the
+ * logins whose name resolves to it). Not under its username: a look-alike account's success would forgive it.
  */
 async function checkCurrentPassword (context: RoutesContext, request: FastifyRequest, password: string) {
   const { lockout, emit, credentials } = context
   const sub = request.auth!.claims.sub
   const user = await credentials.findWithHash(sub)
   if (user === null) throw new UserNotFoundError()
-  const name = typeof user.username === 'string' ? user.username : { userId: sub }
+  const account = { userId: sub }
   const failure = (reason: string) =>
     emit('password.change.failure', { userId: sub, reason, ...sessionMetadata(request) })
   let attempt
   try {
-    attempt = await lockout?.begin(name)
+    attempt = await lockout?.begin(account)
   } catch (error) {
     if (error instanceof AccountLockedError) failure('locked')
     throw error
@@ -79,12 +79,12 @@ async function checkCurrentPassword (context: RoutesContext, request: FastifyReq
   if (!await credentials.matches(user.passwordHash, password)) {
     failure('wrong_password')
     if (attempt?.lastChance === true) {
-      await lockout!.failed(name)
+      await lockout!.failed(account)
       emit('lockout', { userId: sub, ...sessionMetadata(request) })
     }
     throw new InvalidCredentialsError()
   }
-  await lockout?.succeeded(name)
+  await lockout?.succeeded(account)
 }
 
 /** POST /password/change: the logged-in user, with the current password; every other session ends. */

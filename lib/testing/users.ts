@@ -1,7 +1,10 @@
+import { UsernameTakenError } from '../errors.js'
+import { foldLogin } from '../users/login-name.js'
+
 /** What fakeUsers needs of a record: an id (a token's `sub` is `String(id)`); any other fields are kept. */
 export interface FakeUserRecord {
   id: string | number
-  /** What `findByLogin` matches, exactly. */
+  /** What `findByLogin` matches, exactly; unique once folded (`foldLogin`), as a unique index would keep it. */
   username?: string
   roles?: readonly string[]
 }
@@ -15,6 +18,13 @@ export interface FakeUsers<User extends FakeUserRecord = FakeUserRecord> {
    * `passwordHash` with argon2: give one (from `hashPassword`) only to records that log in through the routes.
    */
   findByLogin (login: string): Promise<(User & { passwordHash: string }) | null>
+  /**
+   * Adds a record (POST /register): the input with a new numeric id, as a copy. A username that folds like a
+   * record's (`Alice` next to `alice`) is refused with `UsernameTakenError`, as a unique index on the folded name
+   * refuses it, at once: of registrations of one name at the same time, one succeeds. The record joins this
+   * fakeUsers' table, not the array given; it has the fields of the input only (typed as a record all the same).
+   */
+  create (input: { username: string, passwordHash: string, [profile: string]: unknown }): Promise<User>
 }
 
 function fail (message: string): never {
@@ -40,24 +50,29 @@ function checkRecord (record: unknown, index: number): void {
 }
 
 function checkUnique (records: readonly FakeUserRecord[], key: 'id' | 'username'): void {
-  const seen = new Set<string>()
+  const seen = new Map<string, string>()
   for (const record of records) {
     if (record[key] === undefined) continue
     const value = String(record[key])
-    if (seen.has(value)) fail(`two records have the ${key} ${JSON.stringify(value)}`)
-    seen.add(value)
+    // Usernames are unique once folded, as the plugin asks of a users table.
+    const unique = key === 'username' ? foldLogin(value) : value
+    const other = seen.get(unique)
+    if (other === value) fail(`two records have the ${key} ${JSON.stringify(value)}`)
+    if (other !== undefined) fail(`the usernames ${JSON.stringify(other)} and ${JSON.stringify(value)} fold alike`)
+    seen.set(unique, value)
   }
 }
 
 /**
- * `users.findById` and `users.findByLogin` over plain records, for tests:
- * no database, no password hashing. The records are the table: a test that
- * changes one (say `alice.roles = ['admin']`) changes what the next lookup
- * finds, as an UPDATE would (the plugin's user cache may still hold the old
- * one: call `app.jwtAuth.invalidateUser(id)`, as after a real update). The
- * list is copied (add users by making another fakeUsers), and every lookup
- * returns a deep copy, so nothing a route does to `request.user` reaches
- * the records. Records are plain data (structuredClone).
+ * `users.findById`, `users.findByLogin` and `users.create` over plain
+ * records, for tests: no database, no password hashing. The records are the
+ * table: a test that changes one (say `alice.roles = ['admin']`) changes what
+ * the next lookup finds, as an UPDATE would (the plugin's user cache may
+ * still hold the old one: call `app.jwtAuth.invalidateUser(id)`, as after a
+ * real update). The list is copied (a record pushed to it later is not found;
+ * `create` adds to the copy), and every lookup returns a deep copy, so
+ * nothing a route does to `request.user` reaches the records. Records are
+ * plain data (structuredClone).
  */
 export function fakeUsers<User extends FakeUserRecord> (records: readonly User[]): FakeUsers<User> {
   if (!Array.isArray(records)) fail('records must be an array of { id, username?, roles? } objects')
@@ -70,6 +85,17 @@ export function fakeUsers<User extends FakeUserRecord> (records: readonly User[]
     // The plugin passes `sub`, a string; String() also lets a test pass a numeric id.
     findById: async (id) => copy(table.find((record) => String(record.id) === String(id))),
     findByLogin: async (login) => copy(table.find((record) => record.username === login)) as
-      (User & { passwordHash: string }) | null
+      (User & { passwordHash: string }) | null,
+    create: async (input) => {
+      const folded = foldLogin(input.username)
+      if (table.some((record) => record.username !== undefined && foldLogin(record.username) === folded)) {
+        throw new UsernameTakenError()
+      }
+      let id = table.length + 1
+      while (table.some((record) => String(record.id) === String(id))) id++
+      const record = structuredClone({ ...input, id }) as unknown as User
+      table.push(record)
+      return structuredClone(record)
+    }
   }
 }

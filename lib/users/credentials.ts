@@ -20,9 +20,10 @@ export const failureOf = (error: unknown): { reason: string, userId?: string } |
   typeof error === 'object' && error !== null ? failures.get(error) : undefined
 
 /**
- * Checks a username and password. An unknown user and a wrong password give
- * the same error and take the same time: an unknown user's password is checked
- * against a dummy hash made with the same parameters.
+ * Checks a username and password, in two steps (the lockout counts the attempt
+ * between them, under the account found). An unknown user and a wrong password
+ * give the same error and take the same time: an unknown user's password is
+ * checked against a dummy hash made with the same parameters.
  */
 export function createCredentialCheck (
   users: JwtAuthUsers,
@@ -65,13 +66,22 @@ export function createCredentialCheck (
     /** Makes the dummy hash ahead of the first login, so that login is not slower. */
     prepare: getDummyHash,
 
-    async check (username: string, password: string): Promise<LoginUser> {
+    /** The user a login name resolves to, with its stored hash; null when it names no one. */
+    async find (username: string): Promise<LoginUser | null> {
       const user = await users.findByLogin!(username) as LoginUser | null | undefined
+      return user ?? null
+    },
+
+    /**
+     * Checks the password of the user `find` gave for `username`; for no user (null), against the dummy hash, so
+     * that an unknown name and a wrong password fail alike.
+     */
+    async verify (username: string, user: LoginUser | null, password: string): Promise<LoginUser> {
       const storedHash = typeof user?.passwordHash === 'string' ? user.passwordHash : undefined
       const matches = await passwords.verifyPassword(storedHash ?? await getDummyHash(), password)
-      if (user === null || user === undefined || storedHash === undefined || !matches) {
-        const reason = user == null ? 'unknown_user' : 'wrong_password'
-        throw loginFailure(new InvalidCredentialsError(), reason, user == null ? undefined : String(user.id))
+      if (user === null || storedHash === undefined || !matches) {
+        const reason = user === null ? 'unknown_user' : 'wrong_password'
+        throw loginFailure(new InvalidCredentialsError(), reason, user === null ? undefined : String(user.id))
       }
       if (users.updatePasswordHash !== undefined && passwords.needsRehash(storedHash)) {
         return await rehash(username, password, user as LoginUser & { passwordHash: string })
