@@ -6,7 +6,8 @@ import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import Fastify from 'fastify'
-import jwtAuth, { memoryStore, redisStore } from '../dist/esm/index.js'
+import jwtAuth, { memoryStore } from '../dist/esm/index.js'
+import { redisStore } from '../dist/esm/redis.js'
 
 // BENCH_SMOKE=1: a few iterations only, so the test suite can check that the script still runs.
 const SMOKE = process.env.BENCH_SMOKE === '1'

@@ -7,7 +7,8 @@ import { createVerifier } from 'fast-jwt'
 import Fastify from 'fastify'
 import passport from 'passport'
 import { ExtractJwt, Strategy } from 'passport-jwt'
-import jwtAuth, { memoryStore, redisStore } from '../dist/esm/index.js'
+import jwtAuth, { memoryStore } from '../dist/esm/index.js'
+import { redisStore } from '../dist/esm/redis.js'
 
 const SECRET = 'bench-secret-bench-secret-bench-secret!!'
 // More than the verify cache holds: every request misses. BENCH_SMOKE=1 (the test suite's check that it runs): a few.

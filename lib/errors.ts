@@ -20,6 +20,10 @@ function define<Code extends string, Status extends number, Args extends unknown
 export const InvalidOptionError = define<'FST_JWT_AUTH_INVALID_OPTION', 500, [string, Cause?]>(
   'FST_JWT_AUTH_INVALID_OPTION', 'fastify-jwt-auth: %s', 500, TypeError)
 
+// A store that could not reach its backend at register (a Redis store waits for its first connection).
+export const StoreUnreachableError = define<'FST_JWT_AUTH_STORE_UNREACHABLE', 500, [string, Cause?]>(
+  'FST_JWT_AUTH_STORE_UNREACHABLE', 'fastify-jwt-auth: %s', 500)
+
 export const MissingTokenError = define<'FST_JWT_AUTH_NO_TOKEN', 401, [Cause?]>(
   'FST_JWT_AUTH_NO_TOKEN', 'Authorization header with a bearer token is required', 401)
 

@@ -1,3 +1,5 @@
+// The main entry. The Redis store is in fastify-jwt-auth/redis (lib/redis.ts): neither this entry's code nor its
+// types need the Redis client, an optional peer dependency that memory-only apps do not install.
 import { jwtAuth } from './plugin.js'
 
 export default jwtAuth
@@ -18,14 +20,9 @@ export type {
 export type { RateLimitOptions, RouteClass, RouteClassLimits } from './config/rate-limit.js'
 export type { JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm } from './config/options.js'
 export type { HmacSecret } from './config/options.js'
-export type { SigningKey, KeyInput, AsymmetricAlgorithm } from './tokens/keys.js'
+export type { SigningKey, KeyInput, Jwk, AsymmetricAlgorithm } from './tokens/keys.js'
 export type { RefreshTokenClaims, TokenType } from './tokens/jwt.js'
 export type * from './types.js'
-// In dist/, scripts/build.js points this re-export at a shim that loads ./redis.js (and ioredis) on the first
-// redisStore() call, so that a memory-only app never loads ioredis. The class and FAIL_FAST_OPTIONS are
-// values that would need it at once: they come from 'fastify-jwt-auth/redis'.
-export { redisStore } from './redis.js'
-export type { RedisStore, RedisStoreOptions, RedisClient } from './redis.js'
 export type { CookieOptions } from './request/cookies.js'
 export type { AuthorizePredicate, AuthorizeRequirement } from './request/authorize.js'
 export type { PermissionsOption } from './config/permissions.js'

@@ -106,9 +106,10 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
     await registerRoutes(app, config.routes, { ...parts, foreign, routeConfig })
   }
 
-  // Last, once nothing else can fail register. The default store is the plugin's own: closed with the app. A
-  // store you pass decides (a Redis store closes the connections it opened when its last app closes).
-  const detach = store.attach({ log: app.log })
+  // Last, once nothing else can fail register; a store may wait here for its backend (bounded by the store). The
+  // default store is the plugin's own: closed with the app. A store you pass decides (a Redis store closes the
+  // connections it opened when its last app closes).
+  const detach = await store.attach({ log: app.log })
   // Before the server waits for requests in flight: those waiting on a JWKS fetch then end (503) at once.
   app.addHook('preClose', async () => { closing.abort() })
   app.addHook('onClose', async () => {

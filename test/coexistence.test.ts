@@ -1,5 +1,7 @@
 // Living beside @fastify/jwt (the README's recipe, with the real plugin and the tokens it mints) and
 // @fastify/redis (its client as the store's, and how the two close).
+import { createRequire } from 'node:module'
+import { dirname, join, sep } from 'node:path'
 import fastifyJwt from '@fastify/jwt'
 import fastifyRedis from '@fastify/redis'
 import Fastify from 'fastify'
@@ -97,4 +99,21 @@ t.test('@fastify/redis: redisStore({ client: app.redis }) lives and closes with 
   await kept.close()
   t.equal(given.status, 'ready', '@fastify/redis with a client of yours (no closeClient) leaves it open')
   await given.quit()
+})
+
+t.test('a client of another copy of ioredis (nested under @fastify/redis, say) is a Redis, not taken for a Cluster', async (t) => {
+  const server = await sharedRedis()
+  // A second copy of the ioredis classes: its modules loaded anew (the store keeps the copy it imported).
+  const require = createRequire(import.meta.url)
+  const copy = join(dirname(require.resolve('ioredis/package.json')), sep)
+  for (const file of Object.keys(require.cache)) if (file.startsWith(copy)) delete require.cache[file]
+  const other = require('ioredis') as typeof import('ioredis')
+  t.not(other.Redis, Redis, 'another class')
+  const client = new other.Redis(server.url)
+  t.teardown(() => client.quit())
+  const store = redisStore({ client, keyPrefix: 'other-copy:' })
+  t.teardown(() => store.close())
+  t.ok(await eventually(() => store.mirrorSynced, 2000), 'the subscription is opened on a duplicate of the client')
+  await store.locks.lock('x', 5, 10)
+  t.equal(await store.locks.lockedUntil('x'), 5)
 })

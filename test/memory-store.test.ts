@@ -190,12 +190,12 @@ t.test('expired entries are swept', async (t) => {
 })
 
 t.test('options are checked', async (t) => {
-  t.throws(() => memoryStore({ maxEntries: 0 }), /maxEntries must be a positive integer/)
-  t.throws(() => memoryStore({ maxEntries: 1.5 }), /maxEntries/)
-  t.throws(() => memoryStore({ maxEphemeralEntries: -1 }), /maxEphemeralEntries must be a positive integer/)
-  t.throws(() => memoryStore({ sweepInterval: 0 }), /sweepInterval must be a positive number/)
-  t.throws(() => memoryStore({ maxEntry: 5 } as never), /memoryStore: unknown option maxEntry/)
-  t.throws(() => memoryStore(null as never), /options must be an object/)
+  t.throws(() => memoryStore({ maxEntries: 0 }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /maxEntries must be a positive integer/ })
+  t.throws(() => memoryStore({ maxEntries: 1.5 }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /maxEntries/ })
+  t.throws(() => memoryStore({ maxEphemeralEntries: -1 }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /maxEphemeralEntries must be a positive integer/ })
+  t.throws(() => memoryStore({ sweepInterval: 0 }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /sweepInterval must be a positive number/ })
+  t.throws(() => memoryStore({ maxEntry: 5 } as never), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /memoryStore: unknown option maxEntry/ })
+  t.throws(() => memoryStore(null as never), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /options must be an object/ })
   const store = memoryStore()
   t.teardown(() => store.close())
   await t.rejects(store.challenges.put('a', '1', Infinity), /ttlSeconds/)

@@ -128,10 +128,10 @@ t.test('one duration grammar: compact and long units, combined parts, numbers of
 })
 
 t.test('store options name a misspelt option too', async (t) => {
-  t.throws(() => memoryStore({ maxEntry: 5 } as never), /memoryStore: unknown option maxEntry \(did you mean maxEntries\?\)/)
+  t.throws(() => memoryStore({ maxEntry: 5 } as never), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /memoryStore: unknown option maxEntry \(did you mean maxEntries\?\)/ })
   const { redisStore } = await import('../lib/stores/redis.js')
-  t.throws(() => redisStore({ urll: 'redis://x' } as never), /redisStore: unknown option urll \(did you mean url\?\)/)
-  t.throws(() => redisStore({ url: 'redis://x', mirror: { staleafter: 500 } } as never), /redisStore: unknown option mirror.staleafter \(did you mean mirror.staleAfter\?\)/)
+  t.throws(() => redisStore({ urll: 'redis://x' } as never), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /redisStore: unknown option urll \(did you mean url\?\)/ })
+  t.throws(() => redisStore({ url: 'redis://x', mirror: { staleafter: 500 } } as never), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /redisStore: unknown option mirror.staleafter \(did you mean mirror.staleAfter\?\)/ })
 })
 
 t.test('the plugin is registered under its name, for dependency checks', async (t) => {

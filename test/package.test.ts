@@ -2,9 +2,10 @@
 // the tarball holds (`npm pack --dry-run`: the files npm would publish). `npm test` also runs
 // @arethetypeswrong/cli on the packed package (test:package): the types for import and require.
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { posix } from 'node:path'
+import { tmpdir } from 'node:os'
+import { dirname, join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Fastify from 'fastify'
@@ -13,6 +14,8 @@ import t from 'tap'
 const require = createRequire(import.meta.url)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const pkg = require('fastify-jwt-auth/package.json')
+// The pack of a fresh clone builds dist/ first (tsc, twice).
+t.setTimeout(180_000)
 
 async function packedFiles (): Promise<Set<string>> {
   const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
@@ -27,10 +30,14 @@ t.test('ESM: default and named exports', async (t) => {
   t.equal(typeof esm.default, 'function')
   t.equal(esm.default, esm.jwtAuth)
   for (const name of [
-    'memoryStore', 'redisStore', 'hashPassword', 'verifyPassword', 'needsRehash',
-    'InvalidTokenError', 'StoreUnavailableError', 'InvalidOptionError'
+    'memoryStore', 'hashPassword', 'verifyPassword', 'needsRehash',
+    'InvalidTokenError', 'StoreUnavailableError', 'StoreUnreachableError', 'InvalidOptionError'
   ]) {
     t.equal(typeof (esm as Record<string, unknown>)[name], 'function', name)
+  }
+  for (const name of ['redisStore', 'RedisStore', 'FAIL_FAST_OPTIONS']) {
+    t.notOk(name in esm, `no ${name}: the Redis store is in fastify-jwt-auth/redis only`)
+    t.notOk(name in require('fastify-jwt-auth'), 'nor from require()')
   }
   const app = Fastify()
   await app.register(esm.default, { secret: 'x'.repeat(32) })
@@ -72,6 +79,9 @@ t.test('fastify-jwt-auth/redis: in the exports map for import and require, with 
     t.equal(typeof entry.RedisStore, 'function')
     t.equal(typeof entry.FAIL_FAST_OPTIONS, 'object')
   }
+  // The import entry is written by scripts/build.js (it explains a missing ioredis): the same exports as require's.
+  t.same(Object.keys(esm).sort(), Object.keys(cjs).filter((name) => name !== '__esModule').sort())
+  t.equal(esm.RedisStore, (await import('../dist/esm/stores/redis.js' as string)).RedisStore, 'one class')
 })
 
 t.test('fastify-jwt-auth/testing: in the exports map for import and require, with types', async (t) => {
@@ -116,9 +126,53 @@ t.test('the pack: every exports target, and no source map pointing at a file it 
   }
 })
 
-t.test('fastify is a peer dependency (^5), for the tests a dev dependency; Node >= 22', async (t) => {
-  t.same(pkg.peerDependencies, { fastify: '^5' })
-  t.notOk(pkg.dependencies.fastify, 'not a dependency: the app brings its own fastify')
-  t.ok(pkg.devDependencies.fastify, 'a dev dependency, for the tests')
-  t.same(pkg.engines, { node: '>=22' })
+t.test('fastify is a peer dependency (^5), ioredis an optional one, both dev dependencies for the tests; Node >= 22',
+  async (t) => {
+    t.same(pkg.peerDependencies, { fastify: '^5', ioredis: '^6.0.0' })
+    t.same(pkg.peerDependenciesMeta, { ioredis: { optional: true } }, 'a memory-only app installs nothing of Redis')
+    for (const name of ['fastify', 'ioredis']) {
+      t.notOk(pkg.dependencies[name], `${name} is not a dependency: the app brings its own`)
+      t.ok(pkg.devDependencies[name], `${name}: a dev dependency, for the tests`)
+    }
+    t.same(pkg.engines, { node: '>=22' })
+  })
+
+t.test('the published declarations name no ioredis type, nor ioredis at all', async (t) => {
+  const declarations = [...await packedFiles()].filter((file) => /\.d\.c?ts$/.test(file))
+  t.ok(declarations.length > 50, `${declarations.length} declaration files`)
+  for (const file of declarations) {
+    if (readFileSync(join(root, file), 'utf8').includes('ioredis')) t.fail(`${file} names ioredis`)
+  }
+})
+
+t.test('npm pack on a fresh clone (no dist/) builds first (prepack): the pack holds the code and its types', async (t) => {
+  const clone = mkdtempSync(join(tmpdir(), 'fastify-jwt-auth-clone-'))
+  t.teardown(() => rmSync(clone, { recursive: true, force: true }))
+  // What a clone of this tree would hold once committed: tracked files and new ones that are not ignored.
+  const git = await promisify(execFile)('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: root, maxBuffer: 16 * 1024 * 1024
+  })
+  for (const file of git.stdout.split('\0').filter((file) => file !== '' && existsSync(join(root, file)))) {
+    mkdirSync(join(clone, dirname(file)), { recursive: true })
+    cpSync(join(root, file), join(clone, file))
+  }
+  t.notOk(existsSync(join(clone, 'dist')), 'no dist/ in the clone')
+  symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'), 'junction')
+  // Neither tap's loader and coverage nor the npm context of an outer `npm test` in the build.
+  const env = { ...process.env }
+  for (const name of Object.keys(env)) {
+    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|npm_.*)$/.test(name)) delete env[name]
+  }
+  const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json'], {
+    cwd: clone, env, maxBuffer: 16 * 1024 * 1024, shell: process.platform === 'win32'
+  })
+  const [{ files }] = JSON.parse(stdout) as [{ files: Array<{ path: string }> }]
+  const packed = new Set(files.map((file) => file.path))
+  for (const file of [
+    'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/main.cjs', 'dist/cjs/main.d.cts',
+    'dist/esm/redis.js', 'dist/esm/redis.d.ts', 'dist/cjs/redis.cjs', 'dist/cjs/redis.d.ts',
+    'dist/esm/testing.js', 'dist/esm/testing.d.ts', 'dist/cjs/testing.cjs', 'dist/cjs/testing.d.ts'
+  ]) {
+    t.ok(packed.has(file), `${file} is in the pack`)
+  }
 })

@@ -1,7 +1,7 @@
 // The account flows across instances on a real Redis: two apps, one redisStore each (same
 // url and keyPrefix), one user database, a user cache of an hour so that the cache matters.
 import t, { type Test } from 'tap'
-import { redisStore } from '../lib/index.js'
+import { redisStore } from '../lib/redis.js'
 import { bearer } from './helpers/app.js'
 import { loginRequest, OLD_PASSWORD, seedAccountUsers, type AccountUser } from './helpers/account-app.js'
 import { buildHarness, cloneUsers, post, within, type HarnessApp, type HarnessOptions } from './helpers/account-harness.js'

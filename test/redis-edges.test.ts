@@ -5,7 +5,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import jwtAuth, { redisStore, type JwtAuthOptions, type RedisStore } from '../lib/index.js'
+import jwtAuth, { type JwtAuthOptions } from '../lib/index.js'
+import { redisStore, type RedisStore } from '../lib/redis.js'
 import { bearer, decodePart, SECRET } from './helpers/app.js'
 import { eventually } from './helpers/eventually.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
@@ -263,7 +264,7 @@ t.test('closed with the last app it serves, unless closeWithApp: false', async (
   await kept.close()
   await kept.close() // twice is harmless
   t.ok(await eventually(() => kept.client.status === 'end', 1000))
-  t.throws(() => redisStore({ url: server.url, closeWithApp: 'no' as never }), /redisStore: closeWithApp must be a boolean/)
+  t.throws(() => redisStore({ url: server.url, closeWithApp: 'no' as never }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /redisStore: closeWithApp must be a boolean/ })
 
   const down = redisStore({ url: 'redis://127.0.0.1:1', keyPrefix: 'never:' })
   await down.close() // never connected: nothing to quit

@@ -102,9 +102,9 @@ t.test('the rate limiter on a dead Redis fails closed with 503, not 500', async 
   t.equal(response.json().code, 'FST_JWT_AUTH_STORE_UNAVAILABLE')
 })
 
-t.test('a Redis that never answers at start-up: 503, no crash', async (t) => {
+t.test('a Redis that never answers at start-up (startOffline): 503, no crash', async (t) => {
   const server = new RedisServer(await (await import('./helpers/redis.js')).freePort()) // never started
-  const app = await buildApp(redisStore({ url: server.url }))
+  const app = await buildApp(redisStore({ url: server.url, startOffline: true }))
   t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
   await t.rejects(app.jwtAuth.issue({ id: 1 }), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' })
 })

@@ -209,9 +209,9 @@ t.test('markers: only grow, never shortened, hold integers; without a mirror not
   t.equal(await revocations.raise('user', '1', 5000, 60), 5000)
   await t.rejects(revocations.raise('user', '1', Number('abc'), 60), /floor must be a finite number/)
   t.equal(await revocations.read('user', '1'), '5000')
-  t.throws(() => redisStore({ url: server.url, mirror: { staleAfter: 10 } }), /mirror.staleAfter must be an integer of at least 40 ms \(got 10\)/)
-  t.throws(() => redisStore({ url: server.url, mirror: 'yes' as never }), /mirror must be a boolean or \{ staleAfter \}/)
-  t.throws(() => redisStore({ url: server.url, mirror: null as never }), /mirror must be a boolean/)
+  t.throws(() => redisStore({ url: server.url, mirror: { staleAfter: 10 } }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /mirror.staleAfter must be an integer of at least 40 ms \(got 10\)/ })
+  t.throws(() => redisStore({ url: server.url, mirror: 'yes' as never }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /mirror must be a boolean or \{ staleAfter \}/ })
+  t.throws(() => redisStore({ url: server.url, mirror: null as never }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /mirror must be a boolean/ })
 })
 
 t.test('with a client you pass: the mirror has its own connection, closed with your client', async (t) => {

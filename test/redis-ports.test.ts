@@ -365,9 +365,9 @@ for (const target of targets) {
     t.equal(await small.challenges.take('c'), 'c')
 
     t.throws(() => target.open({ maxEphemeral: 0 }),
-      { name: 'TypeError', message: /redisStore: maxEphemeral must be a positive integer \(got 0\)/ })
-    t.throws(() => target.open({ maxEphemeral: 1.5 }), /redisStore: maxEphemeral/)
-    t.throws(() => target.open({ maxEphemeral: '10' as never }), /redisStore: maxEphemeral/)
+      { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /redisStore: maxEphemeral must be a positive integer \(got 0\)/ })
+    t.throws(() => target.open({ maxEphemeral: 1.5 }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /redisStore: maxEphemeral/ })
+    t.throws(() => target.open({ maxEphemeral: '10' as never }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /redisStore: maxEphemeral/ })
   })
 
   t.test(`${target.name}: user invalidations reach the other instance within 50 ms, this one at once`, async (t) => {
@@ -509,7 +509,7 @@ t.test('attach: a Redis that may evict keys is warned about, on attach and after
 
   const admin = new Redis(server.url)
   t.teardown(() => admin.quit())
-  const id = await store.client.client('ID')
+  const id = await (store.client as Redis).client('ID')
   await admin.call('CLIENT', 'KILL', 'ID', String(id))
   t.ok(await eventually(() => warn.length === 2, 3000), 'checked again after the reconnection')
 

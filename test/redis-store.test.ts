@@ -53,12 +53,12 @@ t.test('take is atomic across clients: of concurrent takes exactly one sees the 
 })
 
 t.test('options: exactly one connection source', async (t) => {
-  t.throws(() => redisStore({}), /give exactly one of client, url, redisOptions or cluster \(got none\)/)
-  t.throws(() => redisStore({ url: server.url, client: admin }), /\(got client, url\)/)
-  t.throws(() => redisStore(null as never), /options must be an object/)
-  t.throws(() => redisStore({ client: admin, keyPrefix: 5 as never }), /keyPrefix must be a string/)
+  t.throws(() => redisStore({}), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /give exactly one of client, url, redisOptions or cluster \(got none\)/ })
+  t.throws(() => redisStore({ url: server.url, client: admin }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /\(got client, url\)/ })
+  t.throws(() => redisStore(null as never), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /options must be an object/ })
+  t.throws(() => redisStore({ client: admin, keyPrefix: 5 as never }), { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /keyPrefix must be a string/ })
   t.throws(() => redisStore({ client: admin, maxEphemeral: -1 }),
-    /redisStore: maxEphemeral must be a positive integer \(got -1\)/)
+    { code: 'FST_JWT_AUTH_INVALID_OPTION', message: /redisStore: maxEphemeral must be a positive integer \(got -1\)/ })
   const fromOptions = redisStore({ redisOptions: { host: '127.0.0.1', port: server.port }, keyPrefix: 'opt:' })
   await fromOptions.locks.lock('x', 7, 5)
   t.equal(await admin.get('opt:lk:x'), '7', 'redisOptions open a client')

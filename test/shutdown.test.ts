@@ -15,6 +15,9 @@ const env = { ...process.env }
 delete env.NODE_OPTIONS
 delete env.NODE_V8_COVERAGE
 
+// Child processes, one after the other, some waiting for Redis to time out: longer than tap's default.
+t.setTimeout(120_000)
+
 /** Within this of app.close() resolving, the process must be gone. */
 const EXIT_WITHIN_MS = 3000
 
@@ -22,7 +25,8 @@ const EXIT_WITHIN_MS = 3000
 // `STORE` is the store expression; the child waits for "close" on stdin before closing the app.
 const snippet = (store: string, after = ''): string => `
 import Fastify from 'fastify'
-import jwtAuth, { redisStore, memoryStore } from 'fastify-jwt-auth'
+import jwtAuth, { memoryStore } from 'fastify-jwt-auth'
+import { redisStore } from 'fastify-jwt-auth/redis'
 import { createInterface } from 'node:readline'
 
 const app = Fastify()
@@ -179,7 +183,8 @@ t.test('one store on two apps is closed with the last of them; closeWithApp: fal
   const server = await redisFor(t)
   const twoApps = `
 import Fastify from 'fastify'
-import jwtAuth, { redisStore } from 'fastify-jwt-auth'
+import jwtAuth from 'fastify-jwt-auth'
+import { redisStore } from 'fastify-jwt-auth/redis'
 const store = redisStore({ url: '${server.url}' })
 const options = { secret: 'a-secret-of-at-least-thirty-two-bytes!', store }
 const a = Fastify()
@@ -202,7 +207,8 @@ console.log('after-b', store.client.status)
 
   const kept = `
 import Fastify from 'fastify'
-import jwtAuth, { redisStore } from 'fastify-jwt-auth'
+import jwtAuth from 'fastify-jwt-auth'
+import { redisStore } from 'fastify-jwt-auth/redis'
 const store = redisStore({ url: '${server.url}', closeWithApp: false })
 const app = Fastify()
 await app.register(jwtAuth, { secret: 'a-secret-of-at-least-thirty-two-bytes!', store })
@@ -220,4 +226,36 @@ await store.close()
   t.match(keptOutput, /kept ready/, 'open after the app closed')
   t.match(keptOutput, /reused string/, 'and usable by another app')
   t.equal(keptCode, 0, 'the process exits once you close it')
+})
+
+t.test('a register that fails because Redis is unreachable lets the process exit: the store closed what it opened', async (t) => {
+  const { freePort } = await import('./helpers/redis.js')
+  const port = await freePort()
+  const failing = (store: string): string => `
+import Fastify from 'fastify'
+import jwtAuth from 'fastify-jwt-auth'
+import { redisStore } from 'fastify-jwt-auth/redis'
+const app = Fastify()
+try {
+  await app.register(jwtAuth, { secret: 'a-secret-of-at-least-thirty-two-bytes!', store: ${store} })
+  console.log('registered')
+} catch (error) {
+  console.log('failed', error.code, performance.now().toFixed(0))
+}
+`
+  const nodes = JSON.stringify([{ host: '127.0.0.1', port }])
+  for (const store of [
+    `redisStore({ url: 'redis://127.0.0.1:${port}', readyTimeout: '300ms' })`,
+    `redisStore({ redisOptions: { sentinels: [{ host: '127.0.0.1', port: ${port} }], name: 'mymaster' }, readyTimeout: '300ms' })`,
+    `redisStore({ cluster: { nodes: ${nodes} }, readyTimeout: '300ms' })`
+  ]) {
+    const started = performance.now()
+    const { output, code } = await runToEnd(failing(store))
+    const ended = performance.now() - started
+    t.match(output, /^failed FST_JWT_AUTH_STORE_UNREACHABLE (\d+)/, store)
+    const failedAt = Number(/^failed \S+ (\d+)/.exec(output)?.[1])
+    t.equal(code, 0, 'the process exited by itself')
+    // performance.now() in the child counts from its start, as `started` here nearly does.
+    t.ok(ended - failedAt < EXIT_WITHIN_MS, `within ${EXIT_WITHIN_MS} ms of the failure (${(ended - failedAt).toFixed(0)} ms)`)
+  }
 })

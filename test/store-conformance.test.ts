@@ -2,7 +2,8 @@
 // redis-server, two instances sharing it) and stores of the key-value shape; failed by stores broken one way
 // each, on the check about that way only (so no check is one that cannot fail).
 import t from 'tap'
-import { memoryStore, redisStore, type AuthStore, type KeyValueStore, type RefreshTokens, type Rotation, type StoreContext } from '../lib/index.js'
+import { memoryStore, type AuthStore, type KeyValueStore, type RefreshTokens, type Rotation, type StoreContext } from '../lib/index.js'
+import { redisStore } from '../lib/redis.js'
 import { checkStore, storeConformance, type StoreConformanceOptions } from '../lib/testing.js'
 import { keyValueStore } from './helpers/kv-store.js'
 import { sharedRedis } from './helpers/redis.js'
@@ -56,6 +57,31 @@ t.test('a store that logs when attached passes', (t) => storeConformance({
   }),
   expiry: false
 }))
+
+t.test('a store whose attach waits (for a connection, say) passes: the suite awaits attach, as the plugin does', (t) =>
+  storeConformance({
+    test: t.test.bind(t),
+    createStore: () => {
+      const memory = memoryStore()
+      const { put } = memory.challenges
+      let attaching = false
+      return Object.assign(memory, {
+        async attach () {
+          attaching = true
+          await new Promise((resolve) => setTimeout(resolve, 50))
+          attaching = false
+        },
+        challenges: {
+          ...memory.challenges,
+          put: async (id: string, value: string, ttlSeconds: number) => {
+            if (attaching) throw new Error('not connected yet')
+            await put(id, value, ttlSeconds)
+          }
+        }
+      })
+    },
+    expiry: false
+  }))
 
 /** A store of ports with none of the optional parts: no peek, no userInvalidations, no attach or detach. */
 function bareStore (): AuthStore {

@@ -142,3 +142,30 @@ t.test('the 503\'s cause carries no command arguments of the store\'s client', a
   const plain = await guard(() => Promise.reject(new Error('x'))).catch((error: unknown) => error) as Error & { cause: Error }
   t.equal(plain.cause.message, 'x')
 })
+
+t.test('a store\'s attach may wait: register resolves after it; when it rejects, register fails and detach is not called', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { default: jwtAuth } = await import('../lib/index.js')
+  const calls: string[] = []
+  const waiting = (outcome: 'ready' | 'unreachable'): AuthStore => Object.assign(memoryStore(), {
+    async attach () {
+      calls.push(`attach ${outcome}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      calls.push(`attached ${outcome}`)
+      if (outcome === 'unreachable') throw new Error('the backend is not there')
+    },
+    async detach () { calls.push(`detach ${outcome}`) }
+  })
+
+  const app = Fastify()
+  await app.register(jwtAuth, { secret: 'x'.repeat(32), store: waiting('ready') })
+  t.same(calls, ['attach ready', 'attached ready'], 'register resolved once attach had')
+  await app.close()
+  t.same(calls.slice(2), ['detach ready'])
+
+  const failed = Fastify()
+  await t.rejects(async () => { await failed.register(jwtAuth, { secret: 'x'.repeat(32), store: waiting('unreachable') }) },
+    { message: 'the backend is not there' }, 'register fails with the store\'s error')
+  await failed.close()
+  t.same(calls.slice(3), ['attach unreachable', 'attached unreachable'], 'and detach is not called for an app it never served')
+})

@@ -2,14 +2,16 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { expect, test } from 'tstyche'
 import { generateKeyPairSync } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import fastifyRedis from '@fastify/redis'
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import type { JWK } from 'jose'
 import jwtAuth, {
-  hashPassword, InvalidTokenError, jwtAuth as namedJwtAuth, memoryStore, needsRehash, redisStore, RedisStore, StoreUnavailableError, verifyPassword,
-  type AccessTokenClaims, type AuthContext, type AuthStore, type KeyValueStore, type RefreshState, type RevocationScope, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type SessionInfo, type SigningKey, type TokenPair
+  hashPassword, InvalidTokenError, jwtAuth as namedJwtAuth, memoryStore, needsRehash, StoreUnavailableError, StoreUnreachableError, verifyPassword,
+  type AccessTokenClaims, type AuthContext, type AuthStore, type Jwk, type KeyInput, type KeyValueStore, type RefreshState, type RevocationScope, type AuthUser, type JwtAuthApi, type JwtAuthOptions, type SessionInfo, type SigningKey, type StoreContext, type TokenPair
 } from 'fastify-jwt-auth'
 import * as main from 'fastify-jwt-auth'
 import {
-  FAIL_FAST_OPTIONS, RedisStore as RedisStoreClass, redisStore as subpathRedisStore, type RedisClient, type RedisStoreOptions
+  FAIL_FAST_OPTIONS, redisStore, RedisStore, type RedisClient, type RedisClusterOptions, type RedisConnectionOptions, type RedisStoreOptions
 } from 'fastify-jwt-auth/redis'
 
 const app = Fastify()
@@ -201,16 +203,69 @@ test('redis store and sessions', () => {
   expect(app.jwtAuth.issue).type.not.toBeCallableWith({ id: 1 }, { metadata: { ip: 1 } })
 })
 
-test('fastify-jwt-auth/redis: the store, its class and options; the main entry has the class as a type only', () => {
-  expect(subpathRedisStore).type.toBe(redisStore)
-  expect(new RedisStoreClass({ url: 'redis://x' })).type.toBe<RedisStore>()
-  expect(FAIL_FAST_OPTIONS).type.toBe<RedisOptions>()
-  expect<RedisStoreOptions['client']>().type.toBe<RedisClient | undefined>()
-  expect(subpathRedisStore).type.toBeCallableWith({ client: new Redis({ lazyConnect: true }), keyPrefix: 'app:' })
-  expect(main).type.toHaveProperty('redisStore')
-  // Values that would load ioredis with the plugin: only in fastify-jwt-auth/redis.
+test('fastify-jwt-auth/redis only: the main entry has nothing of Redis', () => {
+  expect(new RedisStore({ url: 'redis://x' })).type.toBe<RedisStore>()
+  expect(main).type.not.toHaveProperty('redisStore')
   expect(main).type.not.toHaveProperty('RedisStore')
   expect(main).type.not.toHaveProperty('FAIL_FAST_OPTIONS')
+  expect<RedisStoreOptions['client']>().type.toBe<RedisClient | undefined>()
+})
+
+test('RedisClient: ioredis\' Redis and Cluster, and app.redis of @fastify/redis, without the store\'s types naming ioredis', () => {
+  expect<RedisClient>().type.toBeAssignableFrom(new Redis({ lazyConnect: true }))
+  expect<RedisClient>().type.toBeAssignableFrom(new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true }))
+  const withRedis = Fastify()
+  withRedis.register(fastifyRedis, { url: 'redis://127.0.0.1:6379' })
+  expect<RedisClient>().type.toBeAssignableFrom(withRedis.redis)
+  expect(redisStore).type.toBeCallableWith({ client: withRedis.redis })
+  expect<RedisClient>().type.not.toBeAssignableFrom({ status: 'ready' })
+})
+
+test('redisOptions and cluster options: the fields documented, and options typed by ioredis fit them', () => {
+  expect(redisStore).type.toBeCallableWith({
+    redisOptions: {
+      sentinels: [{ host: '10.0.0.1', port: 26379 }],
+      name: 'mymaster',
+      role: 'master',
+      sentinelPassword: 's',
+      password: 'p',
+      username: 'u',
+      db: 2,
+      tls: {},
+      enableTLSForSentinelMode: true,
+      sentinelTLS: { rejectUnauthorized: true },
+      connectionName: 'app'
+    }
+  })
+  expect(redisStore).type.toBeCallableWith({ redisOptions: { host: 'cache', port: 6380, tls: { servername: 'cache' }, retryStrategy: () => null } })
+  expect(redisStore).type.not.toBeCallableWith({ redisOptions: { port: '6379' } })
+  expect(redisStore).type.toBeCallableWith({
+    cluster: { nodes: [7000, '10.0.0.2:7001', { host: '10.0.0.3', port: 7002 }], options: { redisOptions: { password: 'p', tls: {} }, scaleReads: 'slave' } }
+  })
+  expect(redisStore).type.not.toBeCallableWith({ cluster: { nodes: [{ host: 1 }] } })
+  expect<RedisConnectionOptions>().type.toBeAssignableFrom<RedisOptions>()
+  expect<RedisClusterOptions>().type.toBeAssignableFrom<ClusterOptions>()
+  expect<RedisOptions>().type.toBeAssignableFrom(FAIL_FAST_OPTIONS)
+  expect<RedisConnectionOptions>().type.toBeAssignableFrom(FAIL_FAST_OPTIONS)
+})
+
+test('readyTimeout and startOffline; the error of an unreachable store', () => {
+  expect(redisStore).type.toBeCallableWith({ url: 'redis://x', readyTimeout: '10s', startOffline: true })
+  expect(redisStore).type.toBeCallableWith({ url: 'redis://x', readyTimeout: 2 })
+  expect(redisStore).type.not.toBeCallableWith({ url: 'redis://x', startOffline: 'yes' })
+  expect(new StoreUnreachableError('where').code).type.toBe<'FST_JWT_AUTH_STORE_UNREACHABLE'>()
+  // A store's attach may wait (the plugin awaits it).
+  expect<AuthStore>().type.toBeAssignableFrom({ ...memoryStore(), attach: async (context: StoreContext) => { context.log.info({}, 'up') } })
+  expect(redisStore({ url: 'redis://x' }).attach).type.toBe<(context: StoreContext) => Promise<void>>()
+})
+
+test('Jwk: node:crypto\'s export and jose\'s JWK fit it, whatever @types/node', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  expect<KeyInput>().type.toBeAssignableFrom(privateKey.export({ format: 'jwk' }))
+  expect<Jwk>().type.toBeAssignableFrom(publicKey.export({ format: 'jwk' }))
+  expect<Jwk>().type.toBeAssignableFrom<JWK>()
+  expect<SigningKey>().type.toBeAssignableFrom({ kid: 'k', algorithm: 'ES256' as const, publicKey: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k', x5c: ['c'] } })
+  expect<SigningKey>().type.not.toBeAssignableFrom({ kid: 'k', algorithm: 'ES256' as const, publicKey: { kty: 1 } })
 })
 
 test('asymmetric keys, JWKS and cookies', () => {

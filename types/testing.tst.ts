@@ -3,7 +3,8 @@ import { test as nodeTest } from 'node:test'
 import Fastify, { type FastifyTypeProvider } from 'fastify'
 import t from 'tap'
 import { expect, test } from 'tstyche'
-import jwtAuth, { memoryStore, type AuthStore, type JwtAuthUsers, type KeyValueStore, type RedisStore } from 'fastify-jwt-auth'
+import jwtAuth, { memoryStore, type AuthStore, type JwtAuthUsers, type KeyValueStore } from 'fastify-jwt-auth'
+import type { RedisStore } from 'fastify-jwt-auth/redis'
 import {
   authCookies, authHeaders, checkStore, fakeUsers, storeConformance,
   type AppWithJwtAuth, type AuthCookieHeaders, type FakeUserRecord, type FakeUsers, type StoreConformanceOptions

@@ -51,6 +51,16 @@ export function toSeconds (value: unknown, option: string, { allowZero = false }
   return seconds
 }
 
+/** A duration option in whole milliseconds, as timers take them, within `min` and `max` (ms). */
+export function toMilliseconds (
+  value: unknown, option: string, { min, max = Infinity }: { min: number, max?: number }
+): number {
+  const ms = Math.round(toSeconds(value, option, { allowZero: min === 0 }) * 1000)
+  if (ms < min) fail(`${option} must be at least ${min < 1000 ? `${min}ms` : `${min / 1000}s`} (got ${String(value)})`)
+  if (ms > max) fail(`${option} must be at most ${max / 1000}s (got ${String(value)})`)
+  return ms
+}
+
 // The maxima are a day or more, so is anything over them.
 const describe = (seconds: number): string => `${(seconds / 86_400).toFixed(1)} days`
 

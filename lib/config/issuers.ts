@@ -1,13 +1,13 @@
 // Options of the tokens `authenticate` accepts besides the plugin's own: access tokens of trusted
 // issuers (resource-server mode, RFC 9068) and tokens of an earlier @fastify/jwt set-up (`legacy`).
 import { Buffer } from 'node:buffer'
-import { createPublicKey, KeyObject, type JsonWebKey } from 'node:crypto'
+import { createPublicKey, KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'
 import { keyMisfit, PUBLIC_KEY_ALGORITHMS, type PublicKeyAlgorithm } from '../tokens/key-fit.js'
-import type { KeyInput } from '../tokens/keys.js'
+import type { Jwk, KeyInput } from '../tokens/keys.js'
 import type { FoundUser } from '../types.js'
 import { checkKeys, fail, isObject } from './check.js'
-import { toSeconds, type Duration } from './duration.js'
+import { toMilliseconds, type Duration } from './duration.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -156,15 +156,6 @@ function typOf (value: unknown, path: string): string | undefined {
   return nonEmptyString(value, path).toLowerCase().replace(/^application\//, '')
 }
 
-// Whole milliseconds, as timers take them. A cooldown or cache under a second would let tokens make the plugin
-// fetch (nearly) per request; a fetch may not wait over a minute.
-function milliseconds (value: unknown, path: string, { min, max = Infinity }: { min: number, max?: number }): number {
-  const ms = Math.round(toSeconds(value, path, { allowZero: min === 0 }) * 1000)
-  if (ms < min) fail(`${path} must be at least ${min < 1000 ? `${min}ms` : `${min / 1000}s`} (got ${String(value)})`)
-  if (ms > max) fail(`${path} must be at most ${max / 1000}s (got ${String(value)})`)
-  return ms
-}
-
 function resolveIssuer (options: unknown, index: number): ResolvedTrustedIssuer {
   const path = `trustedIssuers[${index}]`
   if (!isObject(options)) fail(`${path} must be { issuer, jwksUri, audience, algorithms }`)
@@ -177,10 +168,12 @@ function resolveIssuer (options: unknown, index: number): ResolvedTrustedIssuer 
       ': a JWKS publishes public keys, never an HMAC secret') as TrustedIssuerAlgorithm[],
     typ: typOf(options.typ, `${path}.typ`),
     mapUser: optionalFunction(options.mapUser, `${path}.mapUser`),
-    cacheTtlMs: milliseconds(options.cacheTtl ?? '10m', `${path}.cacheTtl`, { min: 1000 }),
-    maxStaleMs: milliseconds(options.maxStale ?? '1h', `${path}.maxStale`, { min: 0 }),
-    cooldownMs: milliseconds(options.cooldown ?? '30s', `${path}.cooldown`, { min: 1000 }),
-    timeoutMs: milliseconds(options.timeout ?? '5s', `${path}.timeout`, { min: 1, max: 60_000 })
+    // A cooldown or cache under a second would let tokens make the plugin fetch (nearly) per request; a fetch
+    // may not wait over a minute.
+    cacheTtlMs: toMilliseconds(options.cacheTtl ?? '10m', `${path}.cacheTtl`, { min: 1000 }),
+    maxStaleMs: toMilliseconds(options.maxStale ?? '1h', `${path}.maxStale`, { min: 0 }),
+    cooldownMs: toMilliseconds(options.cooldown ?? '30s', `${path}.cooldown`, { min: 1000 }),
+    timeoutMs: toMilliseconds(options.timeout ?? '5s', `${path}.timeout`, { min: 1, max: 60_000 })
   }
 }
 
@@ -213,7 +206,7 @@ function legacyPublicKey (value: unknown, algorithms: string[]): string {
     } else {
       const source = typeof value === 'string' || Buffer.isBuffer(value)
         ? value
-        : { key: value as JsonWebKey, format: 'jwk' as const }
+        : { key: value as Jwk, format: 'jwk' as const }
       key = createPublicKey(source)
     }
   } catch (error) {

@@ -1,5 +1,5 @@
 import { checkKeys } from '../config/check.js'
-import { StoreFullError } from '../errors.js'
+import { InvalidOptionError, StoreFullError } from '../errors.js'
 import { toRefreshState } from './refresh-state.js'
 import type {
   AuthStore, Challenges, Counters, Locks, RefreshTokens, Revocations, RevocationScope, Rotation,
@@ -30,9 +30,13 @@ interface Entry {
 
 const KNOWN_OPTIONS = ['maxEntries', 'maxEphemeralEntries', 'sweepInterval']
 
+function fail (message: string): never {
+  throw new InvalidOptionError(`memoryStore: ${message}`)
+}
+
 function positiveInteger (value: unknown, name: string): number {
   if (!Number.isSafeInteger(value) || (value as number) < 1) {
-    throw new TypeError(`memoryStore: ${name} must be a positive integer (got ${String(value)})`)
+    fail(`${name} must be a positive integer (got ${String(value)})`)
   }
   return value as number
 }
@@ -83,15 +87,13 @@ class MemoryStore implements AuthStore {
   #lastFullSweep = 0
 
   constructor (options: MemoryStoreOptions) {
-    if (options === null || typeof options !== 'object') throw new TypeError('memoryStore: options must be an object')
-    checkKeys(options, KNOWN_OPTIONS, '', (message) => { throw new TypeError(`memoryStore: ${message}`) })
+    if (options === null || typeof options !== 'object') fail('options must be an object')
+    checkKeys(options, KNOWN_OPTIONS, '', fail)
     const { maxEntries = 1_000_000, maxEphemeralEntries = 100_000, sweepInterval = 60 } = options
     this.#maxEntries = positiveInteger(maxEntries, 'maxEntries')
     this.#maxEphemeral = positiveInteger(maxEphemeralEntries, 'maxEphemeralEntries')
     if (typeof sweepInterval !== 'number' || !(sweepInterval > 0)) {
-      throw new TypeError(
-        `memoryStore: sweepInterval must be a positive number of seconds (got ${String(sweepInterval)})`
-      )
+      fail(`sweepInterval must be a positive number of seconds (got ${String(sweepInterval)})`)
     }
     this.#sweepTimer = setInterval(() => this.sweep(), sweepInterval * 1000).unref()
   }

@@ -1,5 +1,3 @@
-import type { Redis } from 'ioredis'
-
 /** A revocation marker as kept by the Redis index: a number that only grows, and its expiry. */
 export interface Marker { value: number, expiresAt: number }
 
@@ -27,9 +25,22 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 // Expired markers are dropped by lookups when met, and by a sweep at this pace.
 const SWEEP_INTERVAL_MS = 60_000
 
+/**
+ * What the subscription uses of its connection (a Redis client of the store's). Described rather than imported,
+ * so that the published declarations need no Redis client's types.
+ */
+export interface SubscriberConnection {
+  readonly status: string
+  on (event: 'message', listener: (channel: string, message: string) => void): unknown
+  on (event: 'ready' | 'close', listener: () => void): unknown
+  subscribe (channel: string): Promise<unknown>
+  ping (): Promise<unknown>
+  disconnect (): void
+}
+
 export interface SubscriptionSource {
   /** A connection of its own, used only to subscribe; the subscription closes it. */
-  subscriber: Redis
+  subscriber: SubscriberConnection
   channel: string
   /**
    * Every marker in Redis, `field -> '<expiresAt> <value>'` (the index hash),

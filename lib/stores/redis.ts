@@ -1,7 +1,11 @@
-import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis'
-import { checkKeys } from '../config/check.js'
+import type { Redis } from 'ioredis'
+import { InvalidOptionError, StoreUnreachableError } from '../errors.js'
 import { REDIS_STORE } from './brand.js'
 import { INVALIDATE, parseMarker, StoreSubscription } from './mirror.js'
+import {
+  describeAddress, isCluster, openClient, untilReady, type IoRedisClient, type ReadyWait
+} from './redis-connection.js'
+import { checkConnection, storeSettings, type RedisClient, type RedisStoreOptions } from './redis-options.js'
 import {
   ADVANCE_MARKER, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, HASH_SET, ROTATE
 } from './redis-scripts.js'
@@ -11,66 +15,20 @@ import type {
   StoreContext, UserInvalidationListener, UserInvalidations
 } from './types.js'
 
-export type RedisClient = Redis | Cluster
-
-export interface RedisStoreOptions {
-  /** A client you own (for example `app.redis` of @fastify/redis): used as is, never closed by the store. */
-  client?: RedisClient
-  /** redis:// or rediss:// URL: the store opens its own client and closes it. */
-  url?: string
-  /** ioredis options for a client the store opens (for example `{ sentinels, name }` for Sentinel). */
-  redisOptions?: RedisOptions
-  /** Cluster seed nodes: the store opens its own cluster client. */
-  cluster?: { nodes: ClusterNode[], options?: ClusterOptions }
-  /** Prefix of every key; default 'jwt-auth:'. */
-  keyPrefix?: string
-  /**
-   * A local copy of the revocation markers, kept current through pub/sub, so
-   * `authenticate` needs no round trip (default true). `staleAfter` (ms,
-   * default 1000): how long the subscription may stay silent before the copy
-   * stops answering and requests read Redis again. The subscription itself
-   * (user invalidations) is always open; with `false` it only carries those.
-   */
-  mirror?: boolean | { staleAfter?: number }
-  /**
-   * Ephemeral entries kept at most, for each kind apart (challenges such as
-   * captchas; failed-login counters); beyond it, those closest to their expiry
-   * are evicted. Default 100,000.
-   */
-  maxEphemeral?: number
-  /**
-   * Close the store with the app it is registered on (default true): its own
-   * connections (and, with a `url`, `redisOptions` or `cluster`, its client)
-   * once the last app it serves has closed. `false` for a store you close
-   * yourself, for example one shared by apps that come and go.
-   */
-  closeWithApp?: boolean
-}
-
-// For clients the store opens: a command waits at most 1 s (also while
-// disconnected, so the offline queue only holds what arrives within that
-// second), and reconnection goes on with a capped back-off, so the store
-// recovers by itself when Redis is back.
-export const FAIL_FAST_OPTIONS: RedisOptions = {
-  commandTimeout: 1000,
-  maxRetriesPerRequest: 1,
-  connectTimeout: 2000,
-  retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
-  // After quit() (or with Redis gone or frozen) a connection that does not close at once is destroyed soon,
-  // so that closing the app lets the process exit (ioredis waits 2 s by default).
-  disconnectTimeout: 250
-}
+export {
+  FAIL_FAST_OPTIONS, type RedisClient, type RedisClusterOptions, type RedisConnectionOptions, type RedisNatMap,
+  type RedisNodeAddress, type RedisRetryStrategy, type RedisSentinelAddress, type RedisStoreOptions
+} from './redis-options.js'
 
 // The subscription's connection carries nothing that must be flushed on close.
 const SUBSCRIBER_DISCONNECT_MS = 100
 
-const DEFAULT_STALE_AFTER_MS = 1000
 /** Cluster node connections never reconnect; the subscription's own retries a few times, then starts over elsewhere. */
 export const clusterSubscriberRetry = (attempt: number): number | null =>
   attempt > 5 ? null : Math.min(attempt * 100, 1000)
 const RESUBSCRIBE_DELAY_MS = 1000
 
-type ScriptedClient = RedisClient & {
+type ScriptedClient = IoRedisClient & {
   jwtAuthHashSet (key: string, field: string, value: string, ttlMs: number): Promise<number>
   jwtAuthAdvanceMarker (
     expiries: string, values: string, field: string, floor: number, ttlMs: number, now: number, channel: string
@@ -108,45 +66,6 @@ const graceToMs = (graceSeconds: number): number => {
 
 const markerField = (scope: RevocationScope, id: string): string => `${scope === 'family' ? 'fam' : 'usr'}:${id}`
 
-function openClient (options: RedisStoreOptions): { client: RedisClient, owned: boolean } {
-  const sources = ['client', 'url', 'redisOptions', 'cluster']
-    .filter((name) => options[name as keyof RedisStoreOptions] !== undefined)
-  if (sources.length !== 1) {
-    const got = sources.length === 0 ? 'none' : sources.join(', ')
-    throw new TypeError(`redisStore: give exactly one of client, url, redisOptions or cluster (got ${got})`)
-  }
-  if (options.client !== undefined) return { client: options.client, owned: false }
-  if (options.url !== undefined) return { client: new Redis(options.url, FAIL_FAST_OPTIONS), owned: true }
-  if (options.redisOptions !== undefined) {
-    return { client: new Redis({ ...FAIL_FAST_OPTIONS, ...options.redisOptions }), owned: true }
-  }
-  const { nodes, options: clusterOptions } = options.cluster!
-  const redisOptions = { ...FAIL_FAST_OPTIONS, ...clusterOptions?.redisOptions }
-  return { client: new Cluster(nodes, { ...clusterOptions, redisOptions }), owned: true }
-}
-
-/** The subscription's staleness bound in ms, and whether it keeps a copy of the markers. */
-function mirrorOptions (mirror: RedisStoreOptions['mirror'] = true): { copy: boolean, staleAfter: number } {
-  if (mirror === false) return { copy: false, staleAfter: DEFAULT_STALE_AFTER_MS }
-  if (mirror === null || (mirror !== true && typeof mirror !== 'object')) {
-    throw new TypeError('redisStore: mirror must be a boolean or { staleAfter }')
-  }
-  const staleAfter = mirror === true ? DEFAULT_STALE_AFTER_MS : mirror.staleAfter ?? DEFAULT_STALE_AFTER_MS
-  if (!Number.isInteger(staleAfter) || staleAfter < 40) {
-    throw new TypeError(
-      `redisStore: mirror.staleAfter must be an integer of at least 40 ms (got ${String(staleAfter)})`
-    )
-  }
-  return { copy: true, staleAfter }
-}
-
-function maxEphemeralOption (value: unknown = 100_000): number {
-  if (!Number.isSafeInteger(value) || (value as number) < 1) {
-    throw new TypeError(`redisStore: maxEphemeral must be a positive integer (got ${String(value)})`)
-  }
-  return value as number
-}
-
 const EVICTION_WARNING = 'fastify-jwt-auth: Redis may evict keys (maxmemory-policy is not noeviction): ' +
   'an evicted revocation marker brings a revoked token back. Run Redis with maxmemory-policy noeviction'
 
@@ -161,10 +80,12 @@ const EVICTION_WARNING = 'fastify-jwt-auth: Redis may evict keys (maxmemory-poli
  * (`{ephemeral}:values` and `:expiries`) and counters in another (`{counters}:...`).
  */
 export class RedisStore implements AuthStore {
-  /** The ioredis client: the plugin's rate limiter shares it. */
+  /** The client: the plugin's rate limiter shares it. */
   readonly client: RedisClient
   readonly keyPrefix: string
   readonly [REDIS_STORE] = true
+  /** The client, as the store uses it. */
+  readonly #io: IoRedisClient
   readonly #owned: boolean
   readonly #scripted: ScriptedClient
   readonly #markerExpiries: string
@@ -181,25 +102,32 @@ export class RedisStore implements AuthStore {
   #subscription: StoreSubscription | undefined
   #closed = false
   readonly #closeWithApp: boolean
+  readonly #readyTimeoutMs: number
+  readonly #startOffline: boolean
+  /** Where the client connects, for messages: addresses only, never credentials. */
+  readonly #address: string
+  /** Waits for the client to be ready, still running: ended by close. */
+  readonly #waits = new Set<ReadyWait>()
   /** Apps the store is attached to and that have not closed yet. */
   #apps = 0
   /** Your client ended (you closed it): no subscription is opened any more. */
   #clientEnded = false
 
   constructor (options: RedisStoreOptions) {
-    if (options.closeWithApp !== undefined && typeof options.closeWithApp !== 'boolean') {
-      throw new TypeError('redisStore: closeWithApp must be a boolean')
-    }
-    this.#closeWithApp = options.closeWithApp !== false
-    const { copy, staleAfter } = mirrorOptions(options.mirror)
-    this.#copyMarkers = copy
-    this.#maxEphemeral = maxEphemeralOption(options.maxEphemeral)
-    const keyPrefix = options.keyPrefix ?? 'jwt-auth:'
-    if (typeof keyPrefix !== 'string') throw new TypeError('redisStore: keyPrefix must be a string')
+    const settings = storeSettings(options)
+    const connection = checkConnection(options)
+    const { keyPrefix } = settings
     this.keyPrefix = keyPrefix
-    const { client, owned } = openClient(options)
-    this.client = client
+    this.#closeWithApp = settings.closeWithApp
+    this.#copyMarkers = settings.copyMarkers
+    this.#maxEphemeral = settings.maxEphemeral
+    this.#readyTimeoutMs = settings.readyTimeoutMs
+    this.#startOffline = settings.startOffline
+    const { client, owned } = openClient(connection)
+    this.client = client as unknown as RedisClient
+    this.#io = client
     this.#owned = owned
+    this.#address = describeAddress(client, connection)
     client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
     client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
     client.defineCommand('jwtAuthRotate', { numberOfKeys: 3, lua: ROTATE })
@@ -216,7 +144,7 @@ export class RedisStore implements AuthStore {
     this.#channel = `${keyPrefix}revocations`
     // An unhandled 'error' event would crash the process; failures surface as command errors (503).
     if (owned) client.on('error', () => {})
-    this.#subscribe(staleAfter)
+    this.#subscribe(settings.staleAfter)
   }
 
   readonly revocations: Revocations = {
@@ -234,7 +162,7 @@ export class RedisStore implements AuthStore {
       return marker.value
     },
     read: async (scope, id) => {
-      const entry = await this.client.hget(this.#markerValues, markerField(scope, id))
+      const entry = await this.#io.hget(this.#markerValues, markerField(scope, id))
       const marker = entry === null ? undefined : parseMarker(entry)
       return marker !== undefined && marker.expiresAt > Date.now() ? String(marker.value) : null
     },
@@ -243,9 +171,9 @@ export class RedisStore implements AuthStore {
 
   readonly refreshTokens: RefreshTokens = {
     create: async (family, jti, record, ttlSeconds) => {
-      await this.client.set(this.#refreshKey(family, jti), `L${record}`, 'PX', toMs(ttlSeconds))
+      await this.#io.set(this.#refreshKey(family, jti), `L${record}`, 'PX', toMs(ttlSeconds))
     },
-    find: async (family, jti) => toRefreshState(await this.client.get(this.#refreshKey(family, jti))),
+    find: async (family, jti) => toRefreshState(await this.#io.get(this.#refreshKey(family, jti))),
     rotate: async ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds }) => {
       const key = this.#refreshKey(family, jti)
       const previous = await this.#scripted.jwtAuthRotate(
@@ -253,16 +181,16 @@ export class RedisStore implements AuthStore {
         next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds), parent === undefined ? '0' : '1')
       return toRefreshState(previous)
     },
-    discard: async (family, jti) => { await this.client.del(this.#refreshKey(family, jti)) }
+    discard: async (family, jti) => { await this.#io.del(this.#refreshKey(family, jti)) }
   }
 
   readonly sessions: SessionIndex = {
     put: async (userId, family, session, ttlSeconds) => {
       await this.#scripted.jwtAuthHashSet(this.#sessionKey(userId), family, session, toMs(ttlSeconds))
     },
-    list: (userId) => this.client.hgetall(this.#sessionKey(userId)),
-    remove: async (userId, family) => { await this.client.hdel(this.#sessionKey(userId), family) },
-    clear: async (userId) => { await this.client.del(this.#sessionKey(userId)) }
+    list: (userId) => this.#io.hgetall(this.#sessionKey(userId)),
+    remove: async (userId, family) => { await this.#io.hdel(this.#sessionKey(userId), family) },
+    clear: async (userId) => { await this.#io.del(this.#sessionKey(userId)) }
   }
 
   readonly counters: Counters = {
@@ -288,10 +216,10 @@ export class RedisStore implements AuthStore {
 
   readonly locks: Locks = {
     lock: async (name, until, ttlSeconds) => {
-      await this.client.set(`${this.keyPrefix}lk:${name}`, String(until), 'PX', toMs(ttlSeconds))
+      await this.#io.set(`${this.keyPrefix}lk:${name}`, String(until), 'PX', toMs(ttlSeconds))
     },
     lockedUntil: async (name) => {
-      const value = await this.client.get(`${this.keyPrefix}lk:${name}`)
+      const value = await this.#io.get(`${this.keyPrefix}lk:${name}`)
       return value === null ? null : Number(value)
     }
   }
@@ -302,7 +230,7 @@ export class RedisStore implements AuthStore {
       publish: async (userId: string) => {
         // This instance first, even when Redis then fails.
         store.#notify(userId)
-        await store.client.publish(store.#channel, INVALIDATE + userId)
+        await store.#io.publish(store.#channel, INVALIDATE + userId)
       },
       listen: (listener: UserInvalidationListener) => { store.#listeners.push(listener) },
       /** Trusted subscription: subscribed, resynced since it (re)connected, heard from within staleAfter. */
@@ -321,16 +249,20 @@ export class RedisStore implements AuthStore {
   }
 
   /**
-   * Warns when Redis may evict keys: checked now if the client is ready, and
-   * again on every later 'ready' (a failover may land on a node set up
-   * otherwise). On a Cluster, every master known at that moment is checked.
+   * Waits for the client to be ready (at most `readyTimeout`), unless `startOffline`; then warns when Redis may
+   * evict keys: checked now if the client is ready, and again on every later 'ready' (a failover may land on a
+   * node set up otherwise). On a Cluster, every master known at that moment is checked.
    */
-  attach ({ log }: StoreContext): void {
-    if (this.#closed) throw new TypeError('redisStore: this store is closed; make a new one')
+  async attach ({ log }: StoreContext): Promise<void> {
+    if (this.#closed) throw new InvalidOptionError('redisStore: this store is closed; make a new one')
+    if (this.#io.status !== 'ready') {
+      if (this.#startOffline) this.#warnWhileUnreachable(log)
+      else await this.#untilReady()
+    }
     this.#apps++
     const check = (): void => { this.#checkEviction(log) }
-    if (this.client.status === 'ready') check()
-    this.client.on('ready', check)
+    if (this.#io.status === 'ready') check()
+    this.#io.on('ready', check)
     this.#readyChecks.push(check)
   }
 
@@ -347,14 +279,51 @@ export class RedisStore implements AuthStore {
    */
   async close (): Promise<void> {
     this.#closed = true
+    for (const wait of this.#waits) wait.cancel('the store was closed')
     this.#subscription?.close()
-    for (const check of this.#readyChecks.splice(0)) this.client.off('ready', check)
-    if (!this.#owned || this.client.status === 'end') return
+    for (const check of this.#readyChecks.splice(0)) this.#io.off('ready', check)
+    if (!this.#owned || this.#io.status === 'end') return
     // A connected client quits, so that replies on their way arrive (a hung Redis: until commandTimeout);
     // one that is connecting or waiting to reconnect has nothing to wait for. disconnect() then stops
     // the client and any reconnection in flight.
-    if (this.client.status === 'ready') await this.client.quit().catch(() => {})
-    this.client.disconnect()
+    if (this.#io.status === 'ready') await this.#io.quit().catch(() => {})
+    this.#io.disconnect()
+  }
+
+  #wait (unref: boolean): ReadyWait {
+    const wait = untilReady(this.#io, { timeoutMs: this.#readyTimeoutMs, unref })
+    this.#waits.add(wait)
+    wait.done.then(() => this.#waits.delete(wait), () => this.#waits.delete(wait))
+    return wait
+  }
+
+  /** Where Redis is and why it is not reachable: what the error and the warning say. */
+  #unreachable (error: unknown): string {
+    return `Redis at ${this.#address} is not reachable: ${(error as Error).message}`
+  }
+
+  async #untilReady (): Promise<void> {
+    try {
+      await this.#wait(false).done
+    } catch (error) {
+      // Register fails: what the store opened must not keep the process alive (unless another app uses it).
+      if (this.#apps === 0 && this.#closeWithApp) await this.close()
+      throw new StoreUnreachableError(`redisStore: ${this.#unreachable(error)}; start it or correct the ` +
+        'address, or set startOffline: true to register without it')
+    }
+  }
+
+  /** startOffline: register goes on; a warning if Redis is not ready within readyTimeout, a word once it is. */
+  #warnWhileUnreachable (log: StoreContext['log']): void {
+    const where = { redis: this.#address }
+    this.#wait(true).done.catch((error: unknown) => {
+      if (this.#closed) return
+      log.warn(where, `fastify-jwt-auth: ${this.#unreachable(error)}; started without it (startOffline): ` +
+        'requests that need the store answer 503 until it is')
+      const reachable = (): void => { log.info(where, `fastify-jwt-auth: Redis at ${this.#address} is reachable`) }
+      this.#io.once('ready', reachable)
+      this.#readyChecks.push(reachable)
+    })
   }
 
   // The family is the hash tag: a rotation's keys (token, successor, parent) share a slot.
@@ -382,7 +351,7 @@ export class RedisStore implements AuthStore {
   #subscribe (staleAfter: number): void {
     // A client you own ends when you close it: the subscription's connection ends with it.
     if (!this.#owned) {
-      this.client.once('end', () => {
+      this.#io.once('end', () => {
         this.#clientEnded = true
         this.#subscription?.close()
       })
@@ -392,9 +361,9 @@ export class RedisStore implements AuthStore {
 
   // A subscribed connection can do nothing else: the subscription has its own.
   #openSubscription (staleAfter: number): void {
-    const { client } = this
+    const client = this.#io
     if (this.#closed || this.#clientEnded) return
-    if (client instanceof Redis) {
+    if (!isCluster(client)) {
       this.#listen(
         client.duplicate({ autoResubscribe: false, disconnectTimeout: SUBSCRIBER_DISCONNECT_MS }),
         staleAfter
@@ -420,7 +389,7 @@ export class RedisStore implements AuthStore {
     const subscription = new StoreSubscription({
       subscriber,
       channel: this.#channel,
-      snapshot: this.#copyMarkers ? () => this.client.hgetall(this.#markerValues) : undefined,
+      snapshot: this.#copyMarkers ? () => this.#io.hgetall(this.#markerValues) : undefined,
       staleAfterMs: staleAfter,
       onInvalidate: (userId) => { this.#notify(userId) }
     })
@@ -435,8 +404,8 @@ export class RedisStore implements AuthStore {
   }
 
   #checkEviction (log: StoreContext['log']): void {
-    const client = this.client
-    const nodes: Array<{ node: Redis, name: string | undefined }> = client instanceof Redis
+    const client = this.#io
+    const nodes: Array<{ node: Redis, name: string | undefined }> = !isCluster(client)
       ? [{ node: client, name: undefined }]
       : client.nodes('master').map(
         (node) => ({ node, name: `${String(node.options.host)}:${String(node.options.port)}` })
@@ -461,23 +430,6 @@ export class RedisStore implements AuthStore {
 }
 
 /** A Redis store: `redisStore({ url })`, `redisStore({ client: app.redis })`, `redisStore({ cluster: { nodes } })`. */
-const REDIS_STORE_OPTIONS = [
-  'client',
-  'url',
-  'redisOptions',
-  'cluster',
-  'keyPrefix',
-  'mirror',
-  'maxEphemeral',
-  'closeWithApp'
-]
-
 export function redisStore (options: RedisStoreOptions): RedisStore {
-  if (options === null || typeof options !== 'object') throw new TypeError('redisStore: options must be an object')
-  const raise = (message: string): never => { throw new TypeError(`redisStore: ${message}`) }
-  checkKeys(options, REDIS_STORE_OPTIONS, '', raise)
-  if (typeof options.mirror === 'object' && options.mirror !== null) {
-    checkKeys(options.mirror, ['staleAfter'], 'mirror', raise)
-  }
   return new RedisStore(options)
 }

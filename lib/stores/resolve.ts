@@ -17,8 +17,11 @@ const KEY_VALUE_METHODS = ['set', 'get', 'take', 'delete'] as const
 
 /** A store with every port present and every call guarded: what the rest of the plugin uses. */
 export interface ResolvedStore extends Omit<AuthStore, 'userInvalidations' | 'attach' | 'detach'> {
-  /** Tells the store it serves this app (attach), and that the app is gone (the returned detach). */
-  attach (context: StoreContext): () => Promise<void>
+  /**
+   * Tells the store it serves this app, once the store's attach has settled (it may wait for its backend); the
+   * promise holds the detach that tells it the app is gone.
+   */
+  attach (context: StoreContext): Promise<() => Promise<void>>
   userInvalidations: UserInvalidations
   /** False for a key-value store without `increment`: its counters are read then written, and can undercount. */
   readonly atomicCounters: boolean
@@ -122,8 +125,8 @@ export function resolveStore (given: unknown, options: { timeoutMs: number, inde
     source: given as AuthStore | KeyValueStore,
     atomicCounters,
     sharedInvalidations,
-    attach (context) {
-      store.attach?.(context)
+    async attach (context) {
+      await store.attach?.(context)
       return async () => { await store.detach?.() }
     },
     revocations,

@@ -138,8 +138,15 @@ export interface AuthStore {
   challenges: Challenges
   /** Optional: without it, `invalidateUser` reaches this instance only. */
   userInvalidations?: UserInvalidations
-  /** Optional: called once when the store is registered on an app. */
-  attach? (context: StoreContext): void
+  /**
+   * Optional: called once when the store is registered on an app, last. It may return a promise, which the
+   * plugin awaits before register resolves: a store can wait there for its backend (a Redis store waits for its
+   * first connection). The plugin sets no time limit of its own: the store bounds the wait, well under Fastify's
+   * `pluginTimeout` (10 s by default), past which Fastify fails register without naming the cause. When attach
+   * throws or rejects, register fails with that error and `detach` is not called for that app: a store releases
+   * then what it holds for it (a Redis store closes the connections it opened, unless another app uses them).
+   */
+  attach? (context: StoreContext): void | Promise<void>
   /**
    * Optional: called when an app the store was attached to closes. A store
    * that opened connections closes them once the last of its apps is gone

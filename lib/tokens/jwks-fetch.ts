@@ -1,11 +1,11 @@
-import type { JsonWebKey } from 'node:crypto'
+import type { Jwk } from './keys.js'
 
 // Bounds on what a JWKS endpoint may send: providers publish a handful of keys, a few KiB.
 export const MAX_JWKS_KEYS = 100
 const MAX_JWKS_BYTES = 1024 * 1024
 
 /** A key of the set, with the parameters the key lookup reads typed (RFC 7517 section 4). */
-export type PublishedKey = JsonWebKey & { kid?: unknown, alg?: unknown, use?: unknown }
+export type PublishedKey = Jwk & { kid?: unknown, alg?: unknown, use?: unknown }
 
 async function readCapped (response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length'))

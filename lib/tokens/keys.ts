@@ -1,11 +1,42 @@
-import { createPrivateKey, createPublicKey, KeyObject, sign, verify, type JsonWebKey } from 'node:crypto'
+import { createPrivateKey, createPublicKey, KeyObject, sign, verify } from 'node:crypto'
 import { InvalidOptionError } from '../errors.js'
 import { keyMisfit } from './key-fit.js'
 
 export type AsymmetricAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA'
 
+/**
+ * A JSON Web Key (RFC 7517, RFC 7518) as an object, such as `keyObject.export({ format: 'jwk' })` returns.
+ * Declared here, not taken from node:crypto, whose JsonWebKey is not in every @types/node (26 has none). A type,
+ * not an interface, so that node:crypto's functions take it whatever their own JsonWebKey is.
+ */
+export type Jwk = {
+  kty?: string | undefined
+  use?: string | undefined
+  key_ops?: string[] | undefined
+  alg?: string | undefined
+  kid?: string | undefined
+  x5u?: string | undefined
+  x5c?: string[] | undefined
+  x5t?: string | undefined
+  'x5t#S256'?: string | undefined
+  crv?: string | undefined
+  x?: string | undefined
+  y?: string | undefined
+  d?: string | undefined
+  n?: string | undefined
+  e?: string | undefined
+  p?: string | undefined
+  q?: string | undefined
+  dp?: string | undefined
+  dq?: string | undefined
+  qi?: string | undefined
+  oth?: Array<{ r?: string | undefined, d?: string | undefined, t?: string | undefined }> | undefined
+  k?: string | undefined
+  ext?: boolean | undefined
+}
+
 /** A key as PEM (string or Buffer), JWK object, or KeyObject. */
-export type KeyInput = string | Buffer | JsonWebKey | KeyObject
+export type KeyInput = string | Buffer | Jwk | KeyObject
 
 export interface SigningKey {
   /** Key id, put in the header of the tokens it signs and in the JWKS. */

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
-import jwtAuth, { memoryStore, redisStore, type AuthStore, type KeyValueStore, type JwtAuthOptions, type HmacOptions } from '../../lib/index.js'
+import jwtAuth, { memoryStore, type AuthStore, type KeyValueStore, type JwtAuthOptions, type HmacOptions } from '../../lib/index.js'
+import { redisStore } from '../../lib/redis.js'
 import { keyValueStore } from './kv-store.js'
 import { sharedRedis } from './redis.js'
 

@@ -67,11 +67,15 @@ export async function waitForHttp (child: ChildProcess, base: string, what: stri
   }
 }
 
-/** Starts `npm run <script>` on a free port; resolves once it answers, with the base URL and its output so far. */
-export async function startExample (t: Test, script: string, { logLevel = 'warn' } = {}):
-Promise<{ base: string, output: () => string }> {
+/**
+ * Starts `npm run <script>` on a free port; resolves once it answers, with the base URL and its output so far.
+ * `env`: settings of the app's own (REDIS_URL, say).
+ */
+export async function startExample (
+  t: Test, script: string, { logLevel = 'warn', env: settings = {} }: { logLevel?: string, env?: NodeJS.ProcessEnv } = {}
+): Promise<{ base: string, output: () => string }> {
   const port = await freePort()
-  const env = childEnv({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: logLevel })
+  const env = childEnv({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: logLevel, ...settings })
   const child = spawn('npm', ['run', '--silent', script], {
     cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], shell: process.platform === 'win32'
   })

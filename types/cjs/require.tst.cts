@@ -27,18 +27,18 @@ test('the named exports: values and types, as members and by name', () => {
   expect(jwtAuth.memoryStore).type.toBe(memoryStore)
   expect(jwtAuth.hashPassword).type.toBe(hashPassword)
   expect(new jwtAuth.InvalidTokenError('bad')).type.toHaveProperty('statusCode')
-  expect(jwtAuth).type.toHaveProperty('redisStore')
   expect<jwtAuth.JwtAuthOptions>().type.toBe<JwtAuthOptions>()
   expect<JwtAuthOptions>().type.toBeAssignableFrom({ secret: 'x', accessTokenTtl: '5m' })
   expect<TokenPair>().type.toHaveProperty('accessToken')
-  // Values that would load ioredis with the plugin: only in fastify-jwt-auth/redis (types on the main entry).
+  // The Redis store is in fastify-jwt-auth/redis only.
+  expect(jwtAuth).type.not.toHaveProperty('redisStore')
   expect(jwtAuth).type.not.toHaveProperty('RedisStore')
   expect(jwtAuth).type.not.toHaveProperty('FAIL_FAST_OPTIONS')
 })
 
 test('fastify-jwt-auth/redis from CommonJS', () => {
-  expect(redis.redisStore).type.toBe(jwtAuth.redisStore)
-  expect(new redis.RedisStore({ url: 'redis://x' })).type.toBe<jwtAuth.RedisStore>()
+  expect(redis.redisStore({ url: 'redis://x' })).type.toBe<redis.RedisStore>()
+  expect(redis.redisStore).type.toBeCallableWith({ url: 'redis://x', readyTimeout: '2s', startOffline: false })
   expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x', store: redis.redisStore({ url: 'redis://x' }) })
 })
 

@@ -18,7 +18,8 @@ export const lifecycleChecks: Check[] = [
       const store = subject.store as Pick<AuthStore, 'attach' | 'detach'>
       // What a store logs at attach goes to the app's log: here, nowhere.
       const log: StoreContext['log'] = { warn: () => {}, info: () => {} }
-      store.attach?.({ log })
+      // attach may wait (for a connection, say): the plugin awaits it before register resolves.
+      await store.attach?.({ log })
       const challenge = id('challenge')
       await subject.ports.challenges.put(challenge, 'answer', 60)
       assert.equal(await subject.ports.challenges.take(challenge), 'answer', 'an attached store serves')

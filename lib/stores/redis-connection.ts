@@ -1,0 +1,131 @@
+// The Redis store's client: opened from the options (or yours), described for messages (where it connects, never
+// its credentials), and waited for at register. Internal (stripInternal): the published declarations must not
+// name ioredis (see redis-options.ts).
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis'
+import {
+  FAIL_FAST_OPTIONS, type Connection, type RedisConnectionOptions, type RedisNodeAddress
+} from './redis-options.js'
+
+/** @internal */
+export type IoRedisClient = Redis | Cluster
+
+// On a Cluster, not instanceof: a client of another copy of ioredis (one nested under @fastify/redis, say) is not
+// an instance of this copy's classes.
+/** @internal */
+export const isCluster = (client: IoRedisClient): client is Cluster => client.isCluster
+
+/** @internal */
+export function openClient (connection: Connection): { client: IoRedisClient, owned: boolean } {
+  switch (connection.kind) {
+    case 'client': return { client: connection.client as unknown as IoRedisClient, owned: false }
+    case 'url': return { client: new Redis(connection.url, FAIL_FAST_OPTIONS), owned: true }
+    case 'redisOptions': {
+      return { client: new Redis({ ...FAIL_FAST_OPTIONS, ...connection.redisOptions } as RedisOptions), owned: true }
+    }
+    case 'cluster': {
+      const options = connection.options as ClusterOptions | undefined
+      const redisOptions = { ...FAIL_FAST_OPTIONS, ...options?.redisOptions }
+      return { client: new Cluster(connection.nodes as ClusterNode[], { ...options, redisOptions }), owned: true }
+    }
+  }
+}
+
+const DEFAULT_PORT = 6379
+const SENTINEL_PORT = 26379
+
+/** @internal */
+export function nodeAddress (node: RedisNodeAddress): string {
+  if (typeof node === 'number') return `localhost:${node}`
+  if (typeof node !== 'string') return `${node.host ?? 'localhost'}:${node.port ?? DEFAULT_PORT}`
+  if (/^\d+$/.test(node)) return `localhost:${node}`
+  try {
+    // 'host:port' or a URL: its host and port only, never a user name or password it may hold.
+    const url = new URL(node.includes('//') ? node : `redis://${node}`)
+    return `${url.hostname}:${url.port === '' ? DEFAULT_PORT : url.port}`
+  } catch {
+    return 'a node given as an unparsable string'
+  }
+}
+
+function connectionAddress (options: RedisConnectionOptions): string {
+  // The client's own options hold null for what was not given.
+  const { sentinels } = options
+  if (Array.isArray(sentinels) && sentinels.length > 0) {
+    const where = sentinels.map(({ host, port }) => nodeAddress({ host, port: port ?? SENTINEL_PORT })).join(', ')
+    return `the master '${String(options.name)}' of the Sentinels ${where}`
+  }
+  if (typeof options.path === 'string') return `the socket ${options.path}`
+  return nodeAddress(options)
+}
+
+/** @internal Where the client connects, as a message may name it: addresses only, never a user name or password. */
+export function describeAddress (client: IoRedisClient, connection: Connection): string {
+  switch (connection.kind) {
+    case 'url': {
+      const { hostname, port } = connection.parsed
+      return `${hostname}:${port === '' ? DEFAULT_PORT : port}`
+    }
+    case 'cluster': return `the Cluster of the seed nodes ${connection.nodes.map(nodeAddress).join(', ')}`
+    default: {
+      if (!isCluster(client)) return connectionAddress(client.options as RedisConnectionOptions)
+      // A Cluster of yours: its seed nodes are not public; they are there in every ioredis version to date.
+      const nodes = (client as unknown as { startupNodes?: unknown }).startupNodes
+      return Array.isArray(nodes) ? `the Cluster of the seed nodes ${nodes.map(nodeAddress).join(', ')}` : 'a Cluster'
+    }
+  }
+}
+
+/** The credentials the client holds, which no message may repeat (a connection error could). */
+function credentialsOf (client: IoRedisClient): string[] {
+  const options = (isCluster(client) ? client.options.redisOptions ?? {} : client.options) as RedisConnectionOptions
+  return [options.username, options.password, options.sentinelUsername, options.sentinelPassword]
+    .filter((value): value is string => typeof value === 'string' && value !== '')
+}
+
+/** @internal */
+export function describeError (error: unknown, credentials: string[]): string {
+  const { message, lastNodeError } = error as { message?: unknown, lastNodeError?: { message?: unknown } }
+  // A Cluster's "Failed to refresh slots cache." says why only in the last node's error.
+  let text = String(message) + (lastNodeError === undefined ? '' : ` (${String(lastNodeError.message)})`)
+  for (const credential of credentials) text = text.replaceAll(credential, '***')
+  return text
+}
+
+/** @internal */
+export interface ReadyWait {
+  /** Resolves once the client is ready; rejects with the reason it is not (never its credentials). */
+  done: Promise<void>
+  /** Ends the wait at once (the store is closing), with this reason. */
+  cancel (reason: string): void
+}
+
+/**
+ * @internal
+ * Waits for the client to be ready, at most `timeoutMs`: the reason it is not then names the last connection
+ * error. Ends at once if the client ends (its reconnection gave up, or it was closed). An `unref` wait does not
+ * keep the process alive.
+ */
+export function untilReady (
+  client: IoRedisClient, { timeoutMs, unref }: { timeoutMs: number, unref: boolean }
+): ReadyWait {
+  const credentials = credentialsOf(client)
+  let lastError: string | undefined
+  let settle!: (reason?: string) => void
+  const done = new Promise<void>((resolve, reject) => {
+    const onError = (error: unknown): void => { lastError = describeError(error, credentials) }
+    const onReady = (): void => { settle() }
+    const onEnd = (): void => { settle('its connection ended') }
+    const timer = setTimeout(() => { settle(`not ready within ${timeoutMs} ms`) }, timeoutMs)
+    if (unref) timer.unref()
+    settle = (reason) => {
+      clearTimeout(timer)
+      client.off('error', onError).off('ready', onReady).off('end', onEnd)
+      if (reason === undefined) resolve()
+      else reject(new Error(lastError === undefined ? reason : `${reason} (last error: ${lastError})`))
+    }
+    client.on('error', onError).once('ready', onReady).once('end', onEnd)
+  })
+  // A client made with lazyConnect connects on its first command: this wait is its first need.
+  if (client.status === 'wait') client.connect().catch(() => {})
+  return { done, cancel: (reason) => { settle(reason) } }
+}
