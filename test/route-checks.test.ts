@@ -44,7 +44,7 @@ app.ready().then(async () => {
   }
 })
 
-t.test('in process: the early route fails closed, logged once, naming the route and the fix', async (t) => {
+t.test('in process: the early route fails closed, every time, naming the route and the fix in the answer and the log', async (t) => {
   const lines: string[] = []
   const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { lines.push(line) } } } })
   app.register(jwtAuth, { secret: SECRET })
