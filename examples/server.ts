@@ -4,47 +4,71 @@
 // - the plugin's routes under /auth with captcha, rate limiting and lockout; password change, forgot/reset and
 //   email verification, whose "mailer" prints the links to the log (an example only: never log tokens)
 // - Swagger UI at /docs, whose Authorize button logs in through /auth/swagger-login (development only)
-// - two seeded users with argon2id hashes; in-memory store, or Redis when REDIS_URL is set
+// - users in a database through fastify-jwt-auth/kysely: SQLite in examples/data/ (created and migrated at the
+//   first start, alice and bob seeded once, kept across restarts), or PostgreSQL when DATABASE_URL is set
+// - in-memory store, or Redis when REDIS_URL is set
 // - a development aid of this example only: each captcha's answer is written to the log, so that the walk-through
 //   (docs/getting-started.md) needs no SVG viewer. The library never logs an answer.
 import { randomBytes } from 'node:crypto'
-import { pathToFileURL } from 'node:url'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
-import jwtAuth, { foldLogin, hashPassword, memoryStore, UsernameTakenError } from 'fastify-jwt-auth'
+import jwtAuth, { hashPassword, memoryStore, UsernameTakenError } from 'fastify-jwt-auth'
+import { kyselyUsers, migrateToLatest, sqliteDialect } from 'fastify-jwt-auth/kysely'
 import { redisStore } from 'fastify-jwt-auth/redis'
+import { Kysely, PostgresDialect, type Dialect } from 'kysely'
 import svgCaptcha from 'svg-captcha'
-
-interface User {
-  id: number
-  username: string
-  passwordHash: string
-  roles: string[]
-  displayName: string
-  email: string
-  emailVerified: boolean
-}
 
 export interface ExampleOptions {
   logger?: boolean
-  /** Seeded passwords; the defaults are printed when the server starts. */
+  /** Passwords of alice and bob when they are seeded (the first start); the defaults are printed at start. */
   passwords?: { alice: string, bob: string }
+  /**
+   * The SQLite file of the users (':memory:' for none): default DATABASE_FILE, else examples/data/example.sqlite.
+   * Unused when DATABASE_URL is set.
+   */
+  databaseFile?: string
 }
 
 export const DEFAULT_PASSWORDS = { alice: 'alice-password', bob: 'bob-password' }
+export const DEFAULT_DATABASE_FILE = fileURLToPath(new URL('data/example.sqlite', import.meta.url))
 
-export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORDS }: ExampleOptions = {}): Promise<FastifyInstance> {
-  const users: User[] = [
-    { id: 1, username: 'alice', passwordHash: await hashPassword(passwords.alice), roles: ['admin', 'user'], displayName: 'Alice', email: 'alice@example.test', emailVerified: true },
-    { id: 2, username: 'bob', passwordHash: await hashPassword(passwords.bob), roles: ['user'], displayName: 'Bob', email: 'bob@example.test', emailVerified: false }
-  ]
-  const byId = (id: string) => users.find((candidate) => String(candidate.id) === id)
-  // By the folded name, as a database would with a unique index on a column holding foldLogin(username): Alice
-  // logs in as alice, and no look-alike of a name can be registered next to it.
-  const byLogin = (login: string) => users.find((candidate) => foldLogin(candidate.username) === foldLogin(login))
-  const publicUser = ({ passwordHash, ...user }: User) => user
+/** PostgreSQL when DATABASE_URL is set (pg is loaded only then), else a SQLite file through node:sqlite. */
+async function dialect (file: string): Promise<{ dialect: Dialect, where: string }> {
+  const url = process.env.DATABASE_URL
+  if (url !== undefined && url !== '') {
+    const { default: pg } = await import('pg')
+    return { dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }), where: 'postgresql' }
+  }
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  return { dialect: sqliteDialect(file), where: `sqlite (${file})` }
+}
 
+/** alice (admin, address verified) and bob, the first time only: a name that is taken is left as it is. */
+async function seed (db: Kysely<any>, passwords: { alice: string, bob: string }): Promise<void> {
+  const seeds = [
+    { username: 'alice', displayName: 'Alice', email: 'alice@example.test', roles: ['admin', 'user'], verified: true },
+    { username: 'bob', displayName: 'Bob', email: 'bob@example.test', roles: ['user'], verified: false }
+  ] as const
+  for (const { username, roles, verified, ...profile } of seeds) {
+    const users = kyselyUsers(db, { defaultRoles: roles })
+    if (await users.findByLogin(username) !== null) continue
+    try {
+      const user = await users.create({ username, passwordHash: await hashPassword(passwords[username]), ...profile })
+      if (verified) await users.markEmailVerified((user as { id: string }).id)
+    } catch (error) {
+      // Another instance starting at the same time seeded it.
+      if (!(error instanceof UsernameTakenError)) throw error
+    }
+  }
+}
+
+export async function buildServer ({
+  logger = true, passwords = DEFAULT_PASSWORDS, databaseFile = process.env.DATABASE_FILE ?? DEFAULT_DATABASE_FILE
+}: ExampleOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: logger ? { level: process.env.LOG_LEVEL ?? 'info' } : false })
 
   // @fastify/swagger first: the plugin then documents its bearer and password-flow schemes.
@@ -55,6 +79,14 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
   const store = process.env.REDIS_URL === undefined ? memoryStore() : redisStore({ url: process.env.REDIS_URL, keyPrefix: 'jwt-auth-example:' })
   app.addHook('onClose', async () => { await store.close() })
   app.log.info(`store: ${process.env.REDIS_URL === undefined ? 'memory' : 'redis'}`)
+
+  // The app owns its Kysely instance: the plugin's tables are created (or brought up to date) at every start.
+  const database = await dialect(databaseFile)
+  const db = new Kysely<any>({ dialect: database.dialect })
+  app.addHook('onClose', async () => { await db.destroy() })
+  await migrateToLatest(db)
+  await seed(db, passwords)
+  app.log.info(`users: ${database.where}`)
 
   const secret = process.env.JWT_SECRET
   if (secret === undefined) app.log.warn('JWT_SECRET is not set: using a random secret, so tokens die with the process')
@@ -75,7 +107,8 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
         }
       },
       swaggerLogin: true,
-      profile: { displayName: { type: 'string', maxLength: 100 } },
+      // Register's profile fields: kept in the users table (its JSON profile column; email in its own, unique).
+      profile: { displayName: { type: 'string', maxLength: 100 }, email: { type: 'string', format: 'email', maxLength: 254 } },
       // Your mailer goes here. The example logs the links, so that the walk-through can follow them (never log tokens).
       passwordReset: {
         send: ({ user, token }) => { app.log.info(`password reset for ${String(user.username)}: /reset-password?token=${token}`) }
@@ -86,28 +119,8 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
     },
     // Audit events, to the log (a real app would keep them).
     onEvent: (event) => { app.log.info({ event }, `auth event: ${event.type}`) },
-    users: {
-      findById: async (id) => {
-        const user = byId(id)
-        return user === undefined ? null : publicUser(user)
-      },
-      findByLogin: async (login) => byLogin(login) ?? null,
-      create: async ({ username, passwordHash, displayName }) => {
-        // The check and the insert in one step, as the unique index does it: of two registrations at once, one wins.
-        if (byLogin(username) !== undefined) throw new UsernameTakenError()
-        const user = { id: users.length + 1, username, passwordHash, roles: ['user'], displayName: String(displayName ?? username), email: `${username}@example.test`, emailVerified: false }
-        users.push(user)
-        return publicUser(user)
-      },
-      updatePasswordHash: async (id, passwordHash) => {
-        const user = byId(id)
-        if (user !== undefined) user.passwordHash = passwordHash
-      },
-      markEmailVerified: async (id) => {
-        const user = byId(id)
-        if (user !== undefined) user.emailVerified = true
-      }
-    }
+    // findById, findByLogin, create (folded names and addresses unique), updatePasswordHash, markEmailVerified.
+    users: kyselyUsers(db, { defaultRoles: ['user'] })
   })
 
   app.get('/', { schema: { summary: 'Public: no token needed' } as object }, async () => ({
@@ -121,8 +134,10 @@ export async function buildServer ({ logger = true, passwords = DEFAULT_PASSWORD
     session: { expiresAt: new Date(request.auth!.claims.exp * 1000).toISOString() }
   }))
 
+  // Your own queries on the users table: what an admin screen lists (never the hashes).
   app.get('/api/admin/users', { onRequest: app.authorize('admin'), schema: { summary: 'Admins only' } as object }, async () =>
-    users.map(publicUser))
+    (await db.selectFrom('users').select(['id', 'username', 'email', 'roles', 'created_at']).orderBy('created_at').execute())
+      .map(({ roles, created_at: createdAt, ...user }) => ({ ...user, roles: JSON.parse(roles), createdAt })))
 
   app.get('/api/sessions', { onRequest: app.authenticate, schema: { summary: 'Your live logins' } as object }, async (request) =>
     app.jwtAuth.sessions(request.auth!.claims.sub))
@@ -137,9 +152,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const host = process.env.HOST ?? '127.0.0.1'
   await app.listen({ port, host })
   const base = `http://${host}:${port}`
+  const kept = process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `${process.env.DATABASE_FILE ?? DEFAULT_DATABASE_FILE} (delete it to start afresh)`
   console.log(`
 fastify-jwt-auth example on ${base}  (Swagger UI: ${base}/docs)
-Users: alice / ${DEFAULT_PASSWORDS.alice} (admin), bob / ${DEFAULT_PASSWORDS.bob}
+Users: alice / ${DEFAULT_PASSWORDS.alice} (admin), bob / ${DEFAULT_PASSWORDS.bob}, as seeded at the first start; kept in ${kept}
 Walk-through with curl: docs/getting-started.md (each captcha's answer appears in this log: an aid of the example only).
 `)
 }

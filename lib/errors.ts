@@ -76,6 +76,10 @@ export const AccountLockedError = define<'FST_JWT_AUTH_ACCOUNT_LOCKED', 429, [Ca
 export const UsernameTakenError = define<'FST_JWT_AUTH_USERNAME_TAKEN', 409, [Cause?]>(
   'FST_JWT_AUTH_USERNAME_TAKEN', 'This username is already taken', 409)
 
+// A users adapter that keeps email addresses unique (fastify-jwt-auth/kysely) refuses a taken one with it.
+export const EmailTakenError = define<'FST_JWT_AUTH_EMAIL_TAKEN', 409, [Cause?]>(
+  'FST_JWT_AUTH_EMAIL_TAKEN', 'This email address is already used by an account', 409)
+
 export const InvalidUsernameError = define<'FST_JWT_AUTH_INVALID_USERNAME', 400, [string, Cause?]>(
   'FST_JWT_AUTH_INVALID_USERNAME', '%s', 400)
 

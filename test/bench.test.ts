@@ -16,13 +16,14 @@ const EXPECTED: Record<string, RegExp> = {
   'memory-store.mjs': /after expiry and sweep: \d+ entries/,
   'mirror-memory.mjs': /^2000 markers in the mirror/m,
   'miss-glue.mjs': /distinct tokens per variant/,
-  'run.mjs': /^\| memory \| \d+ \|/m
+  'run.mjs': /^\| memory \| \d+ \|/m,
+  'users-db.mjs': /findById µs per lookup: SQLite [\d.]+, PostgreSQL [\d.]+[\s\S]*^\| pg-nocache \| \d+ \|/m
 }
 
 const env: NodeJS.ProcessEnv = { ...process.env, BENCH_SMOKE: '1' }
 for (const name of Object.keys(env)) if (/^(NODE_OPTIONS|NODE_V8_COVERAGE)$/.test(name)) delete env[name]
 
-// Seven scripts, a few seconds each, longer on a loaded machine than the suite's default per-file timeout.
+// Eight scripts, a few seconds each, longer on a loaded machine than the suite's default per-file timeout.
 t.setTimeout(240_000)
 
 t.test('every bench script runs to its end in smoke mode', async (t) => {

@@ -2,7 +2,7 @@
 // the tarball holds (`npm pack --dry-run`: the files npm would publish). `npm test` also runs
 // @arethetypeswrong/cli on the packed package (test:package): the types for import and require.
 import { execFile } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, posix } from 'node:path'
@@ -100,6 +100,67 @@ t.test('fastify-jwt-auth/testing: in the exports map for import and require, wit
   }
 })
 
+t.test('fastify-jwt-auth/kysely: in the exports map for import and require, with types', async (t) => {
+  const { exports, typesVersions } = require('fastify-jwt-auth/package.json')
+  t.same(exports['./kysely'], {
+    import: { types: './dist/esm/kysely.d.ts', default: './dist/esm/kysely.js' },
+    require: { types: './dist/cjs/kysely.d.ts', default: './dist/cjs/kysely.cjs' }
+  })
+  t.same(typesVersions['*'].kysely, ['./dist/cjs/kysely.d.ts'], 'for TypeScript with node10 resolution')
+  const esm = await import('fastify-jwt-auth/kysely')
+  const cjs = require('fastify-jwt-auth/kysely')
+  for (const entry of [esm, cjs]) {
+    for (const name of ['kyselyUsers', 'kyselyMigrations', 'migrateToLatest', 'sqliteDialect']) {
+      t.equal(typeof entry[name], 'function', name)
+    }
+    t.same(entry.MIGRATIONS, ['fastify-jwt-auth-0001-users'])
+  }
+  // The import entry is written by scripts/build.js (it explains a missing kysely): the same exports as require's.
+  t.same(Object.keys(esm).sort(), Object.keys(cjs).filter((name) => name !== '__esModule').sort())
+  t.equal(typeof (await import('fastify-jwt-auth/testing')).usersConformance, 'function', 'and usersConformance')
+})
+
+t.test('without kysely installed, the main entry and the testing kit work; the kysely entry says what is missing',
+  async (t) => {
+    // A project whose node_modules holds the package (a copy: a link would resolve kysely from this repository) and
+    // every dependency of this repository but kysely.
+    const project = mkdtempSync(join(tmpdir(), 'fastify-jwt-auth-no-kysely-'))
+    t.teardown(() => rmSync(project, { recursive: true, force: true }))
+    const modules = join(project, 'node_modules')
+    mkdirSync(modules)
+    for (const name of readdirSync(join(root, 'node_modules'))) {
+      if (name !== 'kysely' && name !== '.bin') symlinkSync(join(root, 'node_modules', name), join(modules, name))
+    }
+    const copy = join(modules, 'fastify-jwt-auth')
+    mkdirSync(copy)
+    cpSync(join(root, 'dist'), join(copy, 'dist'), { recursive: true })
+    cpSync(join(root, 'package.json'), join(copy, 'package.json'))
+    const script = `
+      const { default: Fastify } = await import('fastify')
+      const { default: jwtAuth } = await import('fastify-jwt-auth')
+      const { fakeUsers, authHeaders } = await import('fastify-jwt-auth/testing')
+      const app = Fastify()
+      await app.register(jwtAuth, { secret: 'x'.repeat(32), users: fakeUsers([{ id: 1 }]) })
+      app.get('/', { onRequest: app.authenticate }, async () => 'ok')
+      const reply = await app.inject({ url: '/', headers: await authHeaders(app, { id: 1 }) })
+      await app.close()
+      const { createRequire } = await import('node:module')
+      const failure = async (load) => { try { await load() } catch (error) { return error.message } }
+      const kysely = await failure(() => import('fastify-jwt-auth/kysely'))
+      const required = await failure(() => createRequire(import.meta.url)('fastify-jwt-auth/kysely'))
+      console.log(JSON.stringify({ status: reply.statusCode, kysely, required }))`
+    const env = { ...process.env }
+    delete env.NODE_OPTIONS
+    delete env.NODE_V8_COVERAGE
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script],
+      { cwd: project, env })
+    const { status, kysely, required } = JSON.parse(stdout) as { status: number, kysely: string, required: string }
+    t.equal(status, 200, 'an app and its test, without kysely')
+    const message = 'fastify-jwt-auth/kysely needs kysely, an optional peer dependency: npm install kysely'
+    t.equal(kysely, message, 'import')
+    t.equal(required, message, 'require')
+  })
+
 t.test('the pack: every exports target, and no source map pointing at a file it does not hold', async (t) => {
   const files = await packedFiles()
   const targets = (value: unknown): string[] => typeof value === 'string'
@@ -126,11 +187,12 @@ t.test('the pack: every exports target, and no source map pointing at a file it 
   }
 })
 
-t.test('fastify is a peer dependency (^5), ioredis an optional one, both dev dependencies for the tests; Node >= 22',
+t.test('fastify is a peer dependency (^5), ioredis and kysely optional ones, dev dependencies for the tests; Node >= 22',
   async (t) => {
-    t.same(pkg.peerDependencies, { fastify: '^5', ioredis: '^6.0.0' })
-    t.same(pkg.peerDependenciesMeta, { ioredis: { optional: true } }, 'a memory-only app installs nothing of Redis')
-    for (const name of ['fastify', 'ioredis']) {
+    t.same(pkg.peerDependencies, { fastify: '^5', ioredis: '^6.0.0', kysely: '^0.29.0' })
+    t.same(pkg.peerDependenciesMeta, { ioredis: { optional: true }, kysely: { optional: true } },
+      'a memory-only app installs nothing of Redis, an app without a database no kysely')
+    for (const name of ['fastify', 'ioredis', 'kysely']) {
       t.notOk(pkg.dependencies[name], `${name} is not a dependency: the app brings its own`)
       t.ok(pkg.devDependencies[name], `${name}: a dev dependency, for the tests`)
     }
@@ -171,7 +233,8 @@ t.test('npm pack on a fresh clone (no dist/) builds first (prepack): the pack ho
   for (const file of [
     'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/main.cjs', 'dist/cjs/main.d.cts',
     'dist/esm/redis.js', 'dist/esm/redis.d.ts', 'dist/cjs/redis.cjs', 'dist/cjs/redis.d.ts',
-    'dist/esm/testing.js', 'dist/esm/testing.d.ts', 'dist/cjs/testing.cjs', 'dist/cjs/testing.d.ts'
+    'dist/esm/testing.js', 'dist/esm/testing.d.ts', 'dist/cjs/testing.cjs', 'dist/cjs/testing.d.ts',
+    'dist/esm/kysely.js', 'dist/esm/kysely.d.ts', 'dist/cjs/kysely.cjs', 'dist/cjs/kysely.d.ts'
   ]) {
     t.ok(packed.has(file), `${file} is in the pack`)
   }

@@ -44,7 +44,10 @@ export interface JwtAuthUsers {
    * unique index on a column holding `foldLogin(username)`), and throw `UsernameTakenError` (or any error with its
    * code, FST_JWT_AUTH_USERNAME_TAKEN): the route answers 409. The route's lookup before it is only a fast
    * answer: two registrations of one name at once both pass it, and an exact lookup misses `alice` next to
-   * `Alice`. Store `username` as given (the route refuses spaces around it and invisible characters).
+   * `Alice`. Store `username` as given (the route refuses spaces around it and invisible characters). A value it
+   * cannot store is refused with a 400 (`InvalidRequestError`), never left to fail in the database (a 500); an
+   * adapter that keeps `email` unique refuses a taken one with `EmailTakenError` (409). `usersConformance`
+   * (fastify-jwt-auth/testing) checks all of it.
    */
   create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<FoundUser>
   /**

@@ -1,7 +1,7 @@
 // Coverage is measured on lib/ only (not on tests, helpers or dist/). The
 // package and browser tests run the built dist/ (the browser test through the
 // example server), whose source maps point back into lib/ with another line
-// structure; the example-start test runs lib/ in child processes through tsx,
+// structure; the example-start and example-database tests run lib/ in child processes through tsx,
 // whose transform maps it differently again; the docs and walk-through tests run
 // the built package and the example in child processes. They check packaging,
 // the browser, the examples and the docs, and count for nothing here.
@@ -13,5 +13,5 @@ const libFiles = readdirSync('lib', { recursive: true })
   .map((file) => join('lib', String(file)))
 
 export default function coverageMap (testFile) {
-  return /(package|browser|example-start|docs|walkthrough)\.test\.ts$/.test(testFile) ? null : libFiles
+  return /(package|browser|example-start|example-database|docs|walkthrough)\.test\.ts$/.test(testFile) ? null : libFiles
 }

@@ -3,7 +3,10 @@
 // first), on a free port. The process group (npm, tsx and node) is killed when the test ends.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 
@@ -41,7 +44,7 @@ export async function stop (child: ChildProcess): Promise<void> {
 export function childEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const name of Object.keys(env)) {
-    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|REDIS_URL|JWT_SECRET|npm_config_local_prefix|npm_package_.*|npm_lifecycle_.*)$/
+    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|REDIS_URL|DATABASE_URL|DATABASE_FILE|JWT_SECRET|npm_config_local_prefix|npm_package_.*|npm_lifecycle_.*)$/
       .test(name)) delete env[name]
   }
   return { ...env, ...extra }
@@ -67,15 +70,25 @@ export async function waitForHttp (child: ChildProcess, base: string, what: stri
   }
 }
 
+/** A SQLite file for the example's users in a temporary folder, deleted when `t` ends. */
+export function exampleDatabase (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fastify-jwt-auth-example-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return join(dir, 'example.sqlite')
+}
+
 /**
- * Starts `npm run <script>` on a free port; resolves once it answers, with the base URL and its output so far.
- * `env`: settings of the app's own (REDIS_URL, say).
+ * Starts `npm run <script>` on a free port; resolves once it answers, with the base URL, its output so far and a
+ * way to stop it. `env`: settings of the app's own; without DATABASE_FILE, the example keeps its users in a
+ * temporary folder, not in the checkout's examples/data/.
  */
 export async function startExample (
   t: Test, script: string, { logLevel = 'warn', env: settings = {} }: { logLevel?: string, env?: NodeJS.ProcessEnv } = {}
-): Promise<{ base: string, output: () => string }> {
+): Promise<{ base: string, output: () => string, stop: () => Promise<void> }> {
   const port = await freePort()
-  const env = childEnv({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: logLevel, ...settings })
+  const env = childEnv({
+    HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: logLevel, DATABASE_FILE: exampleDatabase(t), ...settings
+  })
   const child = spawn('npm', ['run', '--silent', script], {
     cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], shell: process.platform === 'win32'
   })
@@ -86,5 +99,5 @@ export async function startExample (
   const base = `http://127.0.0.1:${port}`
   const took = await waitForHttp(child, base, `npm run ${script}`, () => output)
   t.comment(`npm run ${script}: answered after ${took} ms`)
-  return { base, output: () => output }
+  return { base, output: () => output, stop: () => stop(child) }
 }

@@ -1,0 +1,116 @@
+import { checkKeys } from '../config/check.js'
+import type { JwtAuthUsers } from '../config/options.js'
+import { emailChecks } from './users-checks/email.js'
+import { hostileChecks } from './users-checks/hostile.js'
+import { lookupChecks } from './users-checks/lookups.js'
+import { nameChecks } from './users-checks/names.js'
+import { passwordChecks } from './users-checks/passwords.js'
+import { fresh, type UsersCheck, type UsersSubject } from './users-checks/support.js'
+
+export interface UsersConformanceOptions<Users extends JwtAuthUsers = JwtAuthUsers> {
+  /**
+   * Registers one check, a function that throws (node:assert) when the adapter
+   * fails it: node:test's `test`, tap's `t.test.bind(t)`, vitest's or mocha's `it`.
+   */
+  test: (name: string, fn: () => Promise<void>) => unknown
+  /**
+   * A users adapter for each check (`findById`, `findByLogin` and `create` at least), over tables that may hold
+   * the users of earlier checks and runs: every check uses names of its own.
+   */
+  createUsers: () => Users | Promise<Users>
+  /** Closes an adapter after its check; default nothing. */
+  closeUsers?: (users: Users) => unknown
+  /** The profile fields your adapter keeps, checked to round-trip values of every shape. Default none. */
+  profile?: readonly string[]
+  /** True when `create` keeps `email` unique and refuses a taken one with FST_JWT_AUTH_EMAIL_TAKEN. Default false. */
+  uniqueEmail?: boolean
+  /** Calls made at once in the atomicity checks; default 8. */
+  concurrency?: number
+}
+
+const KNOWN_OPTIONS = ['test', 'createUsers', 'closeUsers', 'profile', 'uniqueEmail', 'concurrency']
+
+function fail (message: string): never {
+  throw new TypeError(`usersConformance: ${message}`)
+}
+
+function checkOptions (options: UsersConformanceOptions): void {
+  if (options === null || typeof options !== 'object') fail('options must be an object: { test, createUsers }')
+  checkKeys(options, KNOWN_OPTIONS, '', fail)
+  for (const name of ['test', 'createUsers'] as const) {
+    if (typeof options[name] !== 'function') fail(`${name} must be a function`)
+  }
+  if (options.closeUsers !== undefined && typeof options.closeUsers !== 'function') {
+    fail('closeUsers must be a function when given')
+  }
+  const { profile = [], uniqueEmail, concurrency } = options
+  if (!Array.isArray(profile) || !profile.every((field) => typeof field === 'string')) {
+    fail('profile must be an array of field names')
+  }
+  if (uniqueEmail !== undefined && typeof uniqueEmail !== 'boolean') fail('uniqueEmail must be a boolean')
+  if (concurrency !== undefined && !(Number.isSafeInteger(concurrency) && concurrency >= 2)) {
+    fail(`concurrency must be an integer of at least 2 (got ${String(concurrency)})`)
+  }
+}
+
+function subjectOf (users: JwtAuthUsers): UsersSubject {
+  const missing = (['findById', 'findByLogin', 'create'] as const).filter((name) => typeof users?.[name] !== 'function')
+  if (missing.length > 0) fail(`createUsers must give an adapter with ${missing.join(', ')} (functions)`)
+  const optional = (name: 'updatePasswordHash' | 'markEmailVerified') => {
+    if (users[name] === undefined) return undefined
+    if (typeof users[name] !== 'function') fail(`${name} must be a function when given`)
+    return async (...args: unknown[]) => { await (users[name] as (...args: unknown[]) => unknown)(...args) }
+  }
+  // Called as the plugin calls them, each made async: a synchronous callback that throws rejects.
+  return {
+    findById: async (id) => await users.findById!(id),
+    findByLogin: async (login) => await users.findByLogin!(login),
+    create: async (input) => await users.create!(input),
+    updatePasswordHash: optional('updatePasswordHash'),
+    markEmailVerified: optional('markEmailVerified')
+  }
+}
+
+/** Runs one check on a fresh adapter, then closes it; a failing check's error wins over the close's. */
+async function runCheck<Users extends JwtAuthUsers> (
+  check: UsersCheck, options: UsersConformanceOptions<Users>
+): Promise<void> {
+  const users = await options.createUsers()
+  const run = fresh()
+  let count = 0
+  const name = (what: string) => `${what}${run}${(count++).toString(36)}`
+  let failure: { error: unknown } | undefined
+  try {
+    await check.run({
+      users: subjectOf(users),
+      name,
+      email: (what) => `${name(what)}@example.test`,
+      concurrency: options.concurrency ?? 8,
+      profile: options.profile ?? [],
+      uniqueEmail: options.uniqueEmail ?? false
+    })
+  } catch (error) {
+    failure = { error }
+  }
+  try {
+    await options.closeUsers?.(users)
+  } catch (error) {
+    failure ??= { error }
+  }
+  if (failure !== undefined) throw failure.error
+}
+
+/**
+ * The users conformance suite: registers, through `test`, one check per behaviour of the `users` contract
+ * (JwtAuthUsers) that the plugin relies on, each on an adapter from `createUsers`: lookups, the folded unique
+ * username under concurrent creates, the conditional password update, email verification, unique addresses
+ * (`uniqueEmail`), and hostile strings in names and profile fields. Checks of an optional callback
+ * (updatePasswordHash, markEmailVerified) pass at once when the adapter lacks it. Resolves when every
+ * registered check has (for runners whose `test` returns a promise: await it inside a parent test).
+ */
+export function usersConformance<Users extends JwtAuthUsers> (options: UsersConformanceOptions<Users>): Promise<void> {
+  checkOptions(options as unknown as UsersConformanceOptions)
+  const checks = [...lookupChecks, ...nameChecks, ...passwordChecks, ...emailChecks, ...hostileChecks]
+  const registered = checks.map((check) => options.test(check.name, () => runCheck(check, options)))
+  return Promise.all(registered).then(() => {})
+}
