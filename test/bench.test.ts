@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { onceAcrossLines } from './helpers/ci-line.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 // What each script prints when it ran to its end.
@@ -26,7 +27,7 @@ for (const name of Object.keys(env)) if (/^(NODE_OPTIONS|NODE_V8_COVERAGE)$/.tes
 // Eight scripts, a few seconds each, longer on a loaded machine than the suite's default per-file timeout.
 t.setTimeout(240_000)
 
-t.test('every bench script runs to its end in smoke mode', async (t) => {
+t.test('every bench script runs to its end in smoke mode', onceAcrossLines(), async (t) => {
   if (!existsSync(join(root, 'dist', 'esm', 'index.js'))) {
     t.fail('no dist/: run `npm run build` first (npm test does)')
     return

@@ -18,6 +18,7 @@ import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import ts from 'typescript'
+import { lineIndependentDone, skipped } from './helpers/ci-line.js'
 import { anchors, docFiles, links, parse, type CodeBlock } from './helpers/markdown.js'
 import { childEnv, freePort, stop, waitForHttp } from './helpers/example-server.js'
 
@@ -132,6 +133,22 @@ t.test('code blocks type-check against the built package', async (t) => {
     placed.set(path, { block, offset })
   }
 
+  if (lineIndependentDone) skipped(t, `${code.length} blocks of TypeScript and JavaScript type-check`)
+  else t.same(typeCheck(placed), [], `${code.length} blocks of TypeScript and JavaScript type-check`)
+
+  for (const block of code.filter((candidate) => candidate.words.includes('run'))) {
+    const { dir, name } = placeOf(project, block)
+    const typescript = /ts$/.test(block.lang)
+    const args = typescript ? [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), name] : [name]
+    const result = await run(process.execPath, args, dir)
+    t.equal(result.code, 0, `${where(block)} runs${result.code === 0 ? '' : `:\n${result.stdout}\n${result.stderr}`}`)
+  }
+
+  await shellBlocks(t, project)
+})
+
+/** The TypeScript diagnostics of the placed blocks (the page's line for each), one program per augmenting block. */
+function typeCheck (placed: Map<string, { block: CodeBlock, offset: number }>): string[] {
   const options: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     lib: ['lib.es2023.d.ts'],
@@ -175,18 +192,8 @@ t.test('code blocks type-check against the built package', async (t) => {
       problems.push(`${at}: TS${diagnostic.code} ${message}`)
     }
   }
-  t.same(problems, [], `${code.length} blocks of TypeScript and JavaScript type-check`)
-
-  for (const block of code.filter((candidate) => candidate.words.includes('run'))) {
-    const { dir, name } = placeOf(project, block)
-    const typescript = /ts$/.test(block.lang)
-    const args = typescript ? [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), name] : [name]
-    const result = await run(process.execPath, args, dir)
-    t.equal(result.code, 0, `${where(block)} runs${result.code === 0 ? '' : `:\n${result.stdout}\n${result.stderr}`}`)
-  }
-
-  await shellBlocks(t, project)
-})
+  return problems
+}
 
 /** `bash -n` for every shell block; `run`, `server` and `client` blocks really run. */
 async function shellBlocks (t: Test, project: string): Promise<void> {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Fastify from 'fastify'
 import t from 'tap'
+import { onceAcrossLines } from './helpers/ci-line.js'
 
 const require = createRequire(import.meta.url)
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -207,7 +208,8 @@ t.test('the published declarations name no ioredis type, nor ioredis at all', as
   }
 })
 
-t.test('npm pack on a fresh clone (no dist/) builds first (prepack): the pack holds the code and its types', async (t) => {
+const PREPACK = 'npm pack on a fresh clone (no dist/) builds first (prepack): the pack holds the code and its types'
+t.test(PREPACK, onceAcrossLines(), async (t) => {
   const clone = mkdtempSync(join(tmpdir(), 'fastify-jwt-auth-clone-'))
   t.teardown(() => rmSync(clone, { recursive: true, force: true }))
   // What a clone of this tree would hold once committed: tracked files and new ones that are not ignored.
