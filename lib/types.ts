@@ -201,7 +201,9 @@ declare module 'fastify' {
     /**
      * A hook that answers 403 `insufficient_scope` unless the user meets every list given: any of its names,
      * or all of them with `all: true`. Permissions come from the `permissions` option and `user.permissions`;
-     * scopes from the access token's `scope` claim.
+     * scopes from the access token's `scope` claim. With `maxAge`, `amr` or `acr` (step-up, RFC 9470), 401
+     * `insufficient_user_authentication` unless the session authenticated recently enough (`auth_time`), with those
+     * methods (`amr`) or at that level (`acr`).
      */
     authorize (requirement: AuthorizeRequirement): AuthenticateHook
     /** A hook that answers 403 unless `predicate(request.user, request)` resolves to true. */
