@@ -58,6 +58,12 @@ export const ForbiddenError = define<'FST_JWT_AUTH_FORBIDDEN', 403, [Cause?]>(
 export const InsufficientScopeError = define<'FST_JWT_AUTH_INSUFFICIENT_SCOPE', 403, [Cause?]>(
   'FST_JWT_AUTH_INSUFFICIENT_SCOPE', 'The token does not grant a required scope', 403)
 
+// RFC 9470: the token is good, its authentication is not enough (too old, or too weak); the challenge says what is
+// (max_age, acr_values), which the error carries.
+export const InsufficientUserAuthenticationError =
+  define<'FST_JWT_AUTH_INSUFFICIENT_USER_AUTHENTICATION', 401, [string, Cause?]>(
+    'FST_JWT_AUTH_INSUFFICIENT_USER_AUTHENTICATION', '%s', 401)
+
 export const StoreUnavailableError = define<'FST_JWT_AUTH_STORE_UNAVAILABLE', 503, [Cause?]>(
   'FST_JWT_AUTH_STORE_UNAVAILABLE', 'The authentication store is unavailable', 503)
 

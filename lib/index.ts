@@ -26,6 +26,7 @@ export type * from './types.js'
 export type { CookieOptions } from './request/cookies.js'
 export type { AuthorizePredicate, AuthorizeRequirement } from './request/authorize.js'
 export type { PermissionsOption } from './config/permissions.js'
+export type { AcrLevel, AmrValue } from './config/acr.js'
 export type {
   TrustedIssuerOptions, TrustedIssuerAlgorithm, TrustedIssuerClaims, LegacyOptions, LegacyHmacAlgorithm,
   ForeignClaims, MapUser

@@ -85,7 +85,13 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   const users = createUserLookup(config.users, userCache, store.userInvalidations)
   const sessions = createLoginSessions(config, store, jwt, pairs, revocation)
   const authenticate = createAuthenticate({ config, jwt, revocation, users, foreign })
-  const authorize = createAuthorize({ realm, permissions: config.permissions }, authenticate)
+  const authorize = createAuthorize({
+    realm,
+    permissions: config.permissions,
+    acr: config.acr,
+    clockTolerance: config.clockTolerance,
+    otherIssuers: foreign !== null
+  }, authenticate)
   authHooks.add(authenticate)
 
   const emit = createEvents(config.onEvent, app.log)

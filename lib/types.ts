@@ -51,6 +51,19 @@ export interface AccessTokenClaims {
   ep?: string
   /** Hash of the session's CSRF token, on tokens of cookie logins. */
   csh?: string
+  /**
+   * How the user authenticated in this session, as RFC 8176 methods: `['pwd']` after a password login, `['pwd',
+   * 'otp']` with a second factor. Kept by refresh; a reauthentication sets its own proofs'. Absent from tokens of
+   * earlier versions (and of `issue` without `amr`); another issuer's tokens carry their own.
+   */
+  amr?: string[]
+  /**
+   * When the user last authenticated in this session, in seconds since the epoch (OIDC Core 2): the login, or the
+   * last reauthentication; a refresh never moves it. What `authorize({ maxAge })` reads.
+   */
+  auth_time?: number
+  /** The session's authentication level, when the `acr` option names levels (or another issuer's own). */
+  acr?: string
   [claim: string]: unknown
 }
 
@@ -99,6 +112,13 @@ export interface IssueOptions {
   metadata?: SessionMetadata
   /** OAuth scopes granted to this session: the access token's `scope` claim (kept across refreshes). */
   scope?: string | readonly string[]
+  /**
+   * How your own login checked the user, as RFC 8176 methods (`['pwd']`, `['pwd', 'otp']`): the `amr` claim, and the
+   * `acr` the `acr` option gives them. Default none.
+   */
+  amr?: readonly string[]
+  /** When the user authenticated (the `auth_time` claim); default now. Not in the future. */
+  authTime?: Date
 }
 
 export interface ChangePasswordOptions {
@@ -181,7 +201,9 @@ declare module 'fastify' {
     /**
      * A hook that answers 403 `insufficient_scope` unless the user meets every list given: any of its names,
      * or all of them with `all: true`. Permissions come from the `permissions` option and `user.permissions`;
-     * scopes from the access token's `scope` claim.
+     * scopes from the access token's `scope` claim. With `maxAge`, `amr` or `acr` (step-up, RFC 9470), 401
+     * `insufficient_user_authentication` unless the session authenticated recently enough (`auth_time`), with those
+     * methods (`amr`) or at that level (`acr`).
      */
     authorize (requirement: AuthorizeRequirement): AuthenticateHook
     /** A hook that answers 403 unless `predicate(request.user, request)` resolves to true. */

@@ -100,7 +100,7 @@ t.test('requirements and options are checked where they are written, naming what
   await app.register(jwtAuth, { secret: SECRET })
   t.teardown(() => app.close())
   t.throws(() => app.authorize({ permission: ['a'] } as never), /unknown option authorize.permission \(did you mean authorize.permissions\?\)/)
-  t.throws(() => app.authorize({}), /give roles, permissions or scopes/)
+  t.throws(() => app.authorize({}), /give roles, permissions, scopes, maxAge, amr or acr/)
   t.throws(() => app.authorize({ scopes: [] }), /authorize: scopes must be a non-empty array/)
   t.throws(() => app.authorize({ roles: ['a b'] }), /authorize: roles must be a non-empty array of names without spaces/)
   t.throws(() => app.authorize({ roles: ['a'], all: 'yes' } as never), /all must be a boolean/)

@@ -100,9 +100,10 @@ export function createPasswordFlows (deps: AccountDeps) {
     if (options.keepFamilyId === undefined) return undefined
     // The session goes on under its family id (the revocation was by epoch) with its claims, or in a new one.
     const reservation = kept === undefined ? undefined : { fam: kept, jti: randomUUID() }
-    const { caller, carried, ...loginExtras } = extras
+    // The session goes on with its proofs as they were (the route gives them); unknown here, it gets none.
+    const { caller, carried, proofs = null, ...loginExtras } = extras
     return await sessions.issue({ ...user, id: sub } as IssuableUser, { ...carried, metadata: options.metadata },
-      { ...loginExtras, reservation })
+      { ...loginExtras, reservation, proofs })
   }
 
   /** Sends a reset token to the user of `login`, if there is one; says nothing either way. */

@@ -22,6 +22,7 @@ import {
   type TrustedIssuerOptions
 } from './issuers.js'
 import { resolvePermissions, type PermissionsOption } from './permissions.js'
+import { resolveAcr, type AcrLevel } from './acr.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
@@ -111,6 +112,12 @@ interface CommonOptions {
   trustedIssuers?: TrustedIssuerOptions[]
   /** Tokens of an earlier @fastify/jwt set-up, accepted as access tokens until `until`. */
   legacy?: LegacyOptions
+  /**
+   * The authentication levels the app names, strongest first: a session's `acr` claim is the `value` of the first
+   * entry whose `amr` its proofs all include (`[{ value: 'mfa', amr: ['pwd', 'otp'] }, { value: 'pwd', amr:
+   * ['pwd'] }]`); for `authorize({ acr })`. Default none: tokens carry no `acr`.
+   */
+  acr?: AcrLevel[]
 }
 
 /** One HMAC secret of a list (rotation): the first signs, each verifies the tokens carrying its kid. */
@@ -185,6 +192,8 @@ export interface ResolvedOptions {
   permissions: PermissionsOption
   trustedIssuers: ResolvedTrustedIssuer[]
   legacy: ResolvedLegacy | null
+  /** The `acr` levels, strongest first; [] when none. */
+  acr: AcrLevel[]
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
@@ -192,7 +201,7 @@ const HMAC_SECRET_OPTIONS = ['kid', 'secret', 'algorithm']
 const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
   'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies', 'onEvent',
-  'permissions', 'trustedIssuers', 'legacy']
+  'permissions', 'trustedIssuers', 'legacy', 'acr']
 // Access tokens are short-lived (a stolen one cannot be called back before it expires); a day is already long.
 const MAX_ACCESS_TTL = 86_400
 const MAX_REFRESH_TTL = 400 * 86_400
@@ -372,7 +381,8 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     onEvent: resolveOnEvent(options.onEvent),
     permissions: resolvePermissions(options.permissions),
     trustedIssuers: resolveTrustedIssuers(options.trustedIssuers),
-    legacy: resolveLegacy(options.legacy)
+    legacy: resolveLegacy(options.legacy),
+    acr: resolveAcr(options.acr)
   }
   if (resolved.accessTtl >= resolved.refreshTtl) {
     fail(

@@ -5,9 +5,13 @@ import { ForbiddenError, InsufficientScopeError } from '../errors.js'
 import type { AuthenticateHook, AuthUser } from '../types.js'
 import { challengeReply } from './challenge.js'
 import { grants } from './permissions.js'
+import { checkStepUp, createStepUpCheck, STEP_UP_KEYS, type StepUpConfig, type StepUpRequirement } from './step-up.js'
 
-/** What `authorize({ ... })` requires: each list given must be met, any one of its names (all with `all`). */
-export interface AuthorizeRequirement {
+/**
+ * What `authorize({ ... })` requires: each list given must be met, any one of its names (all with `all`); and, with
+ * `maxAge`, `amr` or `acr`, an authentication recent or strong enough (RFC 9470: 401 otherwise).
+ */
+export interface AuthorizeRequirement extends StepUpRequirement {
   roles?: readonly string[]
   permissions?: readonly string[]
   /** OAuth scopes of the access token's `scope` claim (RFC 9068). */
@@ -45,20 +49,32 @@ function checkNames (names: unknown, path: string): readonly string[] | undefine
   return names as readonly string[]
 }
 
-/** The requirement, checked once when the hook is made: an unknown key or a bad name is a TypeError. */
-function checkRequirement (requirement: object): Required<Pick<AuthorizeRequirement, 'all'>> & AuthorizeRequirement {
-  const raise = (message: string): never => { throw new TypeError(message) }
-  checkKeys(requirement, [...KINDS, 'all'], 'authorize', raise)
-  const given = requirement as AuthorizeRequirement
-  const lists = Object.fromEntries(KINDS.map((kind) => [kind, checkNames(given[kind], `authorize: ${kind}`)]))
-  if (KINDS.every((kind) => lists[kind] === undefined)) raise('authorize: give roles, permissions or scopes')
-  if (given.all !== undefined && typeof given.all !== 'boolean') raise('authorize: all must be a boolean')
-  return { ...lists, all: given.all === true }
+type CheckedRequirement = Pick<AuthorizeRequirement, Kind> & {
+  all: boolean
+  stepUp: ReturnType<typeof checkStepUp>
 }
 
-/** `app.authorize`: 403 insufficient_scope unless the user meets the requirement (authenticating first if needed). */
+/** The requirement, checked once when the hook is made: an unknown key or a bad name is a TypeError. */
+function checkRequirement (requirement: object, stepUpConfig: StepUpConfig): CheckedRequirement {
+  const raise = (message: string): never => { throw new TypeError(message) }
+  checkKeys(requirement, [...KINDS, ...STEP_UP_KEYS, 'all'], 'authorize', raise)
+  const given = requirement as AuthorizeRequirement
+  const lists = Object.fromEntries(KINDS.map((kind) => [kind, checkNames(given[kind], `authorize: ${kind}`)]))
+  const stepUp = checkStepUp(given, stepUpConfig)
+  if (KINDS.every((kind) => lists[kind] === undefined) && stepUp === undefined) {
+    raise('authorize: give roles, permissions, scopes, maxAge, amr or acr')
+  }
+  if (given.all !== undefined && typeof given.all !== 'boolean') raise('authorize: all must be a boolean')
+  return { ...lists, all: given.all === true, stepUp }
+}
+
+/**
+ * `app.authorize`: 403 insufficient_scope unless the user meets the requirement, 401
+ * insufficient_user_authentication unless the session's authentication does (authenticating first if needed).
+ */
 export function createAuthorize (
-  { realm, permissions }: { realm: string, permissions: PermissionsOption }, authenticate: AuthenticateHook
+  { realm, permissions, ...stepUpConfig }: { realm: string, permissions: PermissionsOption } & StepUpConfig,
+  authenticate: AuthenticateHook
 ) {
   // A missing scope is the token's (a client may get one that grants it); a role, permission or predicate is the
   // user's.
@@ -73,8 +89,11 @@ export function createAuthorize (
     }
   }
 
-  function byRequirement (requirement: ReturnType<typeof checkRequirement>): AuthenticateHook {
+  function byRequirement (requirement: CheckedRequirement): AuthenticateHook {
     const wanted = KINDS.filter((kind) => requirement[kind] !== undefined)
+    const stepUp = requirement.stepUp === undefined
+      ? undefined
+      : createStepUpCheck(requirement.stepUp, requirement.all, stepUpConfig)
     const scope = wanted.flatMap((kind) => requirement[kind]!).join(' ')
     const heldBy: Record<Kind, (request: FastifyRequest) => (name: string) => boolean> = {
       roles: (request) => { const held = rolesOf(request); return (name) => held.includes(name) },
@@ -90,6 +109,9 @@ export function createAuthorize (
         return !(requirement.all ? names.every(holds) : names.some(holds))
       })
       if (unmet.length > 0) throw forbid(reply, scope, unmet.every((kind) => kind === 'scopes'))
+      // After the 403s: a new authentication would not give what they miss. Reads claims already verified.
+      const insufficient = stepUp?.(request.auth!)
+      if (insufficient !== undefined) throw challengeReply(reply, insufficient, realm)
     }
   }
 
@@ -100,7 +122,7 @@ export function createAuthorize (
     if (typeof first === 'function' && args.length === 1) {
       hook = byPredicate(first as AuthorizePredicate)
     } else if (typeof first === 'object' && first !== null && !Array.isArray(first) && args.length === 1) {
-      const requirement = checkRequirement(first)
+      const requirement = checkRequirement(first, stepUpConfig)
       names = KINDS.flatMap((kind) => requirement[kind] ?? [])
       hook = byRequirement(requirement)
     } else {
@@ -109,7 +131,7 @@ export function createAuthorize (
       }
       const roles = args as string[]
       names = [...roles]
-      hook = byRequirement({ roles, all: false })
+      hook = byRequirement({ roles, all: false, stepUp: undefined })
     }
     requiredNames.set(hook, names)
     return hook

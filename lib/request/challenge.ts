@@ -13,6 +13,8 @@ const BEARER_ERRORS: Record<string, string | null> = {
   FST_JWT_AUTH_TOKEN_REVOKED: 'invalid_token',
   FST_JWT_AUTH_REFRESH_TOKEN_REUSED: 'invalid_token',
   FST_JWT_AUTH_USER_NOT_FOUND: 'invalid_token',
+  // RFC 9470 section 3: a 401 as well, the client authenticates again.
+  FST_JWT_AUTH_INSUFFICIENT_USER_AUTHENTICATION: 'insufficient_user_authentication',
   FST_JWT_AUTH_FORBIDDEN: 'insufficient_scope',
   FST_JWT_AUTH_INSUFFICIENT_SCOPE: 'insufficient_scope'
 }
@@ -24,10 +26,19 @@ function quote (value: string): string {
   return `"${value.replace(UNSAFE_QUOTED, '')}"`
 }
 
+/**
+ * What a step-up challenge asks for (RFC 9470 section 3): an authentication within `maxAge` seconds, at one of the
+ * levels of `acrValues` (space-separated, in order of preference).
+ */
+export interface StepUp {
+  maxAge?: number | undefined
+  acrValues?: string | undefined
+}
+
 /** The WWW-Authenticate value for an auth error, or undefined when it gets none. */
 export function bearerChallenge (
   realm: string,
-  error: { code: string, message: string },
+  error: { code: string, message: string } & StepUp,
   scope?: string
 ): string | undefined {
   const bearerError = BEARER_ERRORS[error.code]
@@ -37,9 +48,13 @@ export function bearerChallenge (
   challenge += `, error="${bearerError}"`
   if (bearerError === 'insufficient_scope') {
     if (scope !== undefined) challenge += `, scope=${quote(scope)}`
-  } else {
-    challenge += `, error_description=${quote(error.message)}`
+    return challenge
   }
+  challenge += `, error_description=${quote(error.message)}`
+  if (bearerError !== 'insufficient_user_authentication') return challenge
+  // Whole seconds only: nothing else reaches the header.
+  if (Number.isSafeInteger(error.maxAge) && error.maxAge! >= 0) challenge += `, max_age="${error.maxAge!}"`
+  if (error.acrValues !== undefined) challenge += `, acr_values=${quote(error.acrValues)}`
   return challenge
 }
 
@@ -50,7 +65,8 @@ export function bearerChallenge (
 export function withChallenge<E extends Error> (error: E, realm: string, scope?: string): E {
   const code = (error as Partial<FastifyError>).code
   if (typeof code === 'string') {
-    const challenge = bearerChallenge(realm, { code, message: error.message }, scope)
+    const { maxAge, acrValues } = error as StepUp
+    const challenge = bearerChallenge(realm, { code, message: error.message, maxAge, acrValues }, scope)
     if (challenge !== undefined) {
       (error as E & { headers?: Record<string, string> }).headers = { 'www-authenticate': challenge }
     }

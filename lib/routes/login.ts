@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { FastifyRequest } from 'fastify'
 import { createDecoder } from 'fast-jwt'
 import { AccountLockedError, EmailNotVerifiedError, InvalidCaptchaError, InvalidCredentialsError } from '../errors.js'
+import { passwordProof } from '../tokens/authentication.js'
 import type { LoginExtras } from '../tokens/sessions.js'
 import type { IssuableUser, SessionMetadata, TokenPair } from '../types.js'
 import { failureOf, loginFailure } from '../users/credentials.js'
@@ -55,7 +56,7 @@ async function logIn (
     await context.emailVerification.request(user.id, user)
     throw loginFailure(new EmailNotVerifiedError(), 'email_not_verified', String(user.id))
   }
-  const pair = await context.sessions.issue(user, { metadata }, extras)
+  const pair = await context.sessions.issue(user, { metadata }, { ...extras, proofs: passwordProof() })
   if (!await context.credentials.stillCurrent(username, user)) {
     // The password changed while it was checked: the old one no longer logs in.
     await context.sessions.revoke(pair.refreshToken)

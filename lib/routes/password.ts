@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AccountLockedError, InvalidCredentialsError, UserNotFoundError } from '../errors.js'
 import type { AccessTokenClaims, IssueOptions } from '../types.js'
+import { proofsOf } from '../tokens/authentication.js'
 import { RESERVED_CLAIMS } from '../tokens/sessions.js'
 import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import {
@@ -105,7 +106,7 @@ async function changeRoute (app: FastifyInstance, context: RoutesContext): Promi
     const csrf = csrfBinding(context)
     const pair = await passwordFlows.change(claims.sub, request.body.newPassword,
       { keepFamilyId: claims.fam, metadata: sessionMetadata(request) },
-      { csrfHash: csrf.hash, caller: claims, carried: carriedBy(claims) })
+      { csrfHash: csrf.hash, caller: claims, carried: carriedBy(claims), proofs: proofsOf(claims) })
     return sendTokens(context, reply, pair!, csrf.token)
   })
 }

@@ -4,6 +4,7 @@ import { checkNewUsername, foldLogin } from '../users/login-name.js'
 import { checkPasswordPolicy } from '../users/password-policy.js'
 import type { JwtAuthUsers } from '../config/options.js'
 import type { IssuableUser } from '../types.js'
+import { passwordProof } from '../tokens/authentication.js'
 import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { errorResponses, registerBody, routeSchema, tokenPair, verificationPending } from './schemas.js'
 
@@ -73,7 +74,7 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
     const pair = await context.sessions.issue(
       user,
       { metadata },
-      { reservation, csrfHash: csrf.hash }
+      { reservation, csrfHash: csrf.hash, proofs: passwordProof() }
     )
     return reply.code(201).send(sendTokens(context, reply, pair, csrf.token))
   })

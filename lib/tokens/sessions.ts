@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { isNameList } from '../config/check.js'
+import { isNameList, isScopeToken } from '../config/check.js'
 import type { ResolvedOptions } from '../config/options.js'
 import type { ResolvedStore } from '../stores/resolve.js'
 import type { IssuableUser, IssueOptions, SessionInfo, SessionMetadata, TokenPair } from '../types.js'
 import { newCsrfToken } from '../request/cookies.js'
+import { AUTHENTICATION_CLAIMS, authenticationClaims, nowInSeconds, type Proofs } from './authentication.js'
 import { COOKIE_LOGIN, type CookieLogin } from './cookie-login.js'
 import type { Jwt } from './jwt.js'
 import type { Pairs, PairClaims } from './pairs.js'
@@ -32,18 +33,32 @@ interface SessionRecord {
 /** Room for a session taken ahead of it: its family and refresh token id. */
 export interface Reservation { fam: string, jti: string }
 
-/** What the plugin's own routes add to a login: a reservation, and the CSRF binding of a cookie session. */
+/** What the plugin's own routes add to a login: a reservation, the CSRF binding of a cookie session, the proofs. */
 export interface LoginExtras {
   reservation?: Reservation | undefined
   /** Hash of the session's CSRF token: the `csh` claim, which `issue` refuses from anyone else. */
   csrfHash?: string | undefined
+  /**
+   * What the attempt proved: the session's `amr`, `auth_time` and `acr` (over `options.amr` and `authTime`). A
+   * login route gives `{ amr: ['pwd'], authTime: nowInSeconds() }`; null gives a session no authentication claims
+   * (a password change going on with a token that has none: none are made up).
+   */
+  proofs?: Proofs | null | undefined
 }
 
 // A reservation is used within one request: long enough for a slow users.create.
 const RESERVATION_TTL = 60
 
-// `csh` binds a cookie session to its CSRF token: only the plugin's routes set it.
-export const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh'])
+// `csh` binds a cookie session to its CSRF token: only the plugin's routes set it. The authentication claims come
+// from proofs (issue's amr and authTime), so that no extra claim can pass for one.
+export const RESERVED_CLAIMS = new Set(
+  ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh', ...AUTHENTICATION_CLAIMS]
+)
+const FROM_PROOFS: Record<string, string> = {
+  amr: ' (give options.amr)',
+  auth_time: ' (give options.authTime)',
+  acr: ' (it follows from options.amr and the acr option)'
+}
 
 // Request details are stored as given, but bounded.
 const clip = (value: unknown): string | undefined => typeof value === 'string' ? value.slice(0, 256) : undefined
@@ -81,13 +96,28 @@ function checkClaims (claims: Record<string, unknown> | undefined): void {
   if (claims === null || typeof claims !== 'object') throw new TypeError('issue: options.claims must be an object')
   for (const name of Object.keys(claims)) {
     if (RESERVED_CLAIMS.has(name)) {
-      throw new TypeError(`issue: the ${name} claim is set by the plugin and cannot be given`)
+      const hint = Object.hasOwn(FROM_PROOFS, name) ? FROM_PROOFS[name]! : ''
+      throw new TypeError(`issue: the ${name} claim is set by the plugin and cannot be given${hint}`)
     }
   }
   const { roles } = claims
   if (roles !== undefined && !(Array.isArray(roles) && roles.every((role) => typeof role === 'string'))) {
     throw new TypeError('issue: options.claims.roles must be an array of strings')
   }
+}
+
+/** The proofs `issue` is told of: `options.amr` (RFC 8176 values, default none) and `options.authTime` (default now). */
+function proofsOfOptions ({ amr = [], authTime }: IssueOptions, clockTolerance: number): Proofs {
+  if (!Array.isArray(amr) || !amr.every(isScopeToken)) {
+    throw new TypeError('issue: options.amr must be an array of RFC 8176 method names, such as [\'pwd\', \'otp\']')
+  }
+  if (authTime === undefined) return { amr, authTime: nowInSeconds() }
+  const ms = authTime instanceof Date ? authTime.getTime() : NaN
+  // A future auth_time would pass every maxAge until then.
+  if (!Number.isFinite(ms) || ms > Date.now() + clockTolerance * 1000) {
+    throw new TypeError('issue: options.authTime must be a valid Date, not in the future')
+  }
+  return { amr, authTime: Math.floor(ms / 1000) }
 }
 
 /**
@@ -138,13 +168,14 @@ export function createLoginSessions (
       const roles = rolesOf(user)
       const fam = reservation?.fam ?? randomUUID()
       const scope = scopeOf(options.scope)
-      const extra = csrfHash === undefined && scope === undefined
-        ? options.claims
-        : {
-            ...options.claims,
-            ...(scope === undefined ? {} : { scope }),
-            ...(csrfHash === undefined ? {} : { csh: csrfHash })
-          }
+      const proofs = extras.proofs === undefined ? proofsOfOptions(options, config.clockTolerance) : extras.proofs
+      const extra = {
+        ...options.claims,
+        ...(scope === undefined ? {} : { scope }),
+        ...(csrfHash === undefined ? {} : { csh: csrfHash }),
+        // Kept with the refresh record: every refresh of the session carries them as they are.
+        ...(proofs === null ? {} : authenticationClaims(proofs, config.acr))
+      }
       const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: extra }
       const claims: PairClaims = pairs.claimsFor(source, reservation?.jti)
       const createdAt = Date.now()
