@@ -12,6 +12,7 @@ const BEARER_ERRORS: Record<string, string | null> = {
   FST_JWT_AUTH_WRONG_TOKEN_TYPE: 'invalid_token',
   FST_JWT_AUTH_TOKEN_REVOKED: 'invalid_token',
   FST_JWT_AUTH_REFRESH_TOKEN_REUSED: 'invalid_token',
+  FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN: 'invalid_token',
   FST_JWT_AUTH_USER_NOT_FOUND: 'invalid_token',
   FST_JWT_AUTH_FORBIDDEN: 'insufficient_scope',
   FST_JWT_AUTH_INSUFFICIENT_SCOPE: 'insufficient_scope'

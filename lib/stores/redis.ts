@@ -34,8 +34,8 @@ type ScriptedClient = IoRedisClient & {
     expiries: string, values: string, field: string, floor: number, ttlMs: number, now: number, channel: string
   ): Promise<string>
   jwtAuthRotate (
-    token: string, successor: string, parent: string,
-    record: string, ttlMs: number, successorId: string, graceMs: number, hasParent: '0' | '1'
+    token: string, successor: string, parent: string, generationKey: string,
+    record: string, ttlMs: number, successorId: string, graceMs: number, hasParent: '0' | '1', generation: number
   ): Promise<string | null>
   jwtAuthEphemeralPut (
     ranks: string, values: string, now: number, bound: number, field: string, expiresAt: number, payload: string
@@ -130,7 +130,7 @@ export class RedisStore implements AuthStore {
     this.#address = describeAddress(client, connection)
     client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
     client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
-    client.defineCommand('jwtAuthRotate', { numberOfKeys: 3, lua: ROTATE })
+    client.defineCommand('jwtAuthRotate', { numberOfKeys: 4, lua: ROTATE })
     client.defineCommand('jwtAuthEphemeralPut', { numberOfKeys: 2, lua: EPHEMERAL_PUT })
     client.defineCommand('jwtAuthEphemeralIncrement', { numberOfKeys: 2, lua: EPHEMERAL_INCREMENT })
     client.defineCommand('jwtAuthEphemeralTake', { numberOfKeys: 2, lua: EPHEMERAL_TAKE })
@@ -174,14 +174,16 @@ export class RedisStore implements AuthStore {
       await this.#io.set(this.#refreshKey(family, jti), `L${record}`, 'PX', toMs(ttlSeconds))
     },
     find: async (family, jti) => toRefreshState(await this.#io.get(this.#refreshKey(family, jti))),
-    rotate: async ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds }) => {
+    rotate: async ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds, generation }) => {
       const key = this.#refreshKey(family, jti)
       const previous = await this.#scripted.jwtAuthRotate(
         key, this.#refreshKey(family, next.jti), parent === undefined ? key : this.#refreshKey(family, parent),
-        next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds), parent === undefined ? '0' : '1')
+        this.#generationKey(family), next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds),
+        parent === undefined ? '0' : '1', generation)
       return toRefreshState(previous)
     },
-    discard: async (family, jti) => { await this.#io.del(this.#refreshKey(family, jti)) }
+    discard: async (family, jti) => { await this.#io.del(this.#refreshKey(family, jti)) },
+    generation: async (family) => Number(await this.#io.get(this.#generationKey(family)))
   }
 
   readonly sessions: SessionIndex = {
@@ -330,6 +332,10 @@ export class RedisStore implements AuthStore {
   // Families are UUIDs: never empty, never starting with '}' (which would leave no tag).
   #refreshKey (family: string, jti: string): string {
     return `${this.keyPrefix}rt:{${family}}:${jti}`
+  }
+
+  #generationKey (family: string): string {
+    return `${this.keyPrefix}rg:{${family}}`
   }
 
   #sessionKey (userId: string): string {

@@ -145,7 +145,7 @@ export function createLoginSessions (
             ...(scope === undefined ? {} : { scope }),
             ...(csrfHash === undefined ? {} : { csh: csrfHash })
           }
-      const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: extra }
+      const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: extra, generation: 0 }
       const claims: PairClaims = pairs.claimsFor(source, reservation?.jti)
       const createdAt = Date.now()
       const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: extra }
