@@ -48,6 +48,11 @@ export const TokenRevokedError = define<'FST_JWT_AUTH_TOKEN_REVOKED', 401, [Caus
 export const RefreshTokenReusedError = define<'FST_JWT_AUTH_REFRESH_TOKEN_REUSED', 401, [Cause?]>(
   'FST_JWT_AUTH_REFRESH_TOKEN_REUSED', 'The refresh token was already used; its session has been revoked', 401)
 
+// A validly signed refresh token the store has no record of, its family not past it: the record was lost (a
+// failover dropped the write) or expired. No proof of theft, so nothing is revoked; the client logs in again.
+export const RefreshTokenUnknownError = define<'FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN', 401, [Cause?]>(
+  'FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN', 'The refresh token is not known to the server; log in again', 401)
+
 export const UserNotFoundError = define<'FST_JWT_AUTH_USER_NOT_FOUND', 401, [Cause?]>(
   'FST_JWT_AUTH_USER_NOT_FOUND', 'The token subject is not a known user', 401)
 

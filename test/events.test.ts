@@ -2,8 +2,8 @@
 // path), on onEvent and on the diagnostics channel alike; never a secret in an event.
 import diagnosticsChannel from 'node:diagnostics_channel'
 import t, { type Test } from 'tap'
-import { EVENT_CHANNEL, hashPassword, type AuthEvent, type AuthEventType } from '../lib/index.js'
-import { bearer } from './helpers/app.js'
+import { EVENT_CHANNEL, hashPassword, type AuthEvent, type AuthEventType, type AuthStore } from '../lib/index.js'
+import { bearer, decodePart } from './helpers/app.js'
 import { OLD_PASSWORD, seedAccountUsers } from './helpers/account-app.js'
 import { buildHarness, cloneUsers, familyOf, sleep, tokenDigest, type HarnessApp, type HarnessOptions } from './helpers/account-harness.js'
 import { eventually } from './helpers/eventually.js'
@@ -15,7 +15,7 @@ const UA = 'events-test/1.0 (audit)'
 const seed = await seedAccountUsers()
 const otherHash = await hashPassword('changed-under-the-login')
 
-const ALL_TYPES: AuthEventType[] = ['login.success', 'login.failure', 'lockout', 'refresh', 'refresh.reuse', 'logout',
+const ALL_TYPES: AuthEventType[] = ['login.success', 'login.failure', 'lockout', 'refresh', 'refresh.reuse', 'refresh.unknown', 'logout',
   'revoke.all', 'register', 'password.change', 'password.reset.request', 'password.reset', 'email.verify',
   'password.change.failure', 'password.reset.failure', 'email.verify.failure']
 const REASONS = ['unknown_user', 'wrong_password', 'captcha', 'locked', 'email_not_verified']
@@ -205,6 +205,18 @@ t.test('refresh.reuse: userId, familyId, ip, userAgent', async (t) => {
   const reused = await s.request('POST', '/auth/refresh', { refresh_token: login.refresh_token })
   t.equal(reused.json().code, 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED')
   t.strictSame(s.only('refresh.reuse'), { type: 'refresh.reuse', userId: '1', familyId: familyOf(login.refresh_token), ...FROM })
+  done(s)
+})
+
+t.test('refresh.unknown: userId, familyId, ip, userAgent (a record the store lost: no reuse)', async (t) => {
+  const s = await subject(t)
+  const login = (await s.login('alice', OLD_PASSWORD)).json()
+  const { fam, jti } = decodePart(login.refresh_token, 1) as { fam: string, jti: string }
+  await (s.app.jwtAuth.store as AuthStore).refreshTokens.discard(fam, jti)
+  const unknown = await s.request('POST', '/auth/refresh', { refresh_token: login.refresh_token })
+  t.equal(unknown.json().code, 'FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN')
+  t.strictSame(s.only('refresh.unknown'), { type: 'refresh.unknown', userId: '1', familyId: fam, ...FROM })
+  t.notOk(s.app.events.some((event) => event.type === 'refresh.reuse'))
   done(s)
 })
 

@@ -5,7 +5,7 @@ import { fakeClock } from './helpers/clock.js'
 import { keyValueStore } from './helpers/kv-store.js'
 
 const rotation = (jti: string, next: string, graceSeconds = 10) => ({
-  family: 'f', jti, next: { jti: next, record: `record-of-${next}` }, successor: `successor-of-${jti}`, ttlSeconds: 60, graceSeconds
+  family: 'f', jti, next: { jti: next, record: `record-of-${next}` }, successor: `successor-of-${jti}`, ttlSeconds: 60, graceSeconds, generation: 1
 })
 
 t.test('rotate: live, then spent for what is left of the grace, then unknown', async (t) => {

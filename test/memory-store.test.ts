@@ -9,6 +9,7 @@ const rotation = (jti: string, next: string, extra: Partial<Rotation> = {}): Rot
   successor: `successor-of-${jti}`,
   ttlSeconds: 60,
   graceSeconds: 10,
+  generation: 1,
   ...extra
 })
 

@@ -22,7 +22,7 @@ t.test('the store on a 3-master cluster: keys spread over the masters, no cross-
     t.same(await store.refreshTokens.find(`family${i}`, 'first'), { state: 'live', record: `record${i}` })
   }
   // A rotation's keys (token, successor, parent) share the family's slot: one script, no CROSSSLOT.
-  const rotation = { family: 'family1', ttlSeconds: 60, graceSeconds: 10 }
+  const rotation = { family: 'family1', ttlSeconds: 60, graceSeconds: 10, generation: 1 }
   t.same(await store.refreshTokens.rotate({ ...rotation, jti: 'first', next: { jti: 'second', record: 'r2' }, successor: 's2' }),
     { state: 'live', record: 'record1' })
   t.same(await store.refreshTokens.rotate({

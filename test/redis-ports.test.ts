@@ -76,6 +76,7 @@ const rotation = (family: string, jti: string, next: string, extra: Partial<Rota
   successor: `successor-${next}`,
   ttlSeconds: 60,
   graceSeconds: 30,
+  generation: 1,
   ...extra
 })
 

@@ -192,7 +192,7 @@ t.test('every key has a TTL no longer than the token it guards', async (t) => {
   const keys = await admin.keys(`${prefix}*`)
   // Revocation markers are fields of one index (a hash and a sorted set of expiries) that lives as long as its newest
   // marker; captchas and failure counters are fields of their bounded indexes (the longest: the lockout window).
-  const limits: Record<string, number> = { 'rt:': 3600, 'ses:': 3600, '{revocations}:': 3600, '{ephemeral}:': 600, '{counters}:': 900, 'lk:': 600, 'rl:': 60 }
+  const limits: Record<string, number> = { 'rt:': 3600, 'rg:': 3600, 'ses:': 3600, '{revocations}:': 3600, '{ephemeral}:': 600, '{counters}:': 900, 'lk:': 600, 'rl:': 60 }
   const kinds = new Set<string>()
   for (const key of keys) {
     const kind = Object.keys(limits).find((candidate) => key.startsWith(prefix + candidate))
@@ -201,7 +201,7 @@ t.test('every key has a TTL no longer than the token it guards', async (t) => {
     const ttl = await admin.pttl(key)
     t.ok(ttl > 0 && ttl <= (limits[kind!]! + 2) * 1000, `${key}: PTTL ${ttl} ms within ${limits[kind!]} s`)
   }
-  for (const kind of ['rl:', 'rt:', '{ephemeral}:', '{counters}:', '{revocations}:']) t.ok(kinds.has(kind), `a ${kind} key was checked`)
+  for (const kind of ['rl:', 'rt:', 'rg:', '{ephemeral}:', '{counters}:', '{revocations}:']) t.ok(kinds.has(kind), `a ${kind} key was checked`)
   const challenges = await admin.hkeys(`${prefix}{ephemeral}:values`)
   const counters = await admin.hkeys(`${prefix}{counters}:values`)
   t.ok(challenges.some((field) => field.startsWith('h:')) && counters.some((field) => field.startsWith('c:')),

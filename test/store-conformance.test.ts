@@ -87,7 +87,8 @@ t.test('a store whose attach waits (for a connection, say) passes: the suite awa
 function bareStore (): AuthStore {
   const memory = memoryStore()
   const { raise, read } = memory.revocations
-  const { refreshTokens, sessions, counters, locks, challenges } = memory
+  const { sessions, counters, locks, challenges } = memory
+  const { generation, ...refreshTokens } = memory.refreshTokens
   return { revocations: { raise, read }, refreshTokens, sessions, counters, locks, challenges, close: () => memory.close() }
 }
 
@@ -189,6 +190,14 @@ const BROKEN: Array<{ name: string, store: () => AnyStore, fails: Record<string,
       }
     }),
     fails: { 'revocations: concurrent raises of one marker each return their own value': /raise is atomic/ }
+  },
+  {
+    name: 'a generation that keeps nothing',
+    store: broken(({ refreshTokens }) => ({ refreshTokens: { ...refreshTokens, generation: async () => 0 } })),
+    fails: {
+      'refresh tokens: generation, when given, is the highest a rotation of the family wrote (0 before any)':
+        /a rotation keeps its generation/
+    }
   },
   {
     name: 'a peek that answers from a copy that is not current',
@@ -433,9 +442,9 @@ t.test('storeConformance: registers every check at once, and resolves when they 
     createStore: () => memoryStore(),
     expiry: false
   })
-  t.equal(names.length, 16, 'registered synchronously, as vitest and mocha need')
+  t.equal(names.length, 17, 'registered synchronously, as vitest and mocha need')
   t.equal(settled, 0)
   await done
-  t.equal(settled, 16)
+  t.equal(settled, 17)
   t.equal(new Set(names).size, names.length, 'names are unique')
 })

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 /** What happened: one type per security-relevant step of an account or a session. */
 export type AuthEventType =
   | 'login.success' | 'login.failure' | 'lockout'
-  | 'refresh' | 'refresh.reuse' | 'logout' | 'revoke.all'
+  | 'refresh' | 'refresh.reuse' | 'refresh.unknown' | 'logout' | 'revoke.all'
   | 'register'
   | 'password.change' | 'password.change.failure' | 'password.reset.request' | 'password.reset'
   | 'password.reset.failure' | 'email.verify' | 'email.verify.failure'

@@ -12,6 +12,7 @@ const BEARER_ERRORS: Record<string, string | null> = {
   FST_JWT_AUTH_WRONG_TOKEN_TYPE: 'invalid_token',
   FST_JWT_AUTH_TOKEN_REVOKED: 'invalid_token',
   FST_JWT_AUTH_REFRESH_TOKEN_REUSED: 'invalid_token',
+  FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN: 'invalid_token',
   FST_JWT_AUTH_USER_NOT_FOUND: 'invalid_token',
   // RFC 9470 section 3: a 401 as well, the client authenticates again.
   FST_JWT_AUTH_INSUFFICIENT_USER_AUTHENTICATION: 'insufficient_user_authentication',

@@ -2,6 +2,7 @@ import type { AuthStore, KeyValueStore, RefreshState, RevocationScope, UserInval
 
 const markerKey = (scope: RevocationScope, id: string): string => `${scope === 'family' ? 'fam' : 'usr'}:${id}`
 const refreshKey = (jti: string): string => `rt:${jti}`
+const generationKey = (family: string): string => `rg:${family}`
 
 // A spent token is `S<end of its grace, ms> <successor>`: put back after a look, it keeps what was left of its grace.
 const spentValue = (until: number, successor: string): string => `S${until} ${successor}`
@@ -47,7 +48,7 @@ export function fromKeyValue (kv: KeyValueStore, { indexTtlSeconds }: { indexTtl
         const state = toRefreshState(await kv.get(refreshKey(jti)))
         return state?.state === 'spent' ? { state: 'spent', successor: state.successor } : state
       },
-      async rotate ({ jti, parent, next, successor, ttlSeconds, graceSeconds }) {
+      async rotate ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds, generation }) {
         const key = refreshKey(jti)
         const taken = await kv.take(key)
         const state = toRefreshState(taken)
@@ -58,6 +59,9 @@ export function fromKeyValue (kv: KeyValueStore, { indexTtlSeconds }: { indexTtl
           return { state: 'spent', successor: state.successor }
         }
         try {
+          // Before the successor exists: its own rotation, which can only follow, then reads this generation.
+          const known = Number(await kv.get(generationKey(family)))
+          if (!(known >= generation)) await kv.set(generationKey(family), String(generation), ttlSeconds, 'durable')
           await kv.set(refreshKey(next.jti), `L${next.record}`, ttlSeconds, 'durable')
           const spent = spentValue(Date.now() + graceSeconds * 1000, successor)
           if (graceSeconds > 0) await kv.set(key, spent, graceSeconds, 'durable')
@@ -71,7 +75,8 @@ export function fromKeyValue (kv: KeyValueStore, { indexTtlSeconds }: { indexTtl
         if (parent !== undefined) await kv.delete(refreshKey(parent))
         return state
       },
-      discard: (family, jti) => kv.delete(refreshKey(jti))
+      discard: (family, jti) => kv.delete(refreshKey(jti)),
+      generation: async (family) => Number(await kv.get(generationKey(family)))
     },
     sessions: {
       async put (userId, family, session, ttlSeconds) {

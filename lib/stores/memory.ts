@@ -134,13 +134,18 @@ class MemoryStore implements AuthStore {
     },
     find: async (family, jti) => toRefreshState(this.#durable.live(refreshKey(family, jti))?.value),
     rotate: async (rotation: Rotation) => {
-      const { family, jti, parent, next, successor, ttlSeconds, graceSeconds } = rotation
+      const { family, jti, parent, next, successor, ttlSeconds, graceSeconds, generation } = rotation
       const key = refreshKey(family, jti)
       const state = toRefreshState(this.#durable.live(key)?.value)
       if (state?.state !== 'live') return state
-      // A rotation replaces a token: it needs no room of its own.
+      // A rotation replaces a token: it needs no room of its own (nor its family's generation, one per family).
       this.#durable.entries.set(refreshKey(family, next.jti), {
         value: `L${next.record}`,
+        expiresAt: expiresAt(ttlSeconds)
+      })
+      const known = Number(this.#durable.live(generationKey(family))?.value ?? 0)
+      this.#durable.entries.set(generationKey(family), {
+        value: String(Math.max(known, generation)),
         expiresAt: expiresAt(ttlSeconds)
       })
       if (graceSeconds > 0) {
@@ -156,7 +161,8 @@ class MemoryStore implements AuthStore {
       }
       return state
     },
-    discard: async (family, jti) => { this.#durable.entries.delete(refreshKey(family, jti)) }
+    discard: async (family, jti) => { this.#durable.entries.delete(refreshKey(family, jti)) },
+    generation: async (family) => Number(this.#durable.live(generationKey(family))?.value ?? 0)
   }
 
   readonly sessions: SessionIndex = {
@@ -271,6 +277,7 @@ class MemoryStore implements AuthStore {
 
 const markerKey = (scope: RevocationScope, id: string): string => `${scope === 'family' ? 'fam' : 'usr'}:${id}`
 const refreshKey = (family: string, jti: string): string => `rt:${family}:${jti}`
+const generationKey = (family: string): string => `rg:${family}`
 
 export type { MemoryStore }
 

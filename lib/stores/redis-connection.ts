@@ -3,7 +3,7 @@
 // name ioredis (see redis-options.ts).
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis'
 import {
-  FAIL_FAST_OPTIONS, type Connection, type RedisConnectionOptions, type RedisNodeAddress
+  FAIL_FAST_OPTIONS, SENTINEL_OPTIONS, type Connection, type RedisConnectionOptions, type RedisNodeAddress
 } from './redis-options.js'
 
 /** @internal */
@@ -20,7 +20,10 @@ export function openClient (connection: Connection): { client: IoRedisClient, ow
     case 'client': return { client: connection.client as unknown as IoRedisClient, owned: false }
     case 'url': return { client: new Redis(connection.url, FAIL_FAST_OPTIONS), owned: true }
     case 'redisOptions': {
-      return { client: new Redis({ ...FAIL_FAST_OPTIONS, ...connection.redisOptions } as RedisOptions), owned: true }
+      const { redisOptions } = connection
+      const sentinel = Array.isArray(redisOptions.sentinels) && redisOptions.sentinels.length > 0
+      const options = { ...FAIL_FAST_OPTIONS, ...(sentinel ? SENTINEL_OPTIONS : {}), ...redisOptions }
+      return { client: new Redis(options as RedisOptions), owned: true }
     }
     case 'cluster': {
       const options = connection.options as ClusterOptions | undefined

@@ -71,6 +71,17 @@ export interface RedisConnectionOptions {
   sentinelTLS?: object | undefined
   enableTLSForSentinelMode?: boolean | undefined
   sentinelRetryStrategy?: RedisRetryStrategy | undefined
+  /**
+   * Sentinel: listen to the Sentinels for a failover (`+switch-master`) and reconnect to the new master at once.
+   * The store turns it on for the Sentinel clients it opens (a demoted master would otherwise keep taking writes
+   * until the Sentinels reconfigure it, and lose them).
+   */
+  failoverDetector?: boolean | undefined
+  /**
+   * Whether an error reply makes the client reconnect: false (no), true or 1 (reconnect), 2 (reconnect and send
+   * the command again). The store's Sentinel clients reconnect on READONLY (a master demoted under them).
+   */
+  reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null | undefined
   natMap?: RedisNatMap | undefined
 }
 
@@ -171,6 +182,15 @@ export interface RedisStoreOptions {
    * yourself, for example one shared by apps that come and go.
    */
   closeWithApp?: boolean
+  /**
+   * Replicas that must have each revocation (logout, revokeAll, a password reset's) and each rotation before it
+   * is acknowledged (default 0: none waited for). After such a write the store sends WAIT to the master that
+   * took it; fewer replicas within `replicaTimeout` and the request answers 503, never a silent success. An
+   * acknowledged write then survives a failover to any of those replicas.
+   */
+  replicas?: number
+  /** How long a write waits for `replicas` (default '500ms'); keep it under `commandTimeout` and `storeTimeout`. */
+  replicaTimeout?: Duration
 }
 
 // For clients the store opens: a command waits at most 1 s (also while
@@ -187,14 +207,27 @@ export const FAIL_FAST_OPTIONS = {
   disconnectTimeout: 250
 } satisfies RedisConnectionOptions
 
+/**
+ * What the store adds for the Sentinel clients it opens (yours win): a failover seen at once, and a master found
+ * demoted (READONLY: it became a replica) left for the one the Sentinels name, the command sent there again
+ * (READONLY means the replica did not run it).
+ */
+export const SENTINEL_OPTIONS = {
+  failoverDetector: true,
+  reconnectOnError: (error: Error): boolean | 2 => error.message.startsWith('READONLY') ? 2 : false
+} satisfies RedisConnectionOptions
+
 const KNOWN_OPTIONS = [
   'client', 'url', 'redisOptions', 'cluster', 'keyPrefix', 'readyTimeout', 'startOffline', 'mirror', 'maxEphemeral',
-  'closeWithApp'
+  'closeWithApp', 'replicas', 'replicaTimeout'
 ]
 const DEFAULT_STALE_AFTER_MS = 1000
 const DEFAULT_READY_TIMEOUT = '5s'
 // Beyond it, a number meant as milliseconds (numbers are seconds), most likely.
 const MAX_READY_TIMEOUT_MS = 300_000
+const DEFAULT_REPLICA_TIMEOUT = '500ms'
+// A write waits this long at most: longer, and every request behind it would wait too.
+const MAX_REPLICA_TIMEOUT_MS = 60_000
 
 export function fail (message: string): never {
   throw new InvalidOptionError(`redisStore: ${message}`)
@@ -209,6 +242,8 @@ export interface RedisStoreSettings {
   maxEphemeral: number
   readyTimeoutMs: number
   startOffline: boolean
+  /** WAIT after each durable security write: for `replicas`, at most `timeoutMs`; null: no WAIT. */
+  replication: { replicas: number, timeoutMs: number } | null
 }
 
 /** The subscription's staleness bound in ms, and whether it keeps a copy of the markers. */
@@ -238,7 +273,24 @@ export function storeSettings (options: RedisStoreOptions): RedisStoreSettings {
   }
   const readyTimeoutMs = toMilliseconds(options.readyTimeout ?? DEFAULT_READY_TIMEOUT, 'redisStore: readyTimeout',
     { min: 1, max: MAX_READY_TIMEOUT_MS })
-  return { keyPrefix, closeWithApp, ...mirrorOptions(options.mirror), maxEphemeral, readyTimeoutMs, startOffline }
+  return {
+    keyPrefix,
+    closeWithApp,
+    ...mirrorOptions(options.mirror),
+    maxEphemeral,
+    readyTimeoutMs,
+    startOffline,
+    replication: replicationOptions(options)
+  }
+}
+
+function replicationOptions ({ replicas = 0, replicaTimeout }: RedisStoreOptions): RedisStoreSettings['replication'] {
+  if (!Number.isSafeInteger(replicas) || replicas < 0) {
+    fail(`replicas must be a whole number of replicas, 0 or more (got ${String(replicas)})`)
+  }
+  const timeoutMs = toMilliseconds(replicaTimeout ?? DEFAULT_REPLICA_TIMEOUT, 'redisStore: replicaTimeout',
+    { min: 1, max: MAX_REPLICA_TIMEOUT_MS })
+  return replicas === 0 ? null : { replicas, timeoutMs }
 }
 
 const REDIS_URL = 'a redis:// or rediss:// URL'

@@ -43,13 +43,18 @@ return entry`
 // Spends a live refresh token ('L' + record) for its successor, in one step,
 // so that of concurrent rotations exactly one sees it live. A spent token
 // ('S' + successor) is returned as it is, with nothing written.
-// KEYS: token, successor, parent (the token again when there is none); all
-// tagged with the family. ARGV: successor record, ttl ms, successor, grace ms, has parent.
+// KEYS: token, successor, parent (the token again when there is none), the
+// family's generation; all tagged with the family. ARGV: successor record,
+// ttl ms, successor, grace ms, has parent, the successor's generation.
 export const ROTATE = `
 local value = redis.call('GET', KEYS[1])
 if not value then return nil end
 if string.sub(value, 1, 1) ~= 'L' then return value end
 redis.call('SET', KEYS[2], 'L' .. ARGV[1], 'PX', ARGV[2])
+local generation = tonumber(ARGV[6])
+if (tonumber(redis.call('GET', KEYS[4])) or 0) < generation then
+  redis.call('SET', KEYS[4], generation, 'PX', ARGV[2])
+end
 if tonumber(ARGV[4]) > 0 then
   redis.call('SET', KEYS[1], 'S' .. ARGV[3], 'PX', ARGV[4])
 else

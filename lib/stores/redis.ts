@@ -10,6 +10,7 @@ import {
   ADVANCE_MARKER, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, HASH_SET, ROTATE
 } from './redis-scripts.js'
 import { toRefreshState } from './refresh-state.js'
+import { replicatedWrites } from './replicated-writes.js'
 import type {
   AuthStore, Challenges, Counters, Locks, RefreshTokens, Revocations, RevocationScope, SessionIndex,
   StoreContext, UserInvalidationListener, UserInvalidations
@@ -30,13 +31,6 @@ const RESUBSCRIBE_DELAY_MS = 1000
 
 type ScriptedClient = IoRedisClient & {
   jwtAuthHashSet (key: string, field: string, value: string, ttlMs: number): Promise<number>
-  jwtAuthAdvanceMarker (
-    expiries: string, values: string, field: string, floor: number, ttlMs: number, now: number, channel: string
-  ): Promise<string>
-  jwtAuthRotate (
-    token: string, successor: string, parent: string,
-    record: string, ttlMs: number, successorId: string, graceMs: number, hasParent: '0' | '1'
-  ): Promise<string | null>
   jwtAuthEphemeralPut (
     ranks: string, values: string, now: number, bound: number, field: string, expiresAt: number, payload: string
   ): Promise<number>
@@ -88,6 +82,8 @@ export class RedisStore implements AuthStore {
   readonly #io: IoRedisClient
   readonly #owned: boolean
   readonly #scripted: ScriptedClient
+  /** Revocations and rotations: `jwtAuthAdvanceMarker` and `jwtAuthRotate`, waited for replicas when told so. */
+  readonly #durable: ReturnType<typeof replicatedWrites>
   readonly #markerExpiries: string
   readonly #markerValues: string
   /** The two bounded indexes of ephemeral entries: `[ranks, values]` keys, each under its own hash tag. */
@@ -130,12 +126,13 @@ export class RedisStore implements AuthStore {
     this.#address = describeAddress(client, connection)
     client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
     client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
-    client.defineCommand('jwtAuthRotate', { numberOfKeys: 3, lua: ROTATE })
+    client.defineCommand('jwtAuthRotate', { numberOfKeys: 4, lua: ROTATE })
     client.defineCommand('jwtAuthEphemeralPut', { numberOfKeys: 2, lua: EPHEMERAL_PUT })
     client.defineCommand('jwtAuthEphemeralIncrement', { numberOfKeys: 2, lua: EPHEMERAL_INCREMENT })
     client.defineCommand('jwtAuthEphemeralTake', { numberOfKeys: 2, lua: EPHEMERAL_TAKE })
     client.defineCommand('jwtAuthEphemeralDelete', { numberOfKeys: 2, lua: EPHEMERAL_DELETE })
     this.#scripted = client as ScriptedClient
+    this.#durable = replicatedWrites(client, settings.replication)
     this.#markerExpiries = `${keyPrefix}{revocations}:expiries`
     this.#markerValues = `${keyPrefix}{revocations}:values`
     // Apart, so that a flood of captchas can never evict a failed-login counter in use.
@@ -153,7 +150,7 @@ export class RedisStore implements AuthStore {
         throw new TypeError(`redisStore: a marker's floor must be a finite number (got ${String(floor)})`)
       }
       const field = markerField(scope, id)
-      const entry = await this.#scripted.jwtAuthAdvanceMarker(
+      const entry = await this.#durable<string>('jwtAuthAdvanceMarker',
         this.#markerExpiries, this.#markerValues, field, Math.floor(floor), toMs(ttlSeconds), Date.now(), this.#channel)
       const marker = parseMarker(entry)!
       // Read-your-writes: this instance enforces its own revocation, and drops a revoked user, at once.
@@ -174,14 +171,16 @@ export class RedisStore implements AuthStore {
       await this.#io.set(this.#refreshKey(family, jti), `L${record}`, 'PX', toMs(ttlSeconds))
     },
     find: async (family, jti) => toRefreshState(await this.#io.get(this.#refreshKey(family, jti))),
-    rotate: async ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds }) => {
+    rotate: async ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds, generation }) => {
       const key = this.#refreshKey(family, jti)
-      const previous = await this.#scripted.jwtAuthRotate(
+      const previous = await this.#durable<string | null>('jwtAuthRotate',
         key, this.#refreshKey(family, next.jti), parent === undefined ? key : this.#refreshKey(family, parent),
-        next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds), parent === undefined ? '0' : '1')
+        this.#generationKey(family), next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds),
+        parent === undefined ? '0' : '1', generation)
       return toRefreshState(previous)
     },
-    discard: async (family, jti) => { await this.#io.del(this.#refreshKey(family, jti)) }
+    discard: async (family, jti) => { await this.#io.del(this.#refreshKey(family, jti)) },
+    generation: async (family) => Number(await this.#io.get(this.#generationKey(family)))
   }
 
   readonly sessions: SessionIndex = {
@@ -330,6 +329,10 @@ export class RedisStore implements AuthStore {
   // Families are UUIDs: never empty, never starting with '}' (which would leave no tag).
   #refreshKey (family: string, jti: string): string {
     return `${this.keyPrefix}rt:{${family}}:${jti}`
+  }
+
+  #generationKey (family: string): string {
+    return `${this.keyPrefix}rg:{${family}}`
   }
 
   #sessionKey (userId: string): string {

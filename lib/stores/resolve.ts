@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '../errors.js'
 import { createStoreGuard } from './guard.js'
 import { fromKeyValue } from './key-value.js'
-import type { AuthStore, KeyValueStore, StoreContext, UserInvalidations } from './types.js'
+import type { AuthStore, KeyValueStore, RefreshTokens, StoreContext, UserInvalidations } from './types.js'
 
 // Every port and the methods the plugin calls on it: checked once, at register.
 const PORTS = {
@@ -15,8 +15,14 @@ const PORTS = {
 
 const KEY_VALUE_METHODS = ['set', 'get', 'take', 'delete'] as const
 
+const REFRESH_METHODS = [...PORTS.refreshTokens, 'generation']
+// A store that keeps no generations cannot tell a lost record from a spent one: it answers as before, a reuse.
+const behindEverything = async (): Promise<number> => Number.MAX_SAFE_INTEGER
+
 /** A store with every port present and every call guarded: what the rest of the plugin uses. */
-export interface ResolvedStore extends Omit<AuthStore, 'userInvalidations' | 'attach' | 'detach'> {
+export interface ResolvedStore extends Omit<AuthStore, 'refreshTokens' | 'userInvalidations' | 'attach' | 'detach'> {
+  /** With `generation` (a store without it: every token without a record is behind its family, a reuse). */
+  refreshTokens: Required<RefreshTokens>
   /**
    * Tells the store it serves this app, once the store's attach has settled (it may wait for its backend); the
    * promise holds the detach that tells it the app is gone.
@@ -49,6 +55,10 @@ function checkPorts (store: Record<string, unknown>): void {
   }
   const peek = (store.revocations as Record<string, unknown>).peek
   if (peek !== undefined && !isFunction(peek)) fail('store.revocations.peek must be a function when given')
+  const generation = (store.refreshTokens as Record<string, unknown>).generation
+  if (generation !== undefined && !isFunction(generation)) {
+    fail('store.refreshTokens.generation must be a function when given')
+  }
   const invalidations = store.userInvalidations as Record<string, unknown> | undefined
   if (invalidations !== undefined) {
     if (invalidations === null || !isFunction(invalidations.publish) || !isFunction(invalidations.listen) ||
@@ -130,7 +140,9 @@ export function resolveStore (given: unknown, options: { timeoutMs: number, inde
       return async () => { await store.detach?.() }
     },
     revocations,
-    refreshTokens: guardPort(store.refreshTokens, guard, PORTS.refreshTokens),
+    refreshTokens: store.refreshTokens.generation === undefined
+      ? { ...guardPort(store.refreshTokens, guard, PORTS.refreshTokens), generation: behindEverything }
+      : guardPort(store.refreshTokens as Required<RefreshTokens>, guard, REFRESH_METHODS),
     sessions: guardPort(store.sessions, guard, PORTS.sessions),
     counters: guardPort(store.counters, guard, PORTS.counters),
     locks: guardPort(store.locks, guard, PORTS.locks),

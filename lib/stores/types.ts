@@ -53,6 +53,11 @@ export interface Rotation {
   ttlSeconds: number
   /** 0: the spent token is forgotten at once (strict rotation). */
   graceSeconds: number
+  /**
+   * The successor's place in its family: 1 for the first rotation, one more at each. The store keeps the
+   * family's highest for `ttlSeconds`, with the rotation (see `RefreshTokens.generation`).
+   */
+  generation: number
 }
 
 /** Live refresh tokens, by family and token id (`jti`). Values are opaque strings. Durable. */
@@ -70,6 +75,13 @@ export interface RefreshTokens {
   rotate (rotation: Rotation): Promise<RefreshState | null>
   /** Forgets a token, live or spent (logout). */
   discard (family: string, jti: string): Promise<void>
+  /**
+   * Optional: the highest `generation` a rotation of the family wrote (0 when none did, or it expired). It
+   * tells a spent token from a lost one: a token without a record behind this generation was spent (a reuse);
+   * at or past it, its record was lost (a write the store dropped, in a failover say), which is no proof of
+   * theft. Without it, a token without a record is taken for a reuse.
+   */
+  generation? (family: string): Promise<number>
 }
 
 /** The per-user index of live login sessions (refresh families), for `sessions()`. Durable. */

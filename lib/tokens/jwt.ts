@@ -21,6 +21,8 @@ export interface RefreshTokenClaims {
   ep?: string
   /** Hash of the session's CSRF token (cookie logins). */
   csh?: string
+  /** The token's place in its family: 0 at login, one more at each rotation (absent from older tokens). */
+  gen?: number
 }
 
 // We only ever verify tokens we signed, and we sign with these header

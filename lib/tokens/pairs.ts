@@ -16,6 +16,8 @@ export interface PairSource {
   epoch: string | undefined
   roles: readonly string[] | undefined
   claims: Record<string, unknown> | undefined
+  /** The refresh token's place in its family (`gen`): 0 at login, one more at each rotation. */
+  generation: number
 }
 
 // A claim the refresh token carries too: the CSRF binding of cookie sessions.
@@ -29,12 +31,14 @@ const CSRF_CLAIM = 'csh'
 export function createPairs (config: ResolvedOptions, jwt: Jwt) {
   return {
     /** `refreshJti`: the id reserved for the refresh token, if any. */
-    claimsFor ({ sub, fam, epoch, roles, claims }: PairSource, refreshJti: string = randomUUID()): PairClaims {
+    claimsFor (
+      { sub, fam, epoch, roles, claims, generation }: PairSource, refreshJti: string = randomUUID()
+    ): PairClaims {
       const iat = Math.floor(Date.now() / 1000)
       const access: Record<string, unknown> = { ...claims, sub, jti: randomUUID(), fam, ep: epoch, iat }
       if (roles !== undefined) access.roles = roles
       const refresh: Record<string, unknown> = {
-        sub, jti: refreshJti, fam, ep: epoch, iat, [CSRF_CLAIM]: claims?.[CSRF_CLAIM]
+        sub, jti: refreshJti, fam, ep: epoch, iat, gen: generation, [CSRF_CLAIM]: claims?.[CSRF_CLAIM]
       }
       return { access, refresh }
     },

@@ -1,7 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Emit } from '../audit/events.js'
 import type { ResolvedOptions } from '../config/options.js'
-import { InvalidTokenError, RefreshTokenReusedError, TokenRevokedError, UserNotFoundError } from '../errors.js'
+import {
+  InvalidTokenError, RefreshTokenReusedError, RefreshTokenUnknownError, TokenRevokedError, UserNotFoundError
+} from '../errors.js'
 import type { ResolvedStore } from '../stores/resolve.js'
 import type { SessionMetadata, TokenPair } from '../types.js'
 import type { UserLookup } from '../users/user-lookup.js'
@@ -42,6 +44,19 @@ function parse<T> (stored: string): T | undefined {
 export function createRefresh ({ config, store, jwt, pairs, revocation, sessions, users, log, emit }: RefreshDeps) {
   const ttl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
 
+  /** No record: spent long ago (a reuse), or lost by the store (no proof of theft: nothing else is revoked). */
+  async function missing (claims: RefreshTokenClaims, metadata: SessionMetadata | undefined): Promise<never> {
+    const { gen } = claims
+    // A token without `gen` predates generations: taken for a reuse, as it was then.
+    if (!Number.isSafeInteger(gen) || gen! < await store.refreshTokens.generation(claims.fam)) {
+      return reuse(claims, metadata)
+    }
+    emit('refresh.unknown', { userId: claims.sub, familyId: claims.fam, ...metadata })
+    log.warn({ sub: claims.sub, family: claims.fam }, 'fastify-jwt-auth: a refresh token the store has no record ' +
+      'of, not behind its family (a write lost in a failover?); refused, its family left as it is')
+    throw new RefreshTokenUnknownError()
+  }
+
   async function reuse (claims: RefreshTokenClaims, metadata: SessionMetadata | undefined): Promise<never> {
     await revocation.revokeFamily(claims.fam, claims.sub)
     emit('refresh.reuse', { userId: claims.sub, familyId: claims.fam, ...metadata })
@@ -77,14 +92,17 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
     const claims = jwt.verifyRefresh(token)
     if (await revocation.check(claims)) throw new TokenRevokedError()
     const found = await store.refreshTokens.find(claims.fam, claims.jti)
-    if (found === null) return reuse(claims, metadata)
+    if (found === null) return missing(claims, metadata)
     if (found.state === 'spent') return { pair: await replay(found.successor, claims), claims }
     const record = parse<RefreshRecord>(found.record)
     if (record?.sub !== claims.sub || record.fam !== claims.fam) {
       throw new InvalidTokenError('The refresh token does not match its session')
     }
     const roles = await currentRoles(claims.sub, record.roles)
-    const next = pairs.claimsFor({ sub: claims.sub, fam: claims.fam, epoch: claims.ep, roles, claims: record.claims })
+    const generation = (Number.isSafeInteger(claims.gen) ? claims.gen! : 0) + 1
+    const next = pairs.claimsFor({
+      sub: claims.sub, fam: claims.fam, epoch: claims.ep, roles, claims: record.claims, generation
+    })
     const nextRecord: RefreshRecord = { ...record, roles, parent: claims.jti }
     const before = await store.refreshTokens.rotate({
       family: claims.fam,
@@ -93,10 +111,11 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
       next: { jti: next.refresh.jti as string, record: JSON.stringify(nextRecord) },
       successor: JSON.stringify(next),
       ttlSeconds: ttl,
-      graceSeconds: config.refreshGrace
+      graceSeconds: config.refreshGrace,
+      generation
     })
-    // Gone between find and rotate (expired, or discarded by a logout): a reuse.
-    if (before === null) return reuse(claims, metadata)
+    // Gone between find and rotate: spent by a concurrent refresh (strict rotation), expired, or discarded.
+    if (before === null) return missing(claims, metadata)
     // Another refresh spent it between find and rotate: it won, this one gets its pair.
     if (before.state === 'spent') return { pair: await replay(before.successor, claims), claims }
     await sessions.record(claims.sub, claims.fam, record.createdAt, metadata)

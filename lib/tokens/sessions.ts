@@ -176,7 +176,7 @@ export function createLoginSessions (
         // Kept with the refresh record: every refresh of the session carries them as they are.
         ...(proofs === null ? {} : authenticationClaims(proofs, config.acr))
       }
-      const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: extra }
+      const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: extra, generation: 0 }
       const claims: PairClaims = pairs.claimsFor(source, reservation?.jti)
       const createdAt = Date.now()
       const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: extra }

@@ -14,6 +14,7 @@ export function rotation (fam: string, jti: string, next: string, extra: Partial
     successor: `successor ${next}`,
     ttlSeconds: 60,
     graceSeconds: 60,
+    generation: 1,
     ...extra
   }
 }
@@ -70,6 +71,28 @@ export const refreshTokenChecks: Check[] = [
       await tokens.rotate(rotation(fam, c, d, { parent: b }))
       assert.equal(await tokens.find(fam, b), null, 'rotate with parent: the spent parent is forgotten')
       assert.deepEqual(await tokens.find(fam, c), spent(`successor ${d}`), 'and the token itself is kept spent')
+    }
+  },
+  {
+    name: 'refresh tokens: generation, when given, is the highest a rotation of the family wrote (0 before any)',
+    async run ({ open, id }) {
+      const tokens = (await open()).ports.refreshTokens
+      if (tokens.generation === undefined) return
+      const fam = family()
+      const [a, b, c] = [id('a'), id('b'), id('c')]
+      assert.equal(await tokens.generation(fam), 0, 'generation: 0 for a family never rotated')
+      await tokens.create(fam, a, RECORD, 60)
+      assert.equal(await tokens.generation(fam), 0, 'create writes no generation')
+      await tokens.rotate(rotation(fam, a, b, { generation: 1 }))
+      assert.equal(await tokens.generation(fam), 1, 'a rotation keeps its generation')
+      await tokens.rotate(rotation(fam, a, c, { generation: 7 }))
+      assert.equal(await tokens.generation(fam), 1, 'a rotation that spends nothing writes no generation')
+      await tokens.rotate(rotation(fam, b, c, { generation: 2 }))
+      assert.equal(await tokens.generation(fam), 2, 'the next rotation raises it')
+      await tokens.create(fam, a, RECORD, 60)
+      await tokens.rotate(rotation(fam, a, id('d'), { generation: 1 }))
+      assert.equal(await tokens.generation(fam), 2, 'a lower generation never lowers it')
+      assert.equal(await tokens.generation(family()), 0, 'each family apart')
     }
   },
   {

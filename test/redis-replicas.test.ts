@@ -1,0 +1,74 @@
+// Issue 20: redisStore({ replicas, replicaTimeout }). Each revocation and rotation waits (WAIT) for the replicas
+// before it is acknowledged; fewer within the timeout answer 503, never a silent success. On a graceful Sentinel
+// failover (the old master keeps taking writes until the clients switch), nothing acknowledged is lost then.
+import t from 'tap'
+import { redisStore } from '../lib/redis.js'
+import { instances, startLoad, verdict } from './helpers/failover-load.js'
+import { startRedis } from './helpers/redis.js'
+import { cli, startSentinelTopology, until } from './helpers/topology.js'
+
+const [sentinel, master] = await Promise.all([startSentinelTopology(), startRedis()])
+const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)])
+await until('the replica in sync', () => cli(replica.port, 'info', 'replication').includes('master_link_status:up'), 10_000)
+t.teardown(() => Promise.all([sentinel.stop(), master.stop(), replica.stop()]))
+
+t.test('replicas and replicaTimeout are checked, naming the option', async (t) => {
+  const url = master.url
+  for (const replicas of [-1, 1.5, '1', Number.NaN]) {
+    t.throws(() => redisStore({ url, replicas: replicas as number }), { message: /redisStore: replicas must be a whole number/ })
+  }
+  t.throws(() => redisStore({ url, replicas: 1, replicaTimeout: 0 }), { message: /redisStore: replicaTimeout/ })
+  t.throws(() => redisStore({ url, replicas: 1, replicaTimeout: '2m' }), { message: /redisStore: replicaTimeout must be at most 60s/ })
+  t.throws(() => redisStore({ url, replicaTimeout: 'soon' }), { message: /redisStore: replicaTimeout/ })
+})
+
+t.test('replicas: 1: acknowledged once the replica has it; a replica that does not answer is a 503', async (t) => {
+  const { app } = (await instances(t, [redisStore({ url: master.url, replicas: 1, replicaTimeout: '300ms' })]))[0]!
+  const pair = await app.jwtAuth.issue({ id: 'u1' })
+  const next = await app.jwtAuth.refresh(pair.refreshToken)
+  const other = await app.jwtAuth.issue({ id: 'u2' })
+  await app.jwtAuth.revoke(other.accessToken)
+  replica.pause()
+  t.teardown(() => { replica.resume() })
+  const started = performance.now()
+  await t.rejects(app.jwtAuth.refresh(next.refreshToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' }, 'a rotation')
+  t.ok(performance.now() - started < 1500, `answered after the timeout, not later (${Math.round(performance.now() - started)} ms)`)
+  const third = await app.jwtAuth.issue({ id: 'u3' })
+  await t.rejects(app.jwtAuth.revoke(third.accessToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' }, 'a logout')
+  await t.rejects(app.jwtAuth.revokeAll('u3'), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' }, 'revokeAll')
+  replica.resume()
+  await until('the replica answers again', async () => {
+    try {
+      await app.jwtAuth.revokeAll('u3')
+      return true
+    } catch { return false }
+  }, 5000)
+  // Within the grace, the rotation that answered 503 hands out its successor (it was on the master).
+  t.ok((await app.jwtAuth.refresh(next.refreshToken)).accessToken, 'the refresh tried again succeeds')
+})
+
+t.test('a write the master refuses (min-replicas-to-write, no replica) is a 503 too', async (t) => {
+  const lonely = await startRedis()
+  t.teardown(() => lonely.stop())
+  const { app } = (await instances(t, [redisStore({ url: lonely.url, replicas: 1 })]))[0]!
+  const pair = await app.jwtAuth.issue({ id: 'u1' })
+  cli(lonely.port, 'config', 'set', 'min-replicas-to-write', '1')
+  await t.rejects(app.jwtAuth.refresh(pair.refreshToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE', cause: { message: /NOREPLICAS/ } })
+  await t.rejects(app.jwtAuth.revoke(pair.accessToken), { code: 'FST_JWT_AUTH_STORE_UNAVAILABLE' })
+})
+
+t.test('SENTINEL FAILOVER with replicas: 1: nothing acknowledged is lost (the old master\'s writes are 503s)', async (t) => {
+  const store = () => redisStore({ redisOptions: { sentinels: sentinel.sentinelAddresses, name: sentinel.name }, replicas: 1 })
+  const list = await instances(t, [store(), store()])
+  const load = await startLoad(list)
+  await until('some load before the failover', () => load.counts.rotations > 50, 10_000)
+  const { from, to } = await sentinel.failover()
+  t.not(to, from, `the Sentinels promoted a replica (${from.port} -> ${to.port})`)
+  // The new master has no replica until the old one follows it: the Sentinels make it do so about 10 s after a
+  // graceful failover (writes answer 503 meanwhile); here at once, to keep the suite fast.
+  cli(from.port, 'replicaof', '127.0.0.1', String(to.port))
+  const before = load.counts.rotations
+  await until('load on the new master', () => load.counts.rotations > before + 50, 15_000)
+  await load.stop()
+  await verdict(t, list, load)
+})
