@@ -17,6 +17,7 @@ const EXPECTED: Record<string, RegExp> = {
   'memory-store.mjs': /after expiry and sweep: \d+ entries/,
   'mirror-memory.mjs': /^2000 markers in the mirror/m,
   'miss-glue.mjs': /distinct tokens per variant/,
+  'route-guard.mjs': /the guard beyond the empty hook: -?[\d.]+ ns/,
   'run.mjs': /^\| memory \| \d+ \|/m,
   'users-db.mjs': /findById µs per lookup: SQLite [\d.]+, PostgreSQL [\d.]+[\s\S]*^\| pg-nocache \| \d+ \|/m
 }
@@ -24,7 +25,7 @@ const EXPECTED: Record<string, RegExp> = {
 const env: NodeJS.ProcessEnv = { ...process.env, BENCH_SMOKE: '1' }
 for (const name of Object.keys(env)) if (/^(NODE_OPTIONS|NODE_V8_COVERAGE)$/.test(name)) delete env[name]
 
-// Eight scripts, a few seconds each, longer on a loaded machine than the suite's default per-file timeout.
+// Nine scripts, a few seconds each, longer on a loaded machine than the suite's default per-file timeout.
 t.setTimeout(240_000)
 
 t.test('every bench script runs to its end in smoke mode', onceAcrossLines(), async (t) => {
