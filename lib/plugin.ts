@@ -19,6 +19,7 @@ import { authHooks, installSwagger } from './routes/swagger.js'
 import { memoryStore } from './stores/memory.js'
 import { checkCapabilities, resolveStore } from './stores/resolve.js'
 import { createForeignTokens, type ForeignTokens } from './tokens/foreign.js'
+import { reauthenticationVerifiers, type ReauthenticationVerifiers } from './tokens/authentication.js'
 import { createJwt } from './tokens/jwt.js'
 import { createPairs } from './tokens/pairs.js'
 import { createRevocation } from './tokens/revocation.js'
@@ -107,8 +108,12 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   const routeConfig = installSwagger(app, config)
   installProtectByDefault(app, config, authenticate)
 
+  // Filled in by the features with a proof of their own (a second factor's code): read at each request.
+  const verifiers: ReauthenticationVerifiers = {}
+  reauthenticationVerifiers.set(api, verifiers)
   if (config.routes !== null) {
-    const parts = { config, api, authenticate, store, sessions, credentials, passwordFlows, emailVerification, emit }
+    const account = { credentials, passwordFlows, emailVerification, users, verifiers }
+    const parts = { config, api, authenticate, store, sessions, revocation, ...account, emit }
     await registerRoutes(app, config.routes, { ...parts, foreign, routeConfig })
   }
 

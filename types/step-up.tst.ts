@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import { expect, test } from 'tstyche'
 import jwtAuth, {
   bearerChallenge, InsufficientUserAuthenticationError, type AcrLevel, type AmrValue, type AuthenticateHook,
-  type AuthorizeRequirement
+  type AuthEventType, type AuthorizeRequirement
 } from 'fastify-jwt-auth'
 
 const app = Fastify()
@@ -48,4 +48,12 @@ test('the step-up error and bearerChallenge', () => {
   expect(new InsufficientUserAuthenticationError('More recent authentication is required').code)
     .type.toBe<'FST_JWT_AUTH_INSUFFICIENT_USER_AUTHENTICATION'>()
   expect(bearerChallenge('api', { code: 'x', message: 'y', maxAge: 60, acrValues: 'mfa' })).type.toBe<string | undefined>()
+})
+
+test('routes.reauthenticate and the events', () => {
+  const users = { findById: async () => null, findByLogin: async () => null }
+  expect(app.register).type.toBeCallableWith(jwtAuth, { secret, users, routes: { reauthenticate: false } })
+  expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret, users, routes: { reauthenticate: 'yes' } })
+  expect<AuthEventType>().type.toBeAssignableFrom('reauthenticate' as const)
+  expect<AuthEventType>().type.toBeAssignableFrom('reauthenticate.failure' as const)
 })

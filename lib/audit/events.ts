@@ -8,6 +8,7 @@ export type AuthEventType =
   | 'register'
   | 'password.change' | 'password.change.failure' | 'password.reset.request' | 'password.reset'
   | 'password.reset.failure' | 'email.verify' | 'email.verify.failure'
+  | 'reauthenticate' | 'reauthenticate.failure'
 
 /** Why a login failed: for the server's eyes only (the client gets one answer for all). */
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'captcha' | 'locked' | 'email_not_verified'

@@ -5,7 +5,7 @@ import { checkKeys, fail, isObject } from './check.js'
  * The auth routes, by what a client does with them. Each class has its own
  * bucket per client, so that reading `/me` never uses up the logins.
  * - credentials: the routes that check a password or spend a one-time token (login, register, password,
- *   email verification): strict.
+ *   email verification, reauthenticate): strict.
  * - session: what a logged-in client does often (refresh, logout, me).
  * - captcha: a new challenge per login or register attempt.
  * - jwks: the public keys, fetched by other services.
@@ -31,7 +31,7 @@ export type RouteClassLimits = Pick<RateLimitPluginOptions, typeof LIMIT_OPTIONS
  */
 export interface RateLimitOptions extends Pick<RateLimitPluginOptions, typeof LIMIT_OPTIONS[number] |
   typeof BACKEND_OPTIONS[number]> {
-  /** login, register, swagger-login, password and email routes: default 10 a minute per client. */
+  /** login, register, swagger-login, password, email and reauthenticate routes: default 10 a minute per client. */
   credentials?: false | RouteClassLimits
   /** refresh, logout, me: default 120 a minute per client. */
   session?: false | RouteClassLimits

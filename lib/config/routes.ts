@@ -59,6 +59,11 @@ export interface RoutesOptions {
   emailVerification?: false | EmailVerificationOptions
   /** POST /password/change for a logged-in user; default on when users.findById and updatePasswordHash exist. */
   passwordChange?: boolean
+  /**
+   * POST /reauthenticate: a logged-in user proves it again (the password, or a second factor's code) for a new pair
+   * of the session with a fresh `auth_time` (step-up). Default on when users.findById exists.
+   */
+  reauthenticate?: boolean
 }
 
 export interface ProtectByDefaultOptions {
@@ -74,6 +79,7 @@ export interface ResolvedRoutes extends ResolvedAccountRoutes {
   passwordPolicy: PasswordPolicy | undefined
   jwks: boolean
   profile: Record<string, Record<string, unknown>>
+  reauthenticate: boolean
 }
 
 /** Passwords are bounded before any hashing: at least this many characters... */
@@ -125,8 +131,15 @@ function resolveProfile (profile: unknown): ResolvedRoutes['profile'] {
   return profile as ResolvedRoutes['profile']
 }
 
+/** `routes.reauthenticate`: on by default where it can work (it reads the user's password hash by id). */
+function resolveReauthenticate (reauthenticate: unknown, hasFindById: boolean): boolean {
+  if (reauthenticate !== undefined && typeof reauthenticate !== 'boolean') fail('routes.reauthenticate must be a boolean')
+  if (reauthenticate === true && !hasFindById) fail('routes.reauthenticate needs users.findById')
+  return reauthenticate ?? hasFindById
+}
+
 const ROUTES_OPTIONS = ['prefix', 'captcha', 'swaggerLogin', 'lockout', 'passwordPolicy', 'jwks', 'profile',
-  'passwordReset', 'emailVerification', 'passwordChange']
+  'passwordReset', 'emailVerification', 'passwordChange', 'reauthenticate']
 
 /** `routes` option: false/undefined for none, true for the defaults, or an object. */
 export function resolveRoutes (
@@ -159,6 +172,7 @@ export function resolveRoutes (
     passwordPolicy: options.passwordPolicy as PasswordPolicy | undefined,
     jwks: options.jwks === true,
     profile: resolveProfile(options.profile),
+    reauthenticate: resolveReauthenticate(options.reauthenticate, users.findById !== undefined),
     ...resolveAccountRoutes(options, {
       findById: users.findById !== undefined,
       updatePasswordHash: users.updatePasswordHash !== undefined,

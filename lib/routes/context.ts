@@ -8,9 +8,12 @@ import type { CredentialCheck } from '../users/credentials.js'
 import type { Lockout } from './lockout.js'
 import type { ResolvedOptions } from '../config/options.js'
 import type { ResolvedStore } from '../stores/resolve.js'
+import type { ReauthenticationVerifiers } from '../tokens/authentication.js'
+import type { Revocation } from '../tokens/revocation.js'
 import type { LoginSessions } from '../tokens/sessions.js'
 import type { AuthenticateHook, JwtAuthApi, SessionMetadata, TokenPair } from '../types.js'
 import type { ResolvedRoutes } from '../config/routes.js'
+import type { UserLookup } from '../users/user-lookup.js'
 
 /** What the route modules are given by the plugin entry. */
 export interface RoutesContext {
@@ -20,11 +23,15 @@ export interface RoutesContext {
   authenticate: AuthenticateHook
   store: ResolvedStore
   sessions: LoginSessions
+  revocation: Revocation
   captchas: Captchas | null
   lockout: Lockout | null
   credentials: CredentialCheck
   passwordFlows: PasswordFlows
   emailVerification: EmailVerification
+  users: UserLookup
+  /** The proofs POST /reauthenticate accepts besides the password (a second factor registers its code verifier). */
+  verifiers: ReauthenticationVerifiers
   emit: Emit
   /** Config of every auth route: what the Swagger integration reads. */
   routeConfig: Record<string, unknown>

@@ -8,6 +8,7 @@ import { jwksRoute } from './jwks.js'
 import { loginRoutes } from './login.js'
 import { passwordRoutes } from './password.js'
 import { rateLimitOptions } from './rate-limit.js'
+import { reauthenticateRoute } from './reauthenticate.js'
 import { registerRoute } from './register.js'
 import { sessionRoutes } from './session.js'
 
@@ -15,7 +16,7 @@ type Routes = (app: FastifyInstance, context: RoutesContext) => Promise<void>
 
 const ROUTES_BY_CLASS: Array<[RouteClass, Routes[]]> = [
   ['captcha', [captchaRoute]],
-  ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes]],
+  ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes, reauthenticateRoute]],
   ['session', [sessionRoutes]],
   ['jwks', [jwksRoute]]
 ]

@@ -1,9 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { AccountLockedError, InvalidCredentialsError, UserNotFoundError } from '../errors.js'
-import type { AccessTokenClaims, IssueOptions } from '../types.js'
+import type { FastifyInstance } from 'fastify'
 import { proofsOf } from '../tokens/authentication.js'
-import { RESERVED_CLAIMS } from '../tokens/sessions.js'
+import { carriedOptions } from '../tokens/sessions.js'
 import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
+import { checkCurrentPassword } from './current-password.js'
 import {
   acceptedResponse, changeBody, errorResponses, forgotBody, resetBody, routeSchema, tokenPair
 } from './schemas.js'
@@ -48,46 +47,6 @@ async function resetRoutes (app: FastifyInstance, context: RoutesContext): Promi
   })
 }
 
-// Claims the plugin sets itself, and the two issue() takes apart (roles from the user, the scope): the rest of a
-// token's claims (the app's own) go on with its session.
-const PLUGIN_CLAIMS = new Set([...RESERVED_CLAIMS, 'roles', 'scope'])
-
-/** What the caller's session carries into its new pair: the app's claims and the scope. */
-function carriedBy (claims: AccessTokenClaims): IssueOptions {
-  const own = Object.fromEntries(Object.entries(claims).filter(([name]) => !PLUGIN_CLAIMS.has(name)))
-  return { claims: own, ...(typeof claims.scope === 'string' ? { scope: claims.scope } : {}) }
-}
-
-/**
- * The current password, checked as a login is: counted by the lockout first, under the account (shared with the
- * logins whose name resolves to it). Not under its username: a look-alike account's success would forgive it.
- */
-async function checkCurrentPassword (context: RoutesContext, request: FastifyRequest, password: string) {
-  const { lockout, emit, credentials } = context
-  const sub = request.auth!.claims.sub
-  const user = await credentials.findWithHash(sub)
-  if (user === null) throw new UserNotFoundError()
-  const account = { userId: sub }
-  const failure = (reason: string) =>
-    emit('password.change.failure', { userId: sub, reason, ...sessionMetadata(request) })
-  let attempt
-  try {
-    attempt = await lockout?.begin(account)
-  } catch (error) {
-    if (error instanceof AccountLockedError) failure('locked')
-    throw error
-  }
-  if (!await credentials.matches(user.passwordHash, password)) {
-    failure('wrong_password')
-    if (attempt?.lastChance === true) {
-      await lockout!.failed(account)
-      emit('lockout', { userId: sub, ...sessionMetadata(request) })
-    }
-    throw new InvalidCredentialsError()
-  }
-  await lockout?.succeeded(account)
-}
-
 /** POST /password/change: the logged-in user, with the current password; every other session ends. */
 async function changeRoute (app: FastifyInstance, context: RoutesContext): Promise<void> {
   const { authenticate, passwordFlows, routeConfig } = context
@@ -102,11 +61,11 @@ async function changeRoute (app: FastifyInstance, context: RoutesContext): Promi
     })
   }, async (request, reply) => {
     const { claims } = request.auth!
-    await checkCurrentPassword(context, request, request.body.currentPassword)
+    await checkCurrentPassword(context, request, request.body.currentPassword, 'password.change.failure')
     const csrf = csrfBinding(context)
     const pair = await passwordFlows.change(claims.sub, request.body.newPassword,
       { keepFamilyId: claims.fam, metadata: sessionMetadata(request) },
-      { csrfHash: csrf.hash, caller: claims, carried: carriedBy(claims), proofs: proofsOf(claims) })
+      { csrfHash: csrf.hash, caller: claims, carried: carriedOptions(claims), proofs: proofsOf(claims) })
     return sendTokens(context, reply, pair!, csrf.token)
   })
 }

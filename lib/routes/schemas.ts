@@ -124,6 +124,17 @@ export const changeBody = {
   properties: { currentPassword: credentials.password, newPassword: { type: 'string' } }
 } as const
 
+export const reauthenticateBody = {
+  type: 'object',
+  description: 'The password, a one-time code of a second factor, or both',
+  additionalProperties: false,
+  anyOf: [{ required: ['password'] }, { required: ['code'] }],
+  properties: {
+    password: credentials.password,
+    code: { type: 'string', minLength: 1, maxLength: 64, description: 'A one-time code (with a second factor)' }
+  }
+} as const
+
 export const verifyBody = {
   type: 'object',
   required: ['token'],

@@ -1,5 +1,6 @@
 import type { AcrLevel } from '../config/acr.js'
 import { isScopeToken } from '../config/check.js'
+import type { SessionMetadata } from '../types.js'
 
 /**
  * What one authentication of a user proved, and when: what issuance turns into a session's `amr`, `auth_time` and
@@ -54,3 +55,32 @@ export function proofsOf (claims: Record<string, unknown>): Proofs | null {
   if (typeof authTime !== 'number') return null
   return { amr: Array.isArray(amr) ? amr.filter(isScopeToken) : [], authTime }
 }
+
+/**
+ * A proof other than the password that `POST /reauthenticate` accepts: a one-time code of the user's (a TOTP code,
+ * a recovery code). The second-factor feature registers one at register (`ReauthenticationVerifiers.code`); without
+ * it, a body with `code` answers 400.
+ */
+export interface CodeVerifier {
+  /**
+   * Checks `code` for the user (`sub`), counting a failure toward the factor's own lockout, and resolves with the
+   * RFC 8176 methods the code proves (`['otp']`): the new pair's `amr`, after `'pwd'` when the body had the password
+   * too. A wrong, spent or ill-formed code rejects with the factor's own 4xx error (a 401; a 429 once locked), a
+   * failing store with a 503. It emits its own events, and never logs nor emits the code.
+   */
+  verify (userId: string, code: string, metadata: SessionMetadata): Promise<readonly string[]>
+}
+
+/**
+ * The proofs `POST /reauthenticate` accepts besides the password: one object per app, filled in at register by the
+ * features that have one (`verifiers.code = ...` in plugin.ts), read at each request.
+ */
+export interface ReauthenticationVerifiers {
+  code?: CodeVerifier | undefined
+}
+
+/**
+ * Each app's verifiers, by its `app.jwtAuth`: for the code inside the package (and its tests) that has the app but
+ * not the plugin's closure. Not exported from the package.
+ */
+export const reauthenticationVerifiers = new WeakMap<object, ReauthenticationVerifiers>()

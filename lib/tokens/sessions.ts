@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { isNameList, isScopeToken } from '../config/check.js'
 import type { ResolvedOptions } from '../config/options.js'
 import type { ResolvedStore } from '../stores/resolve.js'
-import type { IssuableUser, IssueOptions, SessionInfo, SessionMetadata, TokenPair } from '../types.js'
+import type {
+  AccessTokenClaims, IssuableUser, IssueOptions, SessionInfo, SessionMetadata, TokenPair
+} from '../types.js'
 import { newCsrfToken } from '../request/cookies.js'
 import { AUTHENTICATION_CLAIMS, authenticationClaims, nowInSeconds, type Proofs } from './authentication.js'
 import { COOKIE_LOGIN, type CookieLogin } from './cookie-login.js'
@@ -28,6 +30,18 @@ interface SessionRecord {
   expiresAt: number
   ip?: string
   userAgent?: string
+  /** The id (jti) of the session's latest refresh token: what a reauthentication spends. Absent from sessions of earlier versions. */
+  head?: string
+}
+
+/** The session a new pair continues (a reauthentication): what it keeps of it. */
+export interface Continuation {
+  /** The revocation epoch of the caller's token: a revokeAll since then ends the new pair too. */
+  epoch: string | undefined
+  /** When the session started, if known. */
+  createdAt: number | undefined
+  /** The new refresh token's place in its family (`gen`). */
+  generation: number
 }
 
 /** Room for a session taken ahead of it: its family and refresh token id. */
@@ -44,6 +58,8 @@ export interface LoginExtras {
    * (a password change going on with a token that has none: none are made up).
    */
   proofs?: Proofs | null | undefined
+  /** With `reservation` (its family): the session this pair continues, instead of a new login's epoch and start. */
+  continues?: Continuation | undefined
 }
 
 // A reservation is used within one request: long enough for a slow users.create.
@@ -58,6 +74,16 @@ const FROM_PROOFS: Record<string, string> = {
   amr: ' (give options.amr)',
   auth_time: ' (give options.authTime)',
   acr: ' (it follows from options.amr and the acr option)'
+}
+
+// Claims the plugin sets itself, and the two issue() takes apart (roles from the user, the scope): the rest of a
+// token's claims (the app's own) go on with its session.
+const PLUGIN_CLAIMS = new Set([...RESERVED_CLAIMS, 'roles', 'scope'])
+
+/** What a token's session carries into a new pair of it (a password change, a reauthentication): app claims, scope. */
+export function carriedOptions (claims: AccessTokenClaims): IssueOptions {
+  const own = Object.fromEntries(Object.entries(claims).filter(([name]) => !PLUGIN_CLAIMS.has(name)))
+  return { claims: own, ...(typeof claims.scope === 'string' ? { scope: claims.scope } : {}) }
 }
 
 // Request details are stored as given, but bounded.
@@ -129,21 +155,32 @@ export function createLoginSessions (
 ) {
   const indexTtl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
 
-  /** Records (or refreshes) a session in the user's index. */
-  async function record (sub: string, fam: string, createdAt: number, metadata?: SessionMetadata): Promise<void> {
+  /** Records (or refreshes) a session in the user's index; `head`: the id of its latest refresh token. */
+  async function record (
+    sub: string, fam: string, createdAt: number, metadata: SessionMetadata | undefined, head: string
+  ): Promise<void> {
     const now = Date.now()
     const session: SessionRecord = {
       createdAt,
       lastRefreshedAt: now,
       expiresAt: now + config.refreshTtl * 1000,
       ip: clip(metadata?.ip),
-      userAgent: clip(metadata?.userAgent)
+      userAgent: clip(metadata?.userAgent),
+      head
     }
     await store.sessions.put(sub, fam, JSON.stringify(session), indexTtl)
   }
 
   return {
     record,
+
+    /** What the index knows of one session of the user: its start and its latest refresh token; undefined if none. */
+    async current (userId: string, familyId: string): Promise<Pick<SessionRecord, 'createdAt' | 'head'> | undefined> {
+      const fields = await store.sessions.list(userId)
+      if (!Object.hasOwn(fields, familyId)) return undefined
+      const { createdAt, head } = JSON.parse(fields[familyId]!) as SessionRecord
+      return { createdAt, head }
+    },
 
     /**
      * Takes room for a session before what must not happen without one (register
@@ -157,7 +194,7 @@ export function createLoginSessions (
 
     /** Starts a login session: a new family (or the reserved one), its first pair. */
     async issue (user: IssuableUser, options: IssueOptions = {}, extras: LoginExtras = {}): Promise<TokenPair> {
-      const { reservation } = extras
+      const { reservation, continues } = extras
       // The testing kit's cookie session (cookie-login.ts): bound to a CSRF token made here, as login does.
       const cookieLogin = (options as { [COOKIE_LOGIN]?: unknown })[COOKIE_LOGIN] === true && config.cookies !== null
         ? newCsrfToken()
@@ -176,13 +213,14 @@ export function createLoginSessions (
         // Kept with the refresh record: every refresh of the session carries them as they are.
         ...(proofs === null ? {} : authenticationClaims(proofs, config.acr))
       }
-      const source = { sub, fam, epoch: await revocation.epochOf(sub), roles, claims: extra, generation: 0 }
-      const claims: PairClaims = pairs.claimsFor(source, reservation?.jti)
-      const createdAt = Date.now()
+      const epoch = continues === undefined ? await revocation.epochOf(sub) : continues.epoch
+      const generation = continues?.generation ?? 0
+      const claims: PairClaims = pairs.claimsFor({ sub, fam, epoch, roles, claims: extra, generation }, reservation?.jti)
+      const createdAt = continues?.createdAt ?? Date.now()
       const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: extra }
       // Over the reservation, if any: a write in place needs no room.
       await store.refreshTokens.create(fam, claims.refresh.jti as string, JSON.stringify(refreshRecord), indexTtl)
-      await record(sub, fam, createdAt, options.metadata)
+      await record(sub, fam, createdAt, options.metadata, claims.refresh.jti as string)
       const pair = pairs.sign(claims)
       if (cookieLogin === undefined) return pair
       const login: CookieLogin = { csrfToken: cookieLogin.token, cookies: config.cookies! }
