@@ -4,7 +4,7 @@
 // it, nothing acknowledged lost. Without `replicas`, a graceful failover can lose what the old master took
 // between the promotion and the clients' switch (redis-replicas.test.ts closes that window).
 import t from 'tap'
-import { redisStore } from '../lib/redis.js'
+import { redisStore, type RedisClient } from '../lib/redis.js'
 import { decodePart } from './helpers/app.js'
 import { instances, startLoad, verdict, type Instance } from './helpers/failover-load.js'
 import { cli, startSentinelTopology, until } from './helpers/topology.js'
@@ -68,4 +68,24 @@ t.test('the Sentinel clients the store opens follow failovers and leave a demote
   t.equal(options(mine).failoverDetector, false)
   t.equal(options(mine).reconnectOnError, null)
   t.equal(options(plain).failoverDetector, false, 'not without Sentinels')
+})
+
+t.test('a Sentinel client that gives up while reconnecting (a failover announced meanwhile) is started again', async (t) => {
+  const { sentinelAddresses: sentinels, name } = topologies[1]!
+  const store = redisStore({ redisOptions: { sentinels, name } })
+  const { app } = (await instances(t, [store]))[0]!
+  const pair = await app.jwtAuth.issue({ id: 'u1' })
+  // What ioredis' failover detector does on +switch-master, while the client is opening its next connection
+  // (after a SIGKILL of the master, say): the connection in progress is closed, and the client ends.
+  const client = store.client as unknown as Omit<RedisClient, 'disconnect'> & {
+    connector: { disconnect (): void }
+    disconnect (reconnect: boolean): void
+  }
+  const ended = new Promise((resolve) => { client.once('end', resolve) })
+  client.once('connecting', () => { client.connector.disconnect() })
+  client.disconnect(true)
+  await ended
+  const took = await until('the client ready again', () => client.status === 'ready', 3000)
+  t.pass(`ready again ${Math.round(took)} ms after it ended`)
+  t.ok((await app.jwtAuth.refresh(pair.refreshToken)).accessToken, 'and the store answers')
 })

@@ -3,6 +3,9 @@
 // failover (the old master keeps taking writes until the clients switch), nothing acknowledged is lost then.
 import t from 'tap'
 import { redisStore } from '../lib/redis.js'
+import { bearer } from './helpers/app.js'
+import { loginRequest, OLD_PASSWORD, seedAccountUsers } from './helpers/account-app.js'
+import { buildHarness, cloneUsers, post } from './helpers/account-harness.js'
 import { instances, startLoad, verdict } from './helpers/failover-load.js'
 import { startRedis } from './helpers/redis.js'
 import { cli, startSentinelTopology, until } from './helpers/topology.js'
@@ -45,6 +48,25 @@ t.test('replicas: 1: acknowledged once the replica has it; a replica that does n
   }, 5000)
   // Within the grace, the rotation that answered 503 hands out its successor (it was on the master).
   t.ok((await app.jwtAuth.refresh(next.refreshToken)).accessToken, 'the refresh tried again succeeds')
+})
+
+t.test('replicas: 1: a password reset\'s revocations wait too (503 without the replica, the password kept)', async (t) => {
+  const store = redisStore({ url: master.url, keyPrefix: 'reset:', replicas: 1, replicaTimeout: '300ms' })
+  const app = await buildHarness(store, cloneUsers(await seedAccountUsers()))
+  t.teardown(async () => { await app.close(); await store.close() })
+  const session = (await loginRequest(app, 'alice', OLD_PASSWORD)).json()
+  await app.jwtAuth.requestPasswordReset('alice')
+  const { token } = await app.inbox.next('reset')
+  replica.pause()
+  t.teardown(() => { replica.resume() })
+  const refused = await post(app, '/auth/password/reset', { token, password: 'new-password-2' })
+  t.equal(refused.statusCode, 503, 'the reset answers 503: its revocation is not known safe')
+  replica.resume()
+  t.equal((await loginRequest(app, 'alice', OLD_PASSWORD)).statusCode, 200, 'the password was not changed')
+  const done = await post(app, '/auth/password/reset', { token, password: 'new-password-2' })
+  t.equal(done.statusCode, 204, 'the link still works, once the replica is back')
+  t.equal((await app.inject({ url: '/auth/me', headers: bearer(session.access_token) })).statusCode, 401,
+    'the reset ended the session')
 })
 
 t.test('a write the master refuses (min-replicas-to-write, no replica) is a 503 too', async (t) => {

@@ -57,8 +57,9 @@ export function createPasswordFlows (deps: AccountDeps) {
    * read the old hash in between (stillCurrent catches the rest). Pending reset links die with the old hash.
    */
   async function replacePassword (sub: string, hash: string, onWriteFailure?: () => Promise<void>) {
-    await revocation.revokeUser(sub)
     try {
+      // A revocation the store could not make safe (a 503: no replica acknowledged it) changes nothing either.
+      await revocation.revokeUser(sub)
       await config.users.updatePasswordHash!(sub, hash)
     } catch (error) {
       await onWriteFailure?.().catch(() => {})

@@ -14,21 +14,28 @@ export type IoRedisClient = Redis | Cluster
 /** @internal */
 export const isCluster = (client: IoRedisClient): client is Cluster => client.isCluster
 
-/** @internal */
-export function openClient (connection: Connection): { client: IoRedisClient, owned: boolean } {
+/**
+ * @internal
+ * The client, whether the store owns it, and whether it must be started again when it ends while the store is
+ * open: a Sentinel client with failoverDetector can end for good when a failover is announced while it is
+ * reconnecting (ioredis then closes the connection it is opening, and gives up), after a SIGKILL of the master
+ * say.
+ */
+export function openClient (connection: Connection): { client: IoRedisClient, owned: boolean, restartOnEnd: boolean } {
   switch (connection.kind) {
-    case 'client': return { client: connection.client as unknown as IoRedisClient, owned: false }
-    case 'url': return { client: new Redis(connection.url, FAIL_FAST_OPTIONS), owned: true }
+    case 'client': return { client: connection.client as unknown as IoRedisClient, owned: false, restartOnEnd: false }
+    case 'url': return { client: new Redis(connection.url, FAIL_FAST_OPTIONS), owned: true, restartOnEnd: false }
     case 'redisOptions': {
       const { redisOptions } = connection
       const sentinel = Array.isArray(redisOptions.sentinels) && redisOptions.sentinels.length > 0
       const options = { ...FAIL_FAST_OPTIONS, ...(sentinel ? SENTINEL_OPTIONS : {}), ...redisOptions }
-      return { client: new Redis(options as RedisOptions), owned: true }
+      return { client: new Redis(options as RedisOptions), owned: true, restartOnEnd: options.failoverDetector === true }
     }
     case 'cluster': {
       const options = connection.options as ClusterOptions | undefined
       const redisOptions = { ...FAIL_FAST_OPTIONS, ...options?.redisOptions }
-      return { client: new Cluster(connection.nodes as ClusterNode[], { ...options, redisOptions }), owned: true }
+      const client = new Cluster(connection.nodes as ClusterNode[], { ...options, redisOptions })
+      return { client, owned: true, restartOnEnd: false }
     }
   }
 }

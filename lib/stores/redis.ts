@@ -28,6 +28,7 @@ const SUBSCRIBER_DISCONNECT_MS = 100
 export const clusterSubscriberRetry = (attempt: number): number | null =>
   attempt > 5 ? null : Math.min(attempt * 100, 1000)
 const RESUBSCRIBE_DELAY_MS = 1000
+const RESTART_DELAY_MS = 100
 
 type ScriptedClient = IoRedisClient & {
   jwtAuthHashSet (key: string, field: string, value: string, ttlMs: number): Promise<number>
@@ -119,7 +120,7 @@ export class RedisStore implements AuthStore {
     this.#maxEphemeral = settings.maxEphemeral
     this.#readyTimeoutMs = settings.readyTimeoutMs
     this.#startOffline = settings.startOffline
-    const { client, owned } = openClient(connection)
+    const { client, owned, restartOnEnd } = openClient(connection)
     this.client = client as unknown as RedisClient
     this.#io = client
     this.#owned = owned
@@ -141,6 +142,7 @@ export class RedisStore implements AuthStore {
     this.#channel = `${keyPrefix}revocations`
     // An unhandled 'error' event would crash the process; failures surface as command errors (503).
     if (owned) client.on('error', () => {})
+    if (restartOnEnd) client.on('end', () => { this.#restart() })
     this.#subscribe(settings.staleAfter)
   }
 
@@ -342,6 +344,13 @@ export class RedisStore implements AuthStore {
   /** The leading arguments of every ephemeral script: the index's two keys, now, the bound. */
   #ephemeral ([ranks, values]: [string, string]): [string, string, number, number] {
     return [ranks, values, Date.now(), this.#maxEphemeral]
+  }
+
+  /** Starts the client again when it ended on its own (see openClient): requests answer 503 meanwhile. */
+  #restart (): void {
+    setTimeout(() => {
+      if (!this.#closed && this.#io.status === 'end') this.#io.connect().catch(() => {})
+    }, RESTART_DELAY_MS).unref()
   }
 
   #notify (userId: string | null): void {
