@@ -2,7 +2,7 @@
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import jwtAuth, { type AuthEvent, type JwtAuthOptions } from '../lib/index.js'
+import jwtAuth, { type AuthEvent, type AuthStore, type JwtAuthOptions } from '../lib/index.js'
 import { reauthenticationVerifiers, type CodeVerifier } from '../lib/tokens/authentication.js'
 import { bearer, decodePart, SECRET, STORE_FACTORIES, type AnyStore } from './helpers/app.js'
 import { fakeClock } from './helpers/clock.js'
@@ -322,4 +322,23 @@ t.test('the route option, the rate limit, and Swagger', async (t) => {
   t.same(operation.security, [{ bearerAuth: [] }])
   t.match(operation.requestBody, { content: { 'application/json': { schema: { properties: { password: { type: 'string' }, code: { type: 'string' } } } } } })
   await documented.close()
+})
+
+// Issue 20's rule (a token without a record is a reuse only when its family rotated past it) must hold after a
+// reauthentication too: the new pair's generation goes on above the family's, so a rotation of it that a failover
+// loses is unknown, not a theft that ends the session.
+t.test('the new pair goes on above the family\'s generation: its lost rotation is unknown, not a reuse', async (t) => {
+  const app = await reauthApp(t, { routes: { lockout: false } })
+  let pair = await app.jwtAuth.issue({ id: 1 })
+  for (let i = 0; i < 3; i++) pair = await app.jwtAuth.refresh(pair.refreshToken)
+  t.equal(claimsOf(pair.refreshToken).gen, 3)
+  const again = (await reauth(app, pair.accessToken, { password: PASSWORDS.alice })).json()
+  t.ok((claimsOf(again.refresh_token).gen as number) > 3, 'past every generation the family had')
+  const next = await app.jwtAuth.refresh(again.refresh_token)
+  const { fam, jti } = claimsOf(next.refreshToken) as { fam: string, jti: string }
+  await (app.jwtAuth.store as AuthStore).refreshTokens.discard(fam, jti)
+  app.events.length = 0
+  await t.rejects(app.jwtAuth.refresh(next.refreshToken), { code: 'FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN' })
+  t.same(app.events.map((event) => event.type), ['refresh.unknown'], 'no refresh.reuse')
+  t.equal((await get(app, '/auth/me', next.accessToken)).statusCode, 200, 'the session goes on')
 })

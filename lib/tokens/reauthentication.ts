@@ -28,11 +28,15 @@ export function createReauthentication (store: ResolvedStore, sessions: LoginSes
   ): Promise<TokenPair> {
     const { sub, fam } = caller
     const session = await sessions.current(sub, fam)
+    // Above every generation the family had: a later rotation of the new pair that a failover loses is then told
+    // apart from a reuse (a store that keeps no generations answers Infinity: every missing record is a reuse).
+    const familyGeneration = await store.refreshTokens.generation(fam)
+    const generation = Number.isSafeInteger(familyGeneration) ? familyGeneration + 1 : 0
     const pair = await sessions.issue(user, { ...carriedOptions(caller), metadata }, {
       reservation: { fam, jti: randomUUID() },
       csrfHash,
       proofs,
-      continues: { epoch: caller.ep, createdAt: session?.createdAt, generation: 0 }
+      continues: { epoch: caller.ep, createdAt: session?.createdAt, generation }
     })
     // Ended while the proofs were checked (a logout, a revokeAll): the new pair carries the caller's family and epoch,
     // so it is revoked already; the session leaves the index it was just put back in.
