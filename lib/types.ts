@@ -114,10 +114,13 @@ export interface IssueOptions {
   scope?: string | readonly string[]
   /**
    * How your own login checked the user, as RFC 8176 methods (`['pwd']`, `['pwd', 'otp']`): the `amr` claim, and the
-   * `acr` the `acr` option gives them. Default none.
+   * `acr` the `acr` option gives them. Default none (see `authTime`).
    */
   amr?: readonly string[]
-  /** When the user authenticated (the `auth_time` claim); default now. Not in the future. */
+  /**
+   * When the user authenticated (the `auth_time` claim); not in the future. Default now when `amr` is given; with
+   * neither, the pair carries no `amr`, `auth_time` or `acr` and meets no step-up requirement.
+   */
   authTime?: Date
 }
 

@@ -50,12 +50,14 @@ for (const { name, create } of STORE_FACTORIES) {
   })
 }
 
-t.test('issue: auth_time now and no amr by default; amr, authTime and the acr they give when told', async (t) => {
+t.test('issue: no authentication claims by default; amr, authTime and the acr they give when told', async (t) => {
   const app = await buildApp(undefined, { options: { acr: ACR } })
   t.teardown(() => app.close())
   const plain = claimsOf((await app.jwtAuth.issue({ id: 1 })).accessToken)
-  t.equal(plain.auth_time, seconds())
+  t.notOk('auth_time' in plain, 'nothing told, no auth_time: a pair minted for another reason is no fresh login')
   t.notOk('amr' in plain)
+  t.equal(claimsOf((await app.jwtAuth.issue({ id: 1 }, { amr: ['pwd'] })).accessToken).auth_time, seconds(),
+    'amr alone: authenticated now')
   t.notOk('acr' in plain, 'no proof, no level')
 
   const at = new Date(Date.now() - 3_600_000)

@@ -186,7 +186,7 @@ t.test('clockTolerance: an auth_time a little past max_age, or a little ahead, p
   const app = await stepUpApp(t, { clockTolerance: 30 })
   const ahead = craftToken(ACCESS_HEADER, accessClaims({ jti: randomUUID(), auth_time: seconds() + 20 }))
   t.equal((await get(app, '/recent', ahead)).statusCode, 200)
-  const { accessToken } = await app.jwtAuth.issue({ id: 1 })
+  const { accessToken } = await app.jwtAuth.issue({ id: 1 }, { amr: ['pwd'] })
   clock.now += 325_000
   t.equal((await get(app, '/recent', accessToken)).statusCode, 200)
   clock.now += 10_000

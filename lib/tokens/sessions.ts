@@ -132,8 +132,12 @@ function checkClaims (claims: Record<string, unknown> | undefined): void {
   }
 }
 
-/** The proofs `issue` is told of: `options.amr` (RFC 8176 values, default none) and `options.authTime` (default now). */
-function proofsOfOptions ({ amr = [], authTime }: IssueOptions, clockTolerance: number): Proofs {
+/** The proofs `issue` is told of: `options.amr` (RFC 8176 values) and `options.authTime` (now when only `amr` is given); none when neither is. */
+function proofsOfOptions ({ amr, authTime }: IssueOptions, clockTolerance: number): Proofs | null {
+  // Nothing stated, nothing claimed: a pair minted for another reason (a legacy token traded, an app's own refresh)
+  // must not look like a fresh authentication to authorize({ maxAge }).
+  if (amr === undefined && authTime === undefined) return null
+  if (amr === undefined) amr = []
   if (!Array.isArray(amr) || !amr.every(isScopeToken)) {
     throw new TypeError('issue: options.amr must be an array of RFC 8176 method names, such as [\'pwd\', \'otp\']')
   }
