@@ -132,7 +132,10 @@ function checkClaims (claims: Record<string, unknown> | undefined): void {
   }
 }
 
-/** The proofs `issue` is told of: `amr` (RFC 8176 values) and `authTime` (now when only `amr` is given); none without either. */
+/**
+ * The proofs `issue` is told of: `amr` (RFC 8176 values) and `authTime` (now when only `amr` is given); none
+ * without either.
+ */
 function proofsOfOptions ({ amr, authTime }: IssueOptions, clockTolerance: number): Proofs | null {
   // Nothing stated, nothing claimed: a pair minted for another reason (a legacy token traded, an app's own refresh)
   // must not look like a fresh authentication to authorize({ maxAge }).
