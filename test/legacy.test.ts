@@ -224,3 +224,30 @@ t.test('legacy options are checked at register', async (t) => {
   }, { message: /legacy\.publicKey is a secret key, which ES256 cannot use/ })
   await app.close()
 })
+
+// Found by an attack review: the old set-up's tokens went through none of this plugin's proofs, so whatever
+// auth_time, amr or acr they carry, they never meet a step-up requirement.
+t.test('a legacy token never meets a step-up requirement, whatever it claims', async (t) => {
+  const old = await oldSetUp(t)
+  const app = Fastify()
+  await app.register(jwtAuth, {
+    secret: SECRET,
+    acr: [{ value: 'mfa', amr: ['pwd', 'otp'] }],
+    users: { findById: async (id: string) => USERS.find((user) => String(user.id) === id) ?? null },
+    legacy: { secret: OLD_SECRET, algorithms: ['HS256'], until: NEXT_YEAR }
+  } as JwtAuthOptions)
+  app.get('/plain', { onRequest: app.authenticate }, async () => 'ok')
+  for (const [path, requirement] of [['/recent', { maxAge: '5m' }], ['/otp', { amr: ['otp'] }], ['/mfa', { acr: 'mfa' }]] as const) {
+    app.get(path, { onRequest: app.authorize(requirement) }, async () => 'ok')
+  }
+  await app.ready()
+  t.teardown(() => app.close())
+  const now = Math.floor(Date.now() / 1000)
+  const token = old.jwt.sign({ sub: String(USERS[0]!.id), roles: ['user'], auth_time: now, amr: ['pwd', 'otp'], acr: 'mfa' })
+  t.equal((await app.inject({ url: '/plain', headers: bearer(token) })).statusCode, 200, 'it still authenticates')
+  for (const path of ['/recent', '/otp', '/mfa']) {
+    const answer = await app.inject({ url: path, headers: bearer(token) })
+    t.equal(answer.statusCode, 401, path)
+    t.match(answer.headers['www-authenticate'], /error="insufficient_user_authentication"/)
+  }
+})

@@ -110,6 +110,8 @@ export function createStepUpCheck (stepUp: CheckedStepUp, all: boolean, config: 
     Object.assign(new InsufficientUserAuthenticationError(description), challenge)
 
   return function check (auth: AuthContext): Error | undefined {
+    // An old set-up's tokens went through none of this plugin's proofs: whatever they claim, a login is needed.
+    if (auth.issuer === 'legacy') return fail('A new login is required')
     // The strongest demand first: the new authentication it asks for is recent too.
     if (acr !== undefined && !levelMet(auth)) return fail('A different authentication level is required')
     if (amr !== undefined && !methodsMet(auth)) {
