@@ -8,6 +8,9 @@ import { fakeClock } from './helpers/clock.js'
 import { CAPTCHA_TEXT, fixedCaptcha } from './helpers/routes-app.js'
 import { eventually } from './helpers/eventually.js'
 
+// Every flow on four stores, argon2 on each password: more than tap's default per file on a busy machine.
+t.setTimeout(180_000)
+
 const NEW_PASSWORD = 'new-password-2'
 const RESET_INVALID = 'FST_JWT_AUTH_RESET_TOKEN_INVALID'
 const VERIFY_INVALID = 'FST_JWT_AUTH_VERIFICATION_TOKEN_INVALID'

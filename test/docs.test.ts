@@ -25,6 +25,8 @@ import { childEnv, freePort, stop, waitForHttp } from './helpers/example-server.
 const root = fileURLToPath(new URL('..', import.meta.url))
 const README_MAX_LINES = 300
 const RUN_TIMEOUT_MS = 60_000
+// Compiling every block and running the runnable ones, one after the other: more than tap's default on a busy machine.
+t.setTimeout(240_000)
 const LANGUAGES = new Set(['ts', 'mts', 'cts', 'js', 'mjs', 'cjs', 'sh', 'json', 'text'])
 const CODE = new Set(['ts', 'mts', 'cts', 'js', 'mjs', 'cjs'])
 const WORDS = /^(fragment|prelude|run|commonjs|server|client|walkthrough|file=[\w.-]+)$/

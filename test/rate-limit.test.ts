@@ -32,7 +32,8 @@ t.test('the credential routes are strict: 10 a minute, then 429 with Retry-After
   t.same(seen, [...Array(10).fill(401), 429])
   const limited = await login(app, 'alice', PASSWORDS.alice, {})
   t.equal(limited.statusCode, 429, 'the right password too: the bucket is per client, not per name')
-  t.equal(limited.headers['retry-after'], '60')
+  // The window's rest, in whole seconds: the eleven logins (argon2 each) may take a second on a busy machine.
+  t.ok(['59', '60'].includes(String(limited.headers['retry-after'])), `Retry-After ${limited.headers['retry-after']}`)
   t.equal(limited.headers['x-ratelimit-limit'], '10')
   t.equal((await refresh(app)).statusCode, 401, 'refresh is not starved by the logins')
 })
