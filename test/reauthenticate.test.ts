@@ -234,6 +234,21 @@ t.test('sessions of earlier versions (no head in the index) or gone from it stil
   t.equal((await reauth(app, old.accessToken, { password: PASSWORDS.alice })).statusCode, 200)
   t.equal((await refresh(app, old.refreshToken)).statusCode, 200, 'its refresh token, unknown to the index, is not spent')
 
+  // Its latest refresh token gone (expired, discarded): the new one is created beside nothing.
+  const lost = await app.jwtAuth.issue({ id: 1 })
+  const lostFam = claimsOf(lost.accessToken).fam as string
+  await (app.jwtAuth.store as { refreshTokens: { discard: (family: string, jti: string) => Promise<void> } }).refreshTokens.discard(lostFam, claimsOf(lost.refreshToken).jti as string)
+  const afterLoss = await reauth(app, lost.accessToken, { password: PASSWORDS.alice })
+  t.equal(afterLoss.statusCode, 200)
+  t.equal((await refresh(app, afterLoss.json().refresh_token)).statusCode, 200)
+
+  // A record the plugin did not write (a store tampered with): replaced all the same.
+  const tampered = await app.jwtAuth.issue({ id: 1 })
+  const tamperedFam = claimsOf(tampered.accessToken).fam as string
+  await (app.jwtAuth.store as { refreshTokens: { create: (...args: unknown[]) => Promise<void> } }).refreshTokens.create(tamperedFam, claimsOf(tampered.refreshToken).jti, 'not json', 3600)
+  t.equal((await reauth(app, tampered.accessToken, { password: PASSWORDS.alice })).statusCode, 200)
+  t.equal((await refresh(app, tampered.refreshToken)).json().code, 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED', 'spent all the same')
+
   const gone = await app.jwtAuth.issue({ id: 1 })
   await store.sessions.remove('1', claimsOf(gone.accessToken).fam as string)
   const response = await reauth(app, gone.accessToken, { password: PASSWORDS.alice })
