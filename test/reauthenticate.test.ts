@@ -2,7 +2,7 @@
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import jwtAuth, { type AuthEvent, type AuthStore, type JwtAuthOptions } from '../lib/index.js'
+import jwtAuth, { memoryStore, type AuthEvent, type AuthStore, type JwtAuthOptions } from '../lib/index.js'
 import { reauthenticationVerifiers, type CodeVerifier } from '../lib/tokens/authentication.js'
 import { bearer, decodePart, SECRET, STORE_FACTORIES, type AnyStore } from './helpers/app.js'
 import { fakeClock } from './helpers/clock.js'
@@ -356,4 +356,17 @@ t.test('the new pair goes on above the family\'s generation: its lost rotation i
   await t.rejects(app.jwtAuth.refresh(next.refreshToken), { code: 'FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN' })
   t.same(app.events.map((event) => event.type), ['refresh.unknown'], 'no refresh.reuse')
   t.equal((await get(app, '/auth/me', next.accessToken)).statusCode, 200, 'the session goes on')
+})
+
+t.test('a store without generation: the new pair starts again at 0, the spent token is still a reuse', async (t) => {
+  const memory = memoryStore()
+  const { generation, ...refreshTokens } = memory.refreshTokens
+  t.type(generation, 'function')
+  const store: AuthStore = { ...memory, refreshTokens, close: () => memory.close() }
+  t.teardown(() => memory.close())
+  const app = await reauthApp(t, { store, routes: { lockout: false } })
+  const login = await app.jwtAuth.refresh((await app.jwtAuth.issue({ id: 1 })).refreshToken)
+  const again = (await reauth(app, login.accessToken, { password: PASSWORDS.alice })).json()
+  t.equal(claimsOf(again.refresh_token).gen, 0)
+  t.equal((await refresh(app, login.refreshToken)).json().code, 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED')
 })

@@ -36,9 +36,9 @@ export function createReauthentication (store: ResolvedStore, sessions: LoginSes
 
   /**
    * Stores the new record in place of the session's latest token, in one atomic rotation (strict: no grace), at
-   * `generation` (past the token's), so that the spent token is behind its family. When the head is not live any more (a refresh
-   * spent it just before, it expired) or unknown (a session of an earlier version), the new record is created
-   * beside whatever is left, which keeps its older authentication.
+   * `generation` (past the token's), so that the spent token is behind its family. When the head is not live any
+   * more (a refresh spent it just before, it expired) or unknown (a session of an earlier version), the new record is
+   * created beside whatever is left, which keeps its older authentication.
    */
   function replacing (head: Head | undefined, generation: number): RecordWriter {
     return async (family, jti, record, ttlSeconds) => {
@@ -54,7 +54,7 @@ export function createReauthentication (store: ResolvedStore, sessions: LoginSes
           successor: '{}',
           ttlSeconds,
           graceSeconds: 0,
-          generation: head!.generation + 1
+          generation
         })
       if (before?.state !== 'live') await refreshTokens.create(family, jti, record, ttlSeconds)
     }
