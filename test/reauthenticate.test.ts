@@ -2,7 +2,7 @@
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import jwtAuth, { type AuthEvent, type AuthStore, type JwtAuthOptions } from '../lib/index.js'
+import jwtAuth, { memoryStore, type AuthEvent, type AuthStore, type JwtAuthOptions } from '../lib/index.js'
 import { reauthenticationVerifiers, type CodeVerifier } from '../lib/tokens/authentication.js'
 import { bearer, decodePart, SECRET, STORE_FACTORIES, type AnyStore } from './helpers/app.js'
 import { fakeClock } from './helpers/clock.js'
@@ -234,6 +234,21 @@ t.test('sessions of earlier versions (no head in the index) or gone from it stil
   t.equal((await reauth(app, old.accessToken, { password: PASSWORDS.alice })).statusCode, 200)
   t.equal((await refresh(app, old.refreshToken)).statusCode, 200, 'its refresh token, unknown to the index, is not spent')
 
+  // Its latest refresh token gone (expired, discarded): the new one is created beside nothing.
+  const lost = await app.jwtAuth.issue({ id: 1 })
+  const lostFam = claimsOf(lost.accessToken).fam as string
+  await (app.jwtAuth.store as { refreshTokens: { discard: (family: string, jti: string) => Promise<void> } }).refreshTokens.discard(lostFam, claimsOf(lost.refreshToken).jti as string)
+  const afterLoss = await reauth(app, lost.accessToken, { password: PASSWORDS.alice })
+  t.equal(afterLoss.statusCode, 200)
+  t.equal((await refresh(app, afterLoss.json().refresh_token)).statusCode, 200)
+
+  // A record the plugin did not write (a store tampered with): replaced all the same.
+  const tampered = await app.jwtAuth.issue({ id: 1 })
+  const tamperedFam = claimsOf(tampered.accessToken).fam as string
+  await (app.jwtAuth.store as { refreshTokens: { create: (...args: unknown[]) => Promise<void> } }).refreshTokens.create(tamperedFam, claimsOf(tampered.refreshToken).jti, 'not json', 3600)
+  t.equal((await reauth(app, tampered.accessToken, { password: PASSWORDS.alice })).statusCode, 200)
+  t.equal((await refresh(app, tampered.refreshToken)).json().code, 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED', 'spent all the same')
+
   const gone = await app.jwtAuth.issue({ id: 1 })
   await store.sessions.remove('1', claimsOf(gone.accessToken).fam as string)
   const response = await reauth(app, gone.accessToken, { password: PASSWORDS.alice })
@@ -341,4 +356,17 @@ t.test('the new pair goes on above the family\'s generation: its lost rotation i
   await t.rejects(app.jwtAuth.refresh(next.refreshToken), { code: 'FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN' })
   t.same(app.events.map((event) => event.type), ['refresh.unknown'], 'no refresh.reuse')
   t.equal((await get(app, '/auth/me', next.accessToken)).statusCode, 200, 'the session goes on')
+})
+
+t.test('a store without generation: the new pair starts again at 0, the spent token is still a reuse', async (t) => {
+  const memory = memoryStore()
+  const { generation, ...refreshTokens } = memory.refreshTokens
+  t.type(generation, 'function')
+  const store: AuthStore = { ...memory, refreshTokens, close: () => memory.close() }
+  t.teardown(() => memory.close())
+  const app = await reauthApp(t, { store, routes: { lockout: false } })
+  const login = await app.jwtAuth.refresh((await app.jwtAuth.issue({ id: 1 })).refreshToken)
+  const again = (await reauth(app, login.accessToken, { password: PASSWORDS.alice })).json()
+  t.equal(claimsOf(again.refresh_token).gen, 0)
+  t.equal((await refresh(app, login.refreshToken)).json().code, 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED')
 })

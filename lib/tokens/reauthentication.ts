@@ -4,12 +4,20 @@ import type { ResolvedStore } from '../stores/resolve.js'
 import type { AccessTokenClaims, IssuableUser, SessionMetadata, TokenPair } from '../types.js'
 import type { Proofs } from './authentication.js'
 import type { Revocation } from './revocation.js'
-import { carriedOptions, type LoginSessions } from './sessions.js'
+import { carriedOptions, type Head, type LoginSessions, type RecordWriter, type RefreshRecord } from './sessions.js'
 
 /** What the route adds to a reauthentication: the CSRF binding of a cookie session, the request's details. */
 export interface ReauthenticationExtras {
   csrfHash?: string | undefined
   metadata?: SessionMetadata | undefined
+}
+
+function parentOf (record: string): string | undefined {
+  try {
+    return (JSON.parse(record) as Partial<RefreshRecord> | null)?.parent
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -18,25 +26,56 @@ export interface ReauthenticationExtras {
  * caller's revocation epoch stays (a revokeAll since the caller's token was issued ends the new pair too).
  *
  * What happens to the session's earlier tokens is what a refresh rotation does, without its grace: the previous
- * refresh token (the session's latest, as the session index knows it) is spent at once, so presenting it later is a
- * reuse that revokes the session; no grace window hands the fresh authentication to whoever holds it. The earlier
- * access tokens are not called back (as after a rotation): they keep their older `auth_time` until they expire.
+ * refresh token (the session's latest, as the session index knows it) is spent by a rotation to the new one, so
+ * presenting it later is a reuse that revokes the session; no grace window hands the fresh authentication to
+ * whoever holds it. The earlier access tokens are not called back (as after a rotation): they keep their older
+ * `auth_time` until they expire.
  */
 export function createReauthentication (store: ResolvedStore, sessions: LoginSessions, revocation: Revocation) {
+  const { refreshTokens } = store
+
+  /**
+   * Stores the new record in place of the session's latest token, in one atomic rotation (strict: no grace), at
+   * `generation` (past the token's), so that the spent token is behind its family. When the head is not live any
+   * more (a refresh spent it just before, it expired) or unknown (a session of an earlier version), the new record is
+   * created beside whatever is left, which keeps its older authentication.
+   */
+  function replacing (head: Head | undefined, generation: number): RecordWriter {
+    return async (family, jti, record, ttlSeconds) => {
+      const found = head === undefined ? null : await refreshTokens.find(family, head.jti)
+      // Its parent's grace ends too, as with any rotation. Spent meanwhile by a refresh: the rotation says so.
+      const before = found?.state !== 'live'
+        ? null
+        : await refreshTokens.rotate({
+          family,
+          jti: head!.jti,
+          parent: parentOf(found.record),
+          next: { jti, record },
+          successor: '{}',
+          ttlSeconds,
+          graceSeconds: 0,
+          generation
+        })
+      if (before?.state !== 'live') await refreshTokens.create(family, jti, record, ttlSeconds)
+    }
+  }
+
   return async function reauthenticate (
     user: IssuableUser, caller: AccessTokenClaims, proofs: Proofs, { csrfHash, metadata }: ReauthenticationExtras = {}
   ): Promise<TokenPair> {
     const { sub, fam } = caller
     const session = await sessions.current(sub, fam)
-    // Above every generation the family had: a later rotation of the new pair that a failover loses is then told
-    // apart from a reuse (a store that keeps no generations answers Infinity: every missing record is a reuse).
-    const familyGeneration = await store.refreshTokens.generation(fam)
-    const generation = Number.isSafeInteger(familyGeneration) ? familyGeneration + 1 : 0
+    // Above every generation the family had, its latest token's included: that token, spent by this rotation, is
+    // then behind its family (a reuse), and a later rotation of the new pair that a failover loses is told apart
+    // from a reuse. A store that keeps no generations answers MAX_SAFE_INTEGER: every missing record is a reuse.
+    const known = Math.max(await store.refreshTokens.generation(fam), session?.head?.generation ?? 0)
+    const generation = Number.isSafeInteger(known + 1) ? known + 1 : 0
     const pair = await sessions.issue(user, { ...carriedOptions(caller), metadata }, {
       reservation: { fam, jti: randomUUID() },
       csrfHash,
       proofs,
-      continues: { epoch: caller.ep, createdAt: session?.createdAt, generation }
+      continues: { epoch: caller.ep, createdAt: session?.createdAt, generation },
+      writeRecord: replacing(session?.head, generation)
     })
     // Ended while the proofs were checked (a logout, a revokeAll): the new pair carries the caller's family and epoch,
     // so it is revoked already; the session leaves the index it was just put back in.
@@ -44,9 +83,6 @@ export function createReauthentication (store: ResolvedStore, sessions: LoginSes
       await revocation.revokeFamily(fam, sub)
       throw new TokenRevokedError()
     }
-    // After the new pair exists: a failure here leaves the old token live, never the session without one. A refresh
-    // that spent the old token just before keeps its own successor (with the older authentication).
-    if (session?.head !== undefined) await store.refreshTokens.discard(fam, session.head)
     return pair
   }
 }

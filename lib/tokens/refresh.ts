@@ -118,7 +118,8 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
     if (before === null) return missing(claims, metadata)
     // Another refresh spent it between find and rotate: it won, this one gets its pair.
     if (before.state === 'spent') return { pair: await replay(before.successor, claims), claims }
-    await sessions.record(claims.sub, claims.fam, record.createdAt, metadata, next.refresh.jti as string)
+    const head = { jti: next.refresh.jti as string, generation }
+    await sessions.record(claims.sub, claims.fam, record.createdAt, metadata, head)
     return { pair: pairs.sign(next), claims }
   }
 

@@ -30,9 +30,15 @@ interface SessionRecord {
   expiresAt: number
   ip?: string
   userAgent?: string
-  /** The id (jti) of the session's latest refresh token: what a reauthentication spends. Absent from sessions of earlier versions. */
-  head?: string
+  /** The session's latest refresh token: what a reauthentication spends. Absent from sessions of earlier versions. */
+  head?: Head
 }
+
+/** A session's latest refresh token: its id (`jti`) and its place in the family (`gen`). */
+export interface Head { jti: string, generation: number }
+
+/** How `issue` stores the new pair's refresh record: `refreshTokens.create`, unless told otherwise. */
+export type RecordWriter = (family: string, jti: string, record: string, ttlSeconds: number) => Promise<void>
 
 /** The session a new pair continues (a reauthentication): what it keeps of it. */
 export interface Continuation {
@@ -60,6 +66,8 @@ export interface LoginExtras {
   proofs?: Proofs | null | undefined
   /** With `reservation` (its family): the session this pair continues, instead of a new login's epoch and start. */
   continues?: Continuation | undefined
+  /** Stores the refresh record instead of `refreshTokens.create` (a reauthentication spends the previous token). */
+  writeRecord?: RecordWriter | undefined
 }
 
 // A reservation is used within one request: long enough for a slow users.create.
@@ -162,9 +170,9 @@ export function createLoginSessions (
 ) {
   const indexTtl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
 
-  /** Records (or refreshes) a session in the user's index; `head`: the id of its latest refresh token. */
+  /** Records (or refreshes) a session in the user's index; `head`: its latest refresh token. */
   async function record (
-    sub: string, fam: string, createdAt: number, metadata: SessionMetadata | undefined, head: string
+    sub: string, fam: string, createdAt: number, metadata: SessionMetadata | undefined, head: Head
   ): Promise<void> {
     const now = Date.now()
     const session: SessionRecord = {
@@ -226,8 +234,10 @@ export function createLoginSessions (
       const createdAt = continues?.createdAt ?? Date.now()
       const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: extra }
       // Over the reservation, if any: a write in place needs no room.
-      await store.refreshTokens.create(fam, claims.refresh.jti as string, JSON.stringify(refreshRecord), indexTtl)
-      await record(sub, fam, createdAt, options.metadata, claims.refresh.jti as string)
+      const jti = claims.refresh.jti as string
+      const write: RecordWriter = extras.writeRecord ?? ((...args) => store.refreshTokens.create(...args))
+      await write(fam, jti, JSON.stringify(refreshRecord), indexTtl)
+      await record(sub, fam, createdAt, options.metadata, { jti, generation })
       const pair = pairs.sign(claims)
       if (cookieLogin === undefined) return pair
       const login: CookieLogin = { csrfToken: cookieLogin.token, cookies: config.cookies! }
