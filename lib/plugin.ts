@@ -76,7 +76,8 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   checkCapabilities(store, {
     lockout: config.routes?.lockout != null,
     sendLimit: config.routes === null ? undefined : sendLimitOption(config.routes),
-    userCache: config.userCacheTtl > 0
+    userCache: config.userCacheTtl > 0,
+    mfa: config.mfa !== null
   }, app.log)
 
   const jwt = createJwt(config)
