@@ -139,6 +139,42 @@ export interface PasswordHasher {
   needsRehash (hash: string): boolean
 }
 
+/** A TOTP setup: what the user's authenticator app takes. */
+export interface TotpSetup {
+  /** The secret in base32 (for typing it in). Never log it. */
+  secret: string
+  /** The `otpauth://totp/...` URI. */
+  uri: string
+  /** The URI as a QR code: an SVG data URL. */
+  qr: string
+}
+
+/** Which session a TOTP setup belongs to: the setup and its confirmation name the same one. */
+export interface TotpSetupOptions {
+  /** The session's family id (`request.auth.claims.fam`); none: the user's one setup outside sessions. */
+  familyId?: string
+  /** For the `mfa.enable` event. */
+  metadata?: SessionMetadata
+}
+
+/** `app.jwtAuth.mfa`: second factors, for apps with routes of their own. Each rejects without the `mfa` option. */
+export interface MfaApi {
+  /**
+   * Starts a TOTP setup (a new secret, in use once confirmed; a new setup of the same session replaces it). A user
+   * whose TOTP is on gets `FST_JWT_AUTH_MFA_ALREADY_ENABLED` (409).
+   */
+  setupTotp (userId: string | number, options?: TotpSetupOptions): Promise<TotpSetup>
+  /**
+   * Turns TOTP on with a first code of the setup; resolves to the recovery codes, to show once. A wrong code is
+   * `FST_JWT_AUTH_INVALID_MFA_CODE` (401, the setup stays), no setup `FST_JWT_AUTH_MFA_SETUP_NOT_FOUND` (400).
+   */
+  confirmTotp (userId: string | number, code: string, options?: TotpSetupOptions): Promise<{ recoveryCodes: string[] }>
+  /** Turns TOTP off and forgets the recovery codes (`FST_JWT_AUTH_MFA_NOT_ENABLED`, 409, when it is off). */
+  disable (userId: string | number, metadata?: SessionMetadata): Promise<void>
+  /** New recovery codes in place of the old ones; resolves to them, to show once. */
+  regenerateRecoveryCodes (userId: string | number, metadata?: SessionMetadata): Promise<{ recoveryCodes: string[] }>
+}
+
 /** `app.jwtAuth` */
 export interface JwtAuthApi extends PasswordHasher {
   /** Starts a login session: a new access and refresh token pair in a new family. */
@@ -186,6 +222,8 @@ export interface JwtAuthApi extends PasswordHasher {
   invalidateUser (userId: string | number): Promise<void>
   /** The store in use, as given (or the default memory store). */
   readonly store: AuthStore | KeyValueStore
+  /** Second factors (the `mfa` option). */
+  readonly mfa: MfaApi
 }
 
 declare module 'fastify' {
