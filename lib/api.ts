@@ -19,6 +19,8 @@ import type { ChangePasswordOptions, JwtAuthApi, MfaApi, PasswordHasher, Session
 import { createCredentialCheck } from './users/credentials.js'
 import { createPasswordHasher } from './users/passwords.js'
 import { createMfa, type Mfa } from './factors/mfa.js'
+import { DEFAULT_LOCKOUT } from './config/routes.js'
+import { createLockout } from './routes/lockout.js'
 import type { UserLookup } from './users/user-lookup.js'
 
 export interface ApiParts {
@@ -65,7 +67,19 @@ export function createApi (parts: ApiParts) {
   }
   const passwordFlows = createPasswordFlows(accountDeps)
   const emailVerification = createEmailVerification(accountDeps)
-  const mfa = config.mfa === null ? null : createMfa({ mfa: config.mfa, users: config.users, store, emit, log })
+  const mfa = config.mfa === null
+    ? null
+    : createMfa({
+      mfa: config.mfa,
+      users: config.users,
+      store,
+      emit,
+      log,
+      sessions,
+      epochOf: (sub) => revocation.epochOf(sub),
+      // A lockout of its own, with the logins' numbers (always on: a code is 6 digits).
+      lockout: createLockout(config.routes?.lockout ?? DEFAULT_LOCKOUT, store, 'mfa.')
+    })
 
   const api: JwtAuthApi = {
     ...passwords,
@@ -108,9 +122,11 @@ function mfaApi (mfa: Mfa | null): MfaApi {
     throw new TypeError('app.jwtAuth.mfa needs the mfa option (with the users MFA group)')
   }
   if (mfa === null) {
-    return { setupTotp: off, confirmTotp: off, disable: off, regenerateRecoveryCodes: off }
+    return { setupTotp: off, confirmTotp: off, disable: off, regenerateRecoveryCodes: off, begin: off, verify: off }
   }
   return {
+    begin: (user, metadata = {}) => mfa.secondStep.begin(user, metadata),
+    verify: (mfaToken, proof, metadata = {}) => mfa.secondStep.verify(mfaToken, proof, metadata),
     setupTotp: (userId, options) => mfa.setupTotp(userId, options),
     confirmTotp: (userId, code, options) => mfa.confirmTotp(userId, code, options),
     disable: (userId, metadata) => mfa.disable(userId, metadata),

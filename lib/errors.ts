@@ -139,3 +139,7 @@ export const MfaAlreadyEnabledError = define<'FST_JWT_AUTH_MFA_ALREADY_ENABLED',
 
 export const MfaNotEnabledError = define<'FST_JWT_AUTH_MFA_NOT_ENABLED', 409, [Cause?]>(
   'FST_JWT_AUTH_MFA_NOT_ENABLED', 'TOTP is not on for this account', 409)
+
+export const MfaRequiredError = define<'FST_JWT_AUTH_MFA_REQUIRED', 403, [Cause?]>(
+  'FST_JWT_AUTH_MFA_REQUIRED',
+  'This account logs in with a second factor: use POST /login, then POST /mfa/verify', 403)

@@ -173,6 +173,26 @@ export interface MfaApi {
   disable (userId: string | number, metadata?: SessionMetadata): Promise<void>
   /** New recovery codes in place of the old ones; resolves to them, to show once. */
   regenerateRecoveryCodes (userId: string | number, metadata?: SessionMetadata): Promise<{ recoveryCodes: string[] }>
+  /**
+   * For a login route of your own, after the right password: a user with TOTP on gets `{ mfaToken, methods }`
+   * (answer them instead of tokens: the token works once, for 5 minutes), one without gets null (issue tokens).
+   */
+  begin (user: IssuableUser, metadata?: SessionMetadata): Promise<MfaChallenge | null>
+  /**
+   * The login's second step: spends the mfa_token with a TOTP `code` or a `recoveryCode`, and resolves to the pair
+   * of a new session (`amr` `['pwd', 'otp']`). A wrong code is `FST_JWT_AUTH_INVALID_MFA_CODE` (401, counted by the
+   * account's MFA lockout: 429 `FST_JWT_AUTH_ACCOUNT_LOCKED` past it); a bad, spent or expired token
+   * `FST_JWT_AUTH_MFA_TOKEN_INVALID` (401).
+   */
+  verify (mfaToken: string, proof: { code: string } | { recoveryCode: string }, metadata?: SessionMetadata):
+  Promise<TokenPair>
+}
+
+/** What a login with the right password gets for a user with TOTP on, instead of tokens. */
+export interface MfaChallenge {
+  mfaToken: string
+  /** The second factors this user may give: `totp`, and `recovery_code` while some are left. */
+  methods: Array<'totp' | 'recovery_code'>
 }
 
 /** `app.jwtAuth` */

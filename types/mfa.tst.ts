@@ -2,7 +2,7 @@
 import Fastify from 'fastify'
 import { expect, test } from 'tstyche'
 import jwtAuth, {
-  type JwtAuthUsers, type MfaApi, type MfaOptions, type StoredFactors, type TotpSetup
+  type JwtAuthUsers, type MfaApi, type MfaChallenge, type MfaOptions, type StoredFactors, type TokenPair, type TotpSetup
 } from 'fastify-jwt-auth'
 import { kyselyUsers, sqliteDialect } from 'fastify-jwt-auth/kysely'
 import { totpCode } from 'fastify-jwt-auth/testing'
@@ -40,6 +40,10 @@ test('app.jwtAuth.mfa', () => {
   expect(app.jwtAuth.mfa.confirmTotp).type.not.toBeCallableWith('1', 123456)
   expect(app.jwtAuth.mfa.disable(1)).type.toBe<Promise<void>>()
   expect(app.jwtAuth.mfa.regenerateRecoveryCodes(1)).type.toBe<Promise<{ recoveryCodes: string[] }>>()
+  expect(app.jwtAuth.mfa.begin({ id: 1, roles: ['user'] })).type.toBe<Promise<MfaChallenge | null>>()
+  expect(app.jwtAuth.mfa.verify('token', { code: '123456' })).type.toBe<Promise<TokenPair>>()
+  expect(app.jwtAuth.mfa.verify).type.toBeCallableWith('token', { recoveryCode: 'abcde-fghjk' }, { ip: '::1' })
+  expect(app.jwtAuth.mfa.verify).type.not.toBeCallableWith('token', { totp: '123456' })
 })
 
 test('totpCode: a secret or a URI, at a time', () => {

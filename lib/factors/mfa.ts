@@ -7,9 +7,12 @@ import {
   InvalidMfaCodeError, MfaAlreadyEnabledError, MfaNotEnabledError, MfaSetupNotFoundError, UserNotFoundError
 } from '../errors.js'
 import type { ResolvedStore } from '../stores/resolve.js'
+import type { LoginSessions } from '../tokens/sessions.js'
 import type { SessionMetadata } from '../types.js'
+import { createAttempts } from './attempt.js'
 import { createRecoveryCodes } from './recovery-codes.js'
 import { createSealing } from './sealing.js'
+import { createSecondStep, type FactorLockout } from './second-step.js'
 import { createTotp, type TotpEnrolment } from './totp.js'
 
 export interface MfaDeps {
@@ -18,6 +21,10 @@ export interface MfaDeps {
   store: ResolvedStore
   emit: Emit
   log: FastifyBaseLogger
+  /** For the login's second step: the sessions it starts, the epochs that end its attempts, its lockout. */
+  sessions: LoginSessions
+  epochOf: (userId: string) => Promise<string | undefined>
+  lockout: FactorLockout
 }
 
 /** Which session a setup belongs to (its refresh family), and the user when the caller has it at hand. */
@@ -49,7 +56,7 @@ function labelOf (user: unknown, sub: string): string {
 
 /**
  * Second factors of an account: TOTP enrolment (setup, then confirmation with a first code, which turns it on
- * with its recovery codes), turning it off, new recovery codes. The login's second step is in attempt.ts.
+ * with its recovery codes), turning it off, new recovery codes; the login's second step (second-step.ts).
  */
 export function createMfa (deps: MfaDeps) {
   const { mfa, users, store, emit } = deps
@@ -73,12 +80,13 @@ export function createMfa (deps: MfaDeps) {
 
   /** New recovery codes for the user: shown once, stored hashed. */
   const newCodes = (sub: string) => recoveryCodes.enrol(sub)
+  const secondStep = createSecondStep({
+    ...deps, mfa: { sealing, totp, recoveryCodes, factorsOf }, attempts: createAttempts(store)
+  })
 
   return {
-    sealing,
-    totp,
-    recoveryCodes,
-    factorsOf,
+    /** The login's second step (after the right password). */
+    secondStep,
 
     /**
      * Starts (or starts again) a TOTP setup of the user's session: a new secret, not in use until a code of it

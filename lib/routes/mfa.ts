@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Mfa, SetupContext } from '../factors/mfa.js'
-import { noStore, sessionMetadata, type RoutesContext } from './context.js'
+import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import {
-  errorResponses, recoveryCodesResponse, routeSchema, totpConfirmBody, totpSetupResponse
+  errorResponses, mfaVerifyBody, recoveryCodesResponse, routeSchema, tokenPair, totpConfirmBody, totpSetupResponse
 } from './schemas.js'
+
+interface VerifyBody { mfa_token: string, code?: string, recovery_code?: string }
 
 /** The caller's session, for the setup it starts or confirms: the same session does both. */
 function setupContext (request: FastifyRequest): SetupContext {
@@ -44,7 +46,28 @@ async function enrolmentRoutes (app: FastifyInstance, context: RoutesContext, mf
   })
 }
 
+/** POST /mfa/verify: the login's second step, for the mfa_token of POST /login. */
+async function verifyRoute (app: FastifyInstance, context: RoutesContext, mfa: Mfa): Promise<void> {
+  app.post<{ Body: VerifyBody }>('/mfa/verify', {
+    config: { ...context.routeConfig, public: true },
+    schema: routeSchema({
+      summary: 'Log in with the mfa_token of POST /login and a TOTP code or a recovery code',
+      tags: ['mfa'],
+      body: mfaVerifyBody,
+      response: { 200: tokenPair, ...errorResponses(400, 401, 429, 503) }
+    })
+  }, async (request, reply) => {
+    const { mfa_token: mfaToken, code, recovery_code: recoveryCode } = request.body
+    // The schema lets one of the two through.
+    const proof = code === undefined ? { recoveryCode: recoveryCode! } : { code }
+    const csrf = csrfBinding(context)
+    const pair = await mfa.secondStep.verify(mfaToken, proof, sessionMetadata(request), { csrfHash: csrf.hash })
+    return sendTokens(context, reply, pair, csrf.token)
+  })
+}
+
 export async function mfaRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
   if (context.mfa === null) return
   await enrolmentRoutes(app, context, context.mfa)
+  await verifyRoute(app, context, context.mfa)
 }

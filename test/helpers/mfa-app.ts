@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import jwtAuth, { hashPassword, memoryStore, type AuthEvent, type JwtAuthOptions, type JwtAuthUsers, type StoredFactors } from '../../lib/index.js'
+import { totpCode } from '../../lib/testing.js'
 import { SECRET } from './app.js'
 import type { AnyStore } from './app.js'
 
@@ -9,8 +10,7 @@ export const PASSWORD = 'correct horse battery'
 export interface MfaUser { id: string, username: string, passwordHash: string, roles: string[], email?: string }
 
 /** The users callbacks with the MFA group, over maps: copies out, as a database gives; `factors` is the table. */
-export function mfaUsers (records: MfaUser[]) {
-  const factors = new Map<string, StoredFactors>()
+export function mfaUsers (records: MfaUser[], factors = new Map<string, StoredFactors>()) {
   const copy = <T>(value: T): T => structuredClone(value)
   const factorsOf = (id: string): StoredFactors => factors.get(id) ?? { totp: null, recoveryCodes: [] }
   const users: Required<Pick<JwtAuthUsers, 'findById' | 'findByLogin' | 'updatePasswordHash' | 'findFactors' | 'enableTotp' | 'updateTotp' | 'disableTotp' | 'replaceRecoveryCodes' | 'useRecoveryCode'>> = {
@@ -65,6 +65,10 @@ export interface MfaAppOptions {
   options?: Record<string, unknown>
   routes?: Record<string, unknown>
   records?: MfaUser[]
+  /** The factors table, to share it between apps (instances, or a restart with other keys). */
+  factors?: Map<string, StoredFactors>
+  /** Fastify's logger options. */
+  logger?: Record<string, unknown>
   users?: (users: ReturnType<typeof mfaUsers>['users']) => Record<string, unknown>
   before?: (app: FastifyInstance) => Promise<void>
 }
@@ -72,8 +76,8 @@ export interface MfaAppOptions {
 /** The plugin with its routes and the mfa option; no captcha, no rate limit; events into `app.events`. */
 export async function buildMfaApp (t: { teardown: (fn: () => unknown) => void }, given: MfaAppOptions = {}): Promise<MfaApp> {
   const records = given.records ?? await mfaRecords()
-  const { users, factors } = mfaUsers(records)
-  const app = Fastify() as unknown as MfaApp
+  const { users, factors } = mfaUsers(records, given.factors)
+  const app = Fastify(given.logger === undefined ? {} : { logger: given.logger }) as unknown as MfaApp
   app.events = []
   app.factors = factors
   app.records = records
@@ -113,4 +117,19 @@ export function flakyStore () {
     }
   }
   return Object.assign(store, { failing })
+}
+
+/** Turns TOTP on for the user through the API, with a code of the step before now (now's is left for a login). */
+export async function enrol (app: FastifyInstance, id: string): Promise<{ secret: string, recoveryCodes: string[] }> {
+  const { secret } = await app.jwtAuth.mfa.setupTotp(id)
+  const { recoveryCodes } = await app.jwtAuth.mfa.confirmTotp(id, totpCode(secret, { timestamp: Date.now() - 30_000 }))
+  return { secret, recoveryCodes }
+}
+
+export function loginRequest (app: FastifyInstance, username: string, password = PASSWORD) {
+  return app.inject({ method: 'POST', url: '/auth/login', payload: { username, password } })
+}
+
+export function verifyRequest (app: FastifyInstance, payload: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return app.inject({ method: 'POST', url: '/auth/mfa/verify', payload, headers })
 }

@@ -1,0 +1,143 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Emit } from '../audit/events.js'
+import type { JwtAuthUsers, StoredFactors } from '../config/options.js'
+import { AccountLockedError, InvalidMfaCodeError, MfaTokenInvalidError } from '../errors.js'
+import { nowInSeconds } from '../tokens/authentication.js'
+import { familyOf } from '../tokens/pairs.js'
+import type { LoginExtras, LoginSessions } from '../tokens/sessions.js'
+import type { IssuableUser, MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
+import type { Attempts, PendingAttempt } from './attempt.js'
+import type { RecoveryCodes } from './recovery-codes.js'
+import type { Sealing } from './sealing.js'
+import type { Totp } from './totp.js'
+
+/** The second factor of a login: a TOTP code, or one of the recovery codes. */
+export type MfaProof = { code: string } | { recoveryCode: string }
+
+/** The per-account lockout of the second factor (routes/lockout.ts, under a namespace of its own). */
+export interface FactorLockout {
+  begin (subject: { userId: string }): Promise<{ lastChance: boolean }>
+  failed (subject: { userId: string }): Promise<void>
+  succeeded (subject: { userId: string }): Promise<void>
+}
+
+/** The factors themselves, and the user's as stored. */
+export interface Factors {
+  sealing: Sealing
+  totp: Totp
+  recoveryCodes: RecoveryCodes
+  factorsOf (sub: string): Promise<StoredFactors>
+}
+
+export interface SecondStepDeps {
+  mfa: Factors
+  attempts: Attempts
+  users: JwtAuthUsers
+  lockout: FactorLockout
+  sessions: LoginSessions
+  epochOf: (userId: string) => Promise<string | undefined>
+  emit: Emit
+  log: FastifyBaseLogger
+}
+
+/**
+ * RFC 8176 methods of a login with a second factor: the password, and a one-time password. A recovery code is one
+ * too (RFC 4949's "one-time password": a secret good for one use), of the same strength as a TOTP code against a
+ * guess; the `mfa.recovery_code.used` event tells them apart where that matters.
+ */
+const SECOND_FACTOR_AMR = ['pwd', 'otp'] as const
+
+/**
+ * The login's second step: after the right password, a user with a confirmed factor gets an `mfa_token` (an attempt
+ * in the store's challenges) instead of tokens; `verify` spends it with a code, counting wrong ones toward a
+ * lockout of its own, and issues the pair, its proofs the password and the code.
+ */
+export function createSecondStep (deps: SecondStepDeps) {
+  const { mfa, attempts, users, lockout, sessions, emit, log } = deps
+
+  /** A secret sealed under an older key moves to the first one; a failure to store it fails nothing. */
+  async function reseal (sub: string, sealed: string, plaintext: string): Promise<void> {
+    try {
+      await users.updateTotp!(sub, mfa.sealing.seal(sub, plaintext), { previous: sealed })
+    } catch (error) {
+      log.warn({ err: error, userId: sub }, 'fastify-jwt-auth: could not store the TOTP secret under the new key')
+    }
+  }
+
+  /** Which factor the proof is, when it is right (and spent: a code or recovery code works once); else null. */
+  async function check (sub: string, factors: StoredFactors & { totp: string }, proof: MfaProof) {
+    if ('code' in proof) {
+      const opened = mfa.sealing.open(sub, factors.totp)
+      if (opened === null) {
+        log.error({ userId: sub }, 'fastify-jwt-auth: a TOTP secret does not open with mfa.encryptionKey (its key ' +
+          'is no longer listed?): the user can log in with a recovery code only')
+        return null
+      }
+      if (!await mfa.totp.verify(sub, opened.plaintext, proof.code)) return null
+      if (!opened.current) await reseal(sub, factors.totp, opened.plaintext)
+      return 'totp'
+    }
+    const hash = mfa.recoveryCodes.find(sub, proof.recoveryCode, factors.recoveryCodes)
+    return hash !== undefined && await users.useRecoveryCode!(sub, hash) ? 'recovery_code' : null
+  }
+
+  /** A wrong proof: counted by the lockout (the last allowed one locks), and by the token's own bound. */
+  async function refuse (hash: string, attempt: PendingAttempt, lastChance: boolean, metadata: SessionMetadata) {
+    if (lastChance) {
+      await lockout.failed({ userId: attempt.sub })
+      emit('lockout', { userId: attempt.sub, ...metadata })
+    } else {
+      await attempts.failed(hash, attempt)
+    }
+    return new InvalidMfaCodeError()
+  }
+
+  return {
+    /** After the right password: the challenge for a user with a confirmed factor, null for one without. */
+    async begin (user: IssuableUser, metadata: SessionMetadata): Promise<MfaChallenge | null> {
+      const sub = String(user.id)
+      const factors = await mfa.factorsOf(sub)
+      if (factors.totp === null) return null
+      const mfaToken = await attempts.begin(sub, await deps.epochOf(sub) ?? null, metadata)
+      return { mfaToken, methods: factors.recoveryCodes.length > 0 ? ['totp', 'recovery_code'] : ['totp'] }
+    },
+
+    /** Spends the mfa_token with a code: the pair of a new session. */
+    async verify (mfaToken: unknown, proof: MfaProof, metadata: SessionMetadata, extras: LoginExtras = {}) {
+      const taken = await attempts.take(mfaToken)
+      if (taken === null) throw new MfaTokenInvalidError()
+      const { attempt, hash } = taken
+      const sub = attempt.sub
+      const failure = (reason: string) => emit('mfa.failure', { userId: sub, reason, ...metadata })
+      // A password change or revokeAll since the password was checked: that password no longer logs in.
+      if ((await deps.epochOf(sub) ?? null) !== attempt.epoch) {
+        failure('stale_token')
+        throw new MfaTokenInvalidError()
+      }
+      let lastChance: boolean
+      try {
+        ({ lastChance } = await lockout.begin({ userId: sub }))
+      } catch (error) {
+        if (error instanceof AccountLockedError) failure('locked')
+        throw error
+      }
+      const factors = await mfa.factorsOf(sub)
+      const method = factors.totp === null ? null : await check(sub, factors as StoredFactors & { totp: string }, proof)
+      if (method === null) {
+        failure('code' in proof ? 'wrong_code' : 'wrong_recovery_code')
+        throw await refuse(hash, attempt, lastChance, metadata)
+      }
+      await lockout.succeeded({ userId: sub })
+      const user = await users.findById!(sub) as IssuableUser | null | undefined
+      if (user == null) throw new MfaTokenInvalidError()
+      emit('mfa.success', { userId: sub, ...metadata })
+      if (method === 'recovery_code') emit('mfa.recovery_code.used', { userId: sub, ...metadata })
+      const proofs = { amr: SECOND_FACTOR_AMR, authTime: nowInSeconds() }
+      const pair: TokenPair = await sessions.issue(user, { metadata }, { ...extras, proofs })
+      emit('login.success', { userId: sub, familyId: familyOf(pair), ...metadata })
+      return pair
+    }
+  }
+}
+
+export type SecondStep = ReturnType<typeof createSecondStep>
