@@ -110,7 +110,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   installProtectByDefault(app, config, authenticate)
 
   // Filled in by the features with a proof of their own (a second factor's code): read at each request.
-  const verifiers: ReauthenticationVerifiers = {}
+  const verifiers: ReauthenticationVerifiers = { code: mfa?.secondStep.codeVerifier }
   reauthenticationVerifiers.set(api, verifiers)
   if (config.routes !== null) {
     const account = { credentials, passwordFlows, emailVerification, users, verifiers }

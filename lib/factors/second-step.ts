@@ -2,11 +2,11 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Emit } from '../audit/events.js'
 import type { JwtAuthUsers, StoredFactors } from '../config/options.js'
 import { AccountLockedError, InvalidMfaCodeError, MfaTokenInvalidError } from '../errors.js'
-import { nowInSeconds } from '../tokens/authentication.js'
+import { nowInSeconds, type CodeVerifier } from '../tokens/authentication.js'
 import { familyOf } from '../tokens/pairs.js'
 import type { LoginExtras, LoginSessions } from '../tokens/sessions.js'
 import type { IssuableUser, MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
-import type { Attempts, PendingAttempt } from './attempt.js'
+import type { Attempts } from './attempt.js'
 import type { RecoveryCodes } from './recovery-codes.js'
 import type { Sealing } from './sealing.js'
 import type { Totp } from './totp.js'
@@ -81,15 +81,36 @@ export function createSecondStep (deps: SecondStepDeps) {
     return hash !== undefined && await users.useRecoveryCode!(sub, hash) ? 'recovery_code' : null
   }
 
-  /** A wrong proof: counted by the lockout (the last allowed one locks), and by the token's own bound. */
-  async function refuse (hash: string, attempt: PendingAttempt, lastChance: boolean, metadata: SessionMetadata) {
-    if (lastChance) {
-      await lockout.failed({ userId: attempt.sub })
-      emit('lockout', { userId: attempt.sub, ...metadata })
-    } else {
-      await attempts.failed(hash, attempt)
+  /**
+   * Checks a proof under the account's MFA lockout: the factor it is, or a 401 (a wrong proof, counted: the last
+   * allowed one locks; else `onWrong` runs) or a 429 (locked). Emits the mfa events.
+   */
+  async function prove (sub: string, proof: MfaProof, metadata: SessionMetadata, onWrong: () => Promise<void>) {
+    const emitFor = (type: 'mfa.success' | 'mfa.failure' | 'mfa.recovery_code.used', reason?: string) =>
+      emit(type, { userId: sub, reason, ...metadata })
+    let lastChance: boolean
+    try {
+      ({ lastChance } = await lockout.begin({ userId: sub }))
+    } catch (error) {
+      if (error instanceof AccountLockedError) emitFor('mfa.failure', 'locked')
+      throw error
     }
-    return new InvalidMfaCodeError()
+    const factors = await mfa.factorsOf(sub)
+    const method = factors.totp === null ? null : await check(sub, factors as StoredFactors & { totp: string }, proof)
+    if (method === null) {
+      emitFor('mfa.failure', 'code' in proof ? 'wrong_code' : 'wrong_recovery_code')
+      if (lastChance) {
+        await lockout.failed({ userId: sub })
+        emit('lockout', { userId: sub, ...metadata })
+      } else {
+        await onWrong()
+      }
+      throw new InvalidMfaCodeError()
+    }
+    await lockout.succeeded({ userId: sub })
+    emitFor('mfa.success')
+    if (method === 'recovery_code') emitFor('mfa.recovery_code.used')
+    return method
   }
 
   return {
@@ -108,35 +129,32 @@ export function createSecondStep (deps: SecondStepDeps) {
       if (taken === null) throw new MfaTokenInvalidError()
       const { attempt, hash } = taken
       const sub = attempt.sub
-      const failure = (reason: string) => emit('mfa.failure', { userId: sub, reason, ...metadata })
       // A password change or revokeAll since the password was checked: that password no longer logs in.
       if ((await deps.epochOf(sub) ?? null) !== attempt.epoch) {
-        failure('stale_token')
+        emit('mfa.failure', { userId: sub, reason: 'stale_token', ...metadata })
         throw new MfaTokenInvalidError()
       }
-      let lastChance: boolean
-      try {
-        ({ lastChance } = await lockout.begin({ userId: sub }))
-      } catch (error) {
-        if (error instanceof AccountLockedError) failure('locked')
-        throw error
-      }
-      const factors = await mfa.factorsOf(sub)
-      const method = factors.totp === null ? null : await check(sub, factors as StoredFactors & { totp: string }, proof)
-      if (method === null) {
-        failure('code' in proof ? 'wrong_code' : 'wrong_recovery_code')
-        throw await refuse(hash, attempt, lastChance, metadata)
-      }
-      await lockout.succeeded({ userId: sub })
+      await prove(sub, proof, metadata, () => attempts.failed(hash, attempt))
       const user = await users.findById!(sub) as IssuableUser | null | undefined
       if (user == null) throw new MfaTokenInvalidError()
-      emit('mfa.success', { userId: sub, ...metadata })
-      if (method === 'recovery_code') emit('mfa.recovery_code.used', { userId: sub, ...metadata })
       const proofs = { amr: SECOND_FACTOR_AMR, authTime: nowInSeconds() }
       const pair: TokenPair = await sessions.issue(user, { metadata }, { ...extras, proofs })
       emit('login.success', { userId: sub, familyId: familyOf(pair), ...metadata })
       return pair
-    }
+    },
+
+    /**
+     * POST /reauthenticate's `{ code }` (step-up's CodeVerifier): a TOTP code (digits) or a recovery code of the
+     * logged-in user, counted by the same lockout as the login's second step. Resolves to the methods it proves.
+     */
+    codeVerifier: {
+      async verify (userId: string, code: string, metadata: SessionMetadata): Promise<readonly string[]> {
+        // Digits are a TOTP code; a recovery code has 10 characters.
+        const proof = /^\d{6,8}$/.test(code) ? { code } : { recoveryCode: code }
+        await prove(userId, proof, metadata, async () => {})
+        return ['otp']
+      }
+    } satisfies CodeVerifier
   }
 }
 
