@@ -15,9 +15,12 @@ import type { Pairs } from './tokens/pairs.js'
 import { createRefresh } from './tokens/refresh.js'
 import type { Revocation } from './tokens/revocation.js'
 import type { LoginSessions } from './tokens/sessions.js'
-import type { ChangePasswordOptions, JwtAuthApi, PasswordHasher, SessionMetadata } from './types.js'
+import type { ChangePasswordOptions, JwtAuthApi, MfaApi, PasswordHasher, SessionMetadata } from './types.js'
 import { createCredentialCheck } from './users/credentials.js'
 import { createPasswordHasher } from './users/passwords.js'
+import { createMfa, type Mfa } from './factors/mfa.js'
+import { DEFAULT_LOCKOUT } from './config/routes.js'
+import { createLockout } from './routes/lockout.js'
 import type { UserLookup } from './users/user-lookup.js'
 
 export interface ApiParts {
@@ -64,6 +67,19 @@ export function createApi (parts: ApiParts) {
   }
   const passwordFlows = createPasswordFlows(accountDeps)
   const emailVerification = createEmailVerification(accountDeps)
+  const mfa = config.mfa === null
+    ? null
+    : createMfa({
+      mfa: config.mfa,
+      users: config.users,
+      store,
+      emit,
+      log,
+      sessions,
+      epochOf: (sub) => revocation.epochOf(sub),
+      // A lockout of its own, with the logins' numbers (always on: a code is 6 digits).
+      lockout: createLockout(config.routes?.lockout ?? DEFAULT_LOCKOUT, store, 'mfa.')
+    })
 
   const api: JwtAuthApi = {
     ...passwords,
@@ -94,7 +110,26 @@ export function createApi (parts: ApiParts) {
     requestEmailVerification: (userId) => emailVerification.request(userId),
     verifyEmail: (token, metadata) => emailVerification.verify(token, metadata),
     jwks: () => toJwks(config.signing.kind === 'keys' ? config.signing.keys : []),
-    store: parts.given
+    store: parts.given,
+    mfa: mfaApi(mfa)
   } as JwtAuthApi
-  return { api, credentials, passwordFlows, emailVerification }
+  return { api, credentials, passwordFlows, emailVerification, mfa }
+}
+
+/** `app.jwtAuth.mfa`: each method rejects when the mfa option is off. */
+function mfaApi (mfa: Mfa | null): MfaApi {
+  const off = async (): Promise<never> => {
+    throw new TypeError('app.jwtAuth.mfa needs the mfa option (with the users MFA group)')
+  }
+  if (mfa === null) {
+    return { setupTotp: off, confirmTotp: off, disable: off, regenerateRecoveryCodes: off, begin: off, verify: off }
+  }
+  return {
+    begin: (user, metadata = {}) => mfa.secondStep.begin(user, metadata),
+    verify: (mfaToken, proof, metadata = {}) => mfa.secondStep.verify(mfaToken, proof, metadata),
+    setupTotp: (userId, options) => mfa.setupTotp(userId, options),
+    confirmTotp: (userId, code, options) => mfa.confirmTotp(userId, code, options),
+    disable: (userId, metadata) => mfa.disable(userId, metadata),
+    regenerateRecoveryCodes: (userId, metadata) => mfa.regenerateRecoveryCodes(userId, metadata)
+  }
 }

@@ -121,3 +121,25 @@ export const EarlyRouteError = define<'FST_JWT_AUTH_EARLY_ROUTE', 500, [string, 
   'the route %s was declared on the app before fastify-jwt-auth loaded, so app.authenticate and app.authorize ' +
   'did not exist for it: it answers 500 until it is declared after `await app.register(jwtAuth, ...)` (or in a ' +
   'plugin registered after it), or is marked public with config: { public: true }', 500)
+
+// Second factors (the mfa option). A wrong code and a bad mfa_token are 401s without a bearer challenge: what is
+// wrong is not the access token (as a wrong password at login).
+export const InvalidMfaCodeError = define<'FST_JWT_AUTH_INVALID_MFA_CODE', 401, [Cause?]>(
+  'FST_JWT_AUTH_INVALID_MFA_CODE', 'The code is wrong, expired or already used', 401)
+
+export const MfaTokenInvalidError = define<'FST_JWT_AUTH_MFA_TOKEN_INVALID', 401, [Cause?]>(
+  'FST_JWT_AUTH_MFA_TOKEN_INVALID', 'The MFA token is invalid, used or expired: log in again', 401)
+
+export const MfaSetupNotFoundError = define<'FST_JWT_AUTH_MFA_SETUP_NOT_FOUND', 400, [Cause?]>(
+  'FST_JWT_AUTH_MFA_SETUP_NOT_FOUND',
+  'No TOTP setup of this session to confirm (a setup lasts 10 minutes): start one with POST /mfa/totp/setup', 400)
+
+export const MfaAlreadyEnabledError = define<'FST_JWT_AUTH_MFA_ALREADY_ENABLED', 409, [Cause?]>(
+  'FST_JWT_AUTH_MFA_ALREADY_ENABLED', 'TOTP is already on for this account: turn it off first to set up another', 409)
+
+export const MfaNotEnabledError = define<'FST_JWT_AUTH_MFA_NOT_ENABLED', 409, [Cause?]>(
+  'FST_JWT_AUTH_MFA_NOT_ENABLED', 'TOTP is not on for this account', 409)
+
+export const MfaRequiredError = define<'FST_JWT_AUTH_MFA_REQUIRED', 403, [Cause?]>(
+  'FST_JWT_AUTH_MFA_REQUIRED',
+  'This account logs in with a second factor: use POST /login, then POST /mfa/verify', 403)

@@ -18,7 +18,10 @@ export type {
   AccountMessage, SendAccountMessage, PasswordResetOptions, EmailVerificationOptions, SendLimitOptions
 } from './config/account.js'
 export type { RateLimitOptions, RouteClass, RouteClassLimits } from './config/rate-limit.js'
-export type { JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm } from './config/options.js'
+export type {
+  JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm, StoredFactors
+} from './config/options.js'
+export type { MfaOptions, MfaEncryptionKey, MfaTotpOptions } from './config/mfa.js'
 export type { HmacSecret } from './config/options.js'
 export type { SigningKey, KeyInput, Jwk, AsymmetricAlgorithm } from './tokens/keys.js'
 export type { RefreshTokenClaims, TokenType } from './tokens/jwt.js'

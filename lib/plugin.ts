@@ -76,7 +76,8 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   checkCapabilities(store, {
     lockout: config.routes?.lockout != null,
     sendLimit: config.routes === null ? undefined : sendLimitOption(config.routes),
-    userCache: config.userCacheTtl > 0
+    userCache: config.userCacheTtl > 0,
+    mfa: config.mfa !== null
   }, app.log)
 
   const jwt = createJwt(config)
@@ -96,7 +97,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   authHooks.add(authenticate)
 
   const emit = createEvents(config.onEvent, app.log)
-  const { api, credentials, passwordFlows, emailVerification } = createApi({
+  const { api, credentials, passwordFlows, emailVerification, mfa } = createApi({
     config, store, given, jwt, pairs, revocation, sessions, users, emit, log: app.log
   })
 
@@ -109,11 +110,11 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   installProtectByDefault(app, config, authenticate)
 
   // Filled in by the features with a proof of their own (a second factor's code): read at each request.
-  const verifiers: ReauthenticationVerifiers = {}
+  const verifiers: ReauthenticationVerifiers = { code: mfa?.secondStep.codeVerifier }
   reauthenticationVerifiers.set(api, verifiers)
   if (config.routes !== null) {
     const account = { credentials, passwordFlows, emailVerification, users, verifiers }
-    const parts = { config, api, authenticate, store, sessions, revocation, ...account, emit }
+    const parts = { config, api, authenticate, store, sessions, revocation, ...account, mfa, emit }
     await registerRoutes(app, config.routes, { ...parts, foreign, routeConfig })
   }
 

@@ -7,3 +7,4 @@ export { fakeUsers, type FakeUserRecord, type FakeUsers } from './testing/users.
 export { storeConformance, type StoreConformanceOptions } from './testing/store-conformance.js'
 export { checkStore } from './testing/store-subject.js'
 export { usersConformance, type UsersConformanceOptions } from './testing/users-conformance.js'
+export { totpCode, type TotpCodeOptions } from './testing/totp.js'

@@ -142,6 +142,62 @@ export interface PasswordHasher {
   needsRehash (hash: string): boolean
 }
 
+/** A TOTP setup: what the user's authenticator app takes. */
+export interface TotpSetup {
+  /** The secret in base32 (for typing it in). Never log it. */
+  secret: string
+  /** The `otpauth://totp/...` URI. */
+  uri: string
+  /** The URI as a QR code: an SVG data URL. */
+  qr: string
+}
+
+/** Which session a TOTP setup belongs to: the setup and its confirmation name the same one. */
+export interface TotpSetupOptions {
+  /** The session's family id (`request.auth.claims.fam`); none: the user's one setup outside sessions. */
+  familyId?: string
+  /** For the `mfa.enable` event. */
+  metadata?: SessionMetadata
+}
+
+/** `app.jwtAuth.mfa`: second factors, for apps with routes of their own. Each rejects without the `mfa` option. */
+export interface MfaApi {
+  /**
+   * Starts a TOTP setup (a new secret, in use once confirmed; a new setup of the same session replaces it). A user
+   * whose TOTP is on gets `FST_JWT_AUTH_MFA_ALREADY_ENABLED` (409).
+   */
+  setupTotp (userId: string | number, options?: TotpSetupOptions): Promise<TotpSetup>
+  /**
+   * Turns TOTP on with a first code of the setup; resolves to the recovery codes, to show once. A wrong code is
+   * `FST_JWT_AUTH_INVALID_MFA_CODE` (401, the setup stays), no setup `FST_JWT_AUTH_MFA_SETUP_NOT_FOUND` (400).
+   */
+  confirmTotp (userId: string | number, code: string, options?: TotpSetupOptions): Promise<{ recoveryCodes: string[] }>
+  /** Turns TOTP off and forgets the recovery codes (`FST_JWT_AUTH_MFA_NOT_ENABLED`, 409, when it is off). */
+  disable (userId: string | number, metadata?: SessionMetadata): Promise<void>
+  /** New recovery codes in place of the old ones; resolves to them, to show once. */
+  regenerateRecoveryCodes (userId: string | number, metadata?: SessionMetadata): Promise<{ recoveryCodes: string[] }>
+  /**
+   * For a login route of your own, after the right password: a user with TOTP on gets `{ mfaToken, methods }`
+   * (answer them instead of tokens: the token works once, for 5 minutes), one without gets null (issue tokens).
+   */
+  begin (user: IssuableUser, metadata?: SessionMetadata): Promise<MfaChallenge | null>
+  /**
+   * The login's second step: spends the mfa_token with a TOTP `code` or a `recoveryCode`, and resolves to the pair
+   * of a new session (`amr` `['pwd', 'otp']`). A wrong code is `FST_JWT_AUTH_INVALID_MFA_CODE` (401, counted by the
+   * account's MFA lockout: 429 `FST_JWT_AUTH_ACCOUNT_LOCKED` past it); a bad, spent or expired token
+   * `FST_JWT_AUTH_MFA_TOKEN_INVALID` (401).
+   */
+  verify (mfaToken: string, proof: { code: string } | { recoveryCode: string }, metadata?: SessionMetadata):
+  Promise<TokenPair>
+}
+
+/** What a login with the right password gets for a user with TOTP on, instead of tokens. */
+export interface MfaChallenge {
+  mfaToken: string
+  /** The second factors this user may give: `totp`, and `recovery_code` while some are left. */
+  methods: Array<'totp' | 'recovery_code'>
+}
+
 /** `app.jwtAuth` */
 export interface JwtAuthApi extends PasswordHasher {
   /** Starts a login session: a new access and refresh token pair in a new family. */
@@ -189,6 +245,8 @@ export interface JwtAuthApi extends PasswordHasher {
   invalidateUser (userId: string | number): Promise<void>
   /** The store in use, as given (or the default memory store). */
   readonly store: AuthStore | KeyValueStore
+  /** Second factors (the `mfa` option). */
+  readonly mfa: MfaApi
 }
 
 declare module 'fastify' {

@@ -120,7 +120,7 @@ for (const build of ['esm', 'cjs'] as const) {
       await app.close()
       return { names, before, argon2: loaded('@node-rs/argon2'), bearer: bearer.json(), cookies: cookies.json() }`)
     t.same(result, {
-      names: ['authCookies', 'authHeaders', 'checkStore', 'fakeUsers', 'storeConformance', 'usersConformance'],
+      names: ['authCookies', 'authHeaders', 'checkStore', 'fakeUsers', 'storeConformance', 'totpCode', 'usersConformance'],
       before: { argon2: false, ioredis: false, svgCaptcha: false },
       argon2: true,
       bearer: { id: 1 },

@@ -224,8 +224,9 @@ t.test('migrations: idempotent, per prefix, namespaced, with a down; a table in 
   t.same(await migrateToLatest(db), [], 'nothing left to run')
   t.same((await migrateToLatest(db, { tablePrefix: 'auth_' })).map((result) => result.migrationName), [...MIGRATIONS])
   const tables = (await db.introspection.getTables()).map((table) => table.name).sort()
-  t.same(tables, ['auth_fastify_jwt_auth_migration', 'auth_fastify_jwt_auth_migration_lock', 'auth_users',
-    'fastify_jwt_auth_migration', 'fastify_jwt_auth_migration_lock', 'users'])
+  t.same(tables, ['auth_fastify_jwt_auth_migration', 'auth_fastify_jwt_auth_migration_lock', 'auth_user_recovery_codes',
+    'auth_user_totp', 'auth_users', 'fastify_jwt_auth_migration', 'fastify_jwt_auth_migration_lock',
+    'user_recovery_codes', 'user_totp', 'users'])
   const prefixed = kyselyUsers(db, { tablePrefix: 'auth_' })
   await prefixed.create({ username: 'alice', passwordHash: 'h' })
   t.equal(await kyselyUsers(db).findByLogin('alice'), null, 'the prefixed table is another table')
@@ -236,8 +237,13 @@ t.test('migrations: idempotent, per prefix, namespaced, with a down; a table in 
   })
   t.equal((await migrator.migrateToLatest()).error, undefined)
   t.ok((await db.introspection.getTables()).some((table) => table.name === 'mine_users'))
+  const mine = async () => (await db.introspection.getTables()).map((table) => table.name)
+    .filter((name) => name.startsWith('mine_user')).sort()
+  t.same(await mine(), ['mine_user_recovery_codes', 'mine_user_totp', 'mine_users'])
   t.equal((await migrator.migrateDown()).error, undefined)
-  t.notOk((await db.introspection.getTables()).some((table) => table.name === 'mine_users'), 'down drops it')
+  t.same(await mine(), ['mine_users'], 'the down of 0002 drops its tables only')
+  t.equal((await migrator.migrateDown()).error, undefined)
+  t.same(await mine(), [], 'the down of 0001 drops the users')
 
   await db.schema.createTable('app_users').addColumn('id', 'integer').execute()
   await t.rejects(migrateToLatest(db, { tablePrefix: 'app_' }), { message: /app_users" already exists/ })

@@ -70,9 +70,11 @@ interface Flaws {
   emailKey?: (email: string) => string
   /** A wait between the uniqueness check and the insert. */
   racy?: boolean
-  /** updatePasswordHash ignores previous. */
+  /** updatePasswordHash and updateTotp ignore previous. */
   ignorePrevious?: boolean
 }
+
+interface Factors { totp: string | null, recoveryCodes: string[] }
 
 /**
  * A complete adapter in memory, as the contract asks: copies out, folded unique names, unique addresses in any case,
@@ -82,6 +84,8 @@ function memoryUsers (flaws: Flaws = {}, patch: (table: Record[], users: Require
   const { fold = foldLogin, emailKey = (email: string) => email.toLowerCase(), racy = false } = flaws
   return (): JwtAuthUsers => {
     const table: Record[] = []
+    const factors = new Map<string, Factors>()
+    const factorsOf = (id: string): Factors => factors.get(id) ?? { totp: null, recoveryCodes: [] }
     const byId = (id: string) => table.find((record) => record.id === id)
     const copy = <T>(value: T): T => structuredClone(value)
     const users: Required<JwtAuthUsers> = {
@@ -114,6 +118,30 @@ function memoryUsers (flaws: Flaws = {}, patch: (table: Record[], users: Require
       markEmailVerified: async (id) => {
         const record = byId(id)
         if (record !== undefined) record.emailVerified = true
+      },
+      findFactors: async (id) => copy(factorsOf(id)),
+      enableTotp: async (id, factor) => {
+        const taken = factorsOf(id).totp !== null
+        if (racy) await sleep(1)
+        if (taken) return false
+        factors.set(id, copy(factor))
+        return true
+      },
+      updateTotp: async (id, totp, context) => {
+        const current = factorsOf(id)
+        if (current.totp !== null && (flaws.ignorePrevious === true || current.totp === context.previous)) {
+          factors.set(id, { ...current, totp })
+        }
+      },
+      disableTotp: async (id) => { factors.delete(id) },
+      replaceRecoveryCodes: async (id, recoveryCodes) => { factors.set(id, { ...factorsOf(id), recoveryCodes: [...recoveryCodes] }) },
+      useRecoveryCode: async (id, code) => {
+        const current = factorsOf(id)
+        const has = current.recoveryCodes.includes(code)
+        if (racy) await sleep(1)
+        if (!has) return false
+        factors.set(id, { ...current, recoveryCodes: current.recoveryCodes.filter((other) => other !== code) })
+        return true
       }
     }
     return { ...users, ...patch(table, users) }
@@ -149,7 +177,11 @@ const CHECKS = {
   email: 'email addresses are unique in any case (FST_JWT_AUTH_EMAIL_TAKEN); users without one are many',
   emailRace: 'of concurrent creates with one address, exactly one succeeds; the others are refused',
   hostileNames: 'hostile usernames are stored exactly or refused with a 400; lookups of any string find nothing else',
-  hostileProfile: 'profile fields of every shape round-trip exactly or are refused with a 400'
+  hostileProfile: 'profile fields of every shape round-trip exactly or are refused with a 400',
+  enable: 'enableTotp stores the sealed secret and its codes once; findFactors gives them back exactly',
+  enableRace: 'of concurrent enableTotp calls for one user, exactly one resolves to true',
+  useCode: 'useRecoveryCode spends a code once (once of concurrent uses); another user\'s code is not spent',
+  factorUpdates: 'replaceRecoveryCodes, updateTotp (only over previous) and disableTotp change this user only'
 }
 
 const BROKEN: Array<{ name: string, users: () => JwtAuthUsers, fails: Partial<globalThis.Record<keyof typeof CHECKS, RegExp>> }> = [
@@ -183,12 +215,50 @@ const BROKEN: Array<{ name: string, users: () => JwtAuthUsers, fails: Partial<gl
   {
     name: 'a create that looks, then inserts (not atomic)',
     users: memoryUsers({ racy: true }),
-    fails: { race: /one of \d+ concurrent creates succeeds/, emailRace: /one of \d+ concurrent creates succeeds/ }
+    fails: {
+      race: /one of \d+ concurrent creates succeeds/,
+      emailRace: /one of \d+ concurrent creates succeeds/,
+      enableRace: /one of \d+ enables TOTP/,
+      useCode: /one of \d+ uses spends it/
+    }
   },
   {
-    name: 'an updatePasswordHash that ignores previous',
+    name: 'an updatePasswordHash and an updateTotp that ignore previous',
     users: memoryUsers({ ignorePrevious: true }),
-    fails: { hash: /changes nothing/ }
+    fails: { hash: /changes nothing/, factorUpdates: /over another previous changes nothing/ }
+  },
+  {
+    name: 'recovery codes shared by every user (useRecoveryCode ignores the id)',
+    users: memoryUsers({}, (table, users) => {
+      const shared: string[] = []
+      return {
+        enableTotp: async (id, factor) => { shared.push(...factor.recoveryCodes); return users.enableTotp(id, factor) },
+        useRecoveryCode: async (id, code) => {
+          if (!shared.includes(code)) return false
+          await users.useRecoveryCode(id, code)
+          return true
+        }
+      }
+    }),
+    fails: { useCode: /another user's code: false/ }
+  },
+  {
+    name: 'an enableTotp that replaces a TOTP already on',
+    users: memoryUsers({}, (table, users) => ({
+      enableTotp: async (id, factor) => { await users.disableTotp(id); return users.enableTotp(id, factor) }
+    })),
+    fails: { enable: /a second enableTotp resolves to false/ }
+  },
+  {
+    name: 'a disableTotp that keeps the recovery codes',
+    users: memoryUsers({}, (table, users) => ({
+      disableTotp: async (id) => {
+        const { recoveryCodes } = await users.findFactors(id) as Factors
+        await users.disableTotp(id)
+        await users.replaceRecoveryCodes(id, recoveryCodes)
+      }
+    })),
+    fails: { factorUpdates: /disableTotp forgets both/ }
   },
   {
     name: 'a markEmailVerified that does nothing',
@@ -290,7 +360,9 @@ t.test('options are checked', async (t) => {
   const adapters: Array<[unknown, RegExp]> = [
     [null, /createUsers must give an adapter with findById, findByLogin, create/],
     [{ findById: () => null, findByLogin: () => null }, /with create \(functions\)/],
-    [{ ...createUsers(), updatePasswordHash: 'no' }, /updatePasswordHash must be a function when given/]
+    [{ ...createUsers(), updatePasswordHash: 'no' }, /updatePasswordHash must be a function when given/],
+    [{ ...createUsers(), useRecoveryCode: undefined },
+      /the MFA group is all or none: findFactors, enableTotp, updateTotp, disableTotp, replaceRecoveryCodes given, useRecoveryCode missing/]
   ]
   for (const [adapter, message] of adapters) {
     const failed = await failures({ createUsers: () => adapter as JwtAuthUsers })

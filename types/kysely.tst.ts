@@ -39,7 +39,7 @@ test('migrations: a Kysely MigrationProvider, and migrateToLatest', () => {
   expect(Migrator).type.toBeConstructableWith({ db, provider: kyselyMigrations() })
   expect(migrateToLatest(db)).type.toBe<Promise<KyselyMigrationResult[]>>()
   expect(migrateToLatest).type.not.toBeCallableWith(db, { tablePrefix: 1 })
-  expect(MIGRATIONS).type.toBe<readonly ['fastify-jwt-auth-0001-users']>()
+  expect(MIGRATIONS).type.toBe<readonly ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa']>()
 })
 
 test('sqliteDialect: a path or a database of node:sqlite\'s shape', () => {

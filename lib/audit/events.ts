@@ -9,6 +9,8 @@ export type AuthEventType =
   | 'password.change' | 'password.change.failure' | 'password.reset.request' | 'password.reset'
   | 'password.reset.failure' | 'email.verify' | 'email.verify.failure'
   | 'reauthenticate' | 'reauthenticate.failure'
+  | 'mfa.enable' | 'mfa.disable' | 'mfa.success' | 'mfa.failure' | 'mfa.recovery_code.used'
+  | 'mfa.recovery_codes.regenerate'
 
 /** Why a login failed: for the server's eyes only (the client gets one answer for all). */
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'captcha' | 'locked' | 'email_not_verified'

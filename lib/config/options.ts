@@ -23,6 +23,7 @@ import {
 } from './issuers.js'
 import { resolvePermissions, type PermissionsOption } from './permissions.js'
 import { resolveAcr, type AcrLevel } from './acr.js'
+import { MFA_USER_CALLBACKS, resolveMfa, type MfaOptions, type ResolvedMfa } from './mfa.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
@@ -58,6 +59,35 @@ export interface JwtAuthUsers {
   updatePasswordHash?: (id: string, passwordHash: string, context?: { previous: string }) => MaybePromise<void>
   /** Records that the user proved their email address (POST /email/verify). */
   markEmailVerified?: (id: string) => MaybePromise<void>
+  // The MFA group: all of it when the `mfa` option is on. What it stores is opaque text the plugin makes: the TOTP
+  // secret sealed (AES-256-GCM, under mfa.encryptionKey), each recovery code as a keyed hash. `usersConformance`
+  // (fastify-jwt-auth/testing) checks it.
+  /** The user's second factors as stored; null (or undefined) for an unknown user. */
+  findFactors?: (id: string) => MaybePromise<StoredFactors | null | undefined>
+  /**
+   * Turns on the user's TOTP with its recovery codes, atomically, only when the user has no TOTP: resolves to
+   * false (storing nothing) when one is already on, so that of concurrent confirmations one wins.
+   */
+  enableTotp?: (id: string, factor: { totp: string, recoveryCodes: string[] }) => MaybePromise<boolean>
+  /** Stores the TOTP secret sealed again (under a newer key), only over `previous`. */
+  updateTotp?: (id: string, totp: string, context: { previous: string }) => MaybePromise<void>
+  /** Turns the user's TOTP off and forgets its recovery codes. */
+  disableTotp?: (id: string) => MaybePromise<void>
+  /** Replaces every recovery code of the user with these. */
+  replaceRecoveryCodes?: (id: string, recoveryCodes: string[]) => MaybePromise<void>
+  /**
+   * Spends a recovery code (as stored) of the user, atomically: true for the one call that removed it, false when
+   * the user does not have it (used, or another user's).
+   */
+  useRecoveryCode?: (id: string, recoveryCode: string) => MaybePromise<boolean>
+}
+
+/** A user's second factors, as the `users` MFA group stores them: never a usable secret or code. */
+export interface StoredFactors {
+  /** The TOTP secret, sealed; null when TOTP is off. */
+  totp: string | null
+  /** The unused recovery codes, hashed. */
+  recoveryCodes: string[]
 }
 
 interface CommonOptions {
@@ -118,6 +148,8 @@ interface CommonOptions {
    * ['pwd'] }]`); for `authorize({ acr })`. Default none: tokens carry no `acr`.
    */
   acr?: AcrLevel[]
+  /** Second factors: TOTP and recovery codes (needs the `users` MFA group, which kyselyUsers has). Default off. */
+  mfa?: MfaOptions
 }
 
 /** One HMAC secret of a list (rotation): the first signs, each verifies the tokens carrying its kid. */
@@ -194,6 +226,7 @@ export interface ResolvedOptions {
   legacy: ResolvedLegacy | null
   /** The `acr` levels, strongest first; [] when none. */
   acr: AcrLevel[]
+  mfa: ResolvedMfa | null
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
@@ -201,11 +234,13 @@ const HMAC_SECRET_OPTIONS = ['kid', 'secret', 'algorithm']
 const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
   'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies', 'onEvent',
-  'permissions', 'trustedIssuers', 'legacy', 'acr']
+  'permissions', 'trustedIssuers', 'legacy', 'acr', 'mfa']
 // Access tokens are short-lived (a stolen one cannot be called back before it expires); a day is already long.
 const MAX_ACCESS_TTL = 86_400
 const MAX_REFRESH_TTL = 400 * 86_400
-const USER_CALLBACKS = ['findById', 'findByLogin', 'create', 'updatePasswordHash', 'markEmailVerified'] as const
+const USER_CALLBACKS = [
+  'findById', 'findByLogin', 'create', 'updatePasswordHash', 'markEmailVerified', ...MFA_USER_CALLBACKS
+] as const
 // token68-safe realm: it is put in a quoted-string as is
 const SAFE_REALM = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/
 
@@ -382,7 +417,8 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     permissions: resolvePermissions(options.permissions),
     trustedIssuers: resolveTrustedIssuers(options.trustedIssuers),
     legacy: resolveLegacy(options.legacy),
-    acr: resolveAcr(options.acr)
+    acr: resolveAcr(options.acr),
+    mfa: resolveMfa(options.mfa, users as Record<string, unknown>, issuer ?? realm)
   }
   if (resolved.accessTtl >= resolved.refreshTtl) {
     fail(

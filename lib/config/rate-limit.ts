@@ -9,10 +9,11 @@ import { checkKeys, fail, isObject } from './check.js'
  * - session: what a logged-in client does often (refresh, logout, me).
  * - captcha: a new challenge per login or register attempt.
  * - jwks: the public keys, fetched by other services.
+ * - mfa: the second factor's routes (setup, confirmation, the login's second step, codes): strict.
  */
-export type RouteClass = 'credentials' | 'session' | 'captcha' | 'jwks'
+export type RouteClass = 'credentials' | 'session' | 'captcha' | 'jwks' | 'mfa'
 
-export const ROUTE_CLASSES: readonly RouteClass[] = ['credentials', 'session', 'captcha', 'jwks']
+export const ROUTE_CLASSES: readonly RouteClass[] = ['credentials', 'session', 'captcha', 'jwks', 'mfa']
 
 // @fastify/rate-limit's own option names (its types). `global` and `groupId` are the plugin's to set.
 const LIMIT_OPTIONS = ['max', 'timeWindow', 'hook', 'cache', 'allowList', 'skipOnError', 'ban', 'continueExceeding',
@@ -39,6 +40,8 @@ export interface RateLimitOptions extends Pick<RateLimitPluginOptions, typeof LI
   captcha?: false | RouteClassLimits
   /** the JWKS: default 300 a minute per client. */
   jwks?: false | RouteClassLimits
+  /** the MFA routes (with the mfa option): default 10 a minute per client. */
+  mfa?: false | RouteClassLimits
 }
 
 /** @fastify/rate-limit options of each class; null where a class is not limited. */
@@ -48,7 +51,8 @@ const DEFAULT_LIMITS: Record<RouteClass, RouteClassLimits> = {
   credentials: { max: 10, timeWindow: '1 minute' },
   session: { max: 120, timeWindow: '1 minute' },
   captcha: { max: 30, timeWindow: '1 minute' },
-  jwks: { max: 300, timeWindow: '1 minute' }
+  jwks: { max: 300, timeWindow: '1 minute' },
+  mfa: { max: 10, timeWindow: '1 minute' }
 }
 
 function classLimits (routeClass: RouteClass, given: unknown, shared: RateLimitPluginOptions) {
@@ -72,8 +76,8 @@ export function resolveRateLimit (rateLimit: unknown): ResolvedRateLimit | null 
     fail('rateLimit must be false or @fastify/rate-limit options such as { max: 10, timeWindow: \'1 minute\' }')
   }
   checkKeys(options, [...LIMIT_OPTIONS, ...BACKEND_OPTIONS, ...ROUTE_CLASSES], 'rateLimit')
-  const { credentials, session, captcha, jwks, ...shared } = options as RateLimitOptions
-  const given = { credentials, session, captcha, jwks }
+  const { credentials, session, captcha, jwks, mfa, ...shared } = options as RateLimitOptions
+  const given = { credentials, session, captcha, jwks, mfa }
   return Object.fromEntries(ROUTE_CLASSES.map((routeClass) =>
     [routeClass, classLimits(routeClass, given[routeClass], shared as RateLimitPluginOptions)])) as ResolvedRateLimit
 }

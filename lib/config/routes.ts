@@ -101,19 +101,22 @@ function resolveCaptcha (captcha: unknown): ResolvedRoutes['captcha'] {
   }
 }
 
+/** The lockout's defaults: 5 failures within 15 minutes lock for 15 minutes (also the MFA lockout's, always on). */
+export const DEFAULT_LOCKOUT = { maxFailures: 5, window: 900, duration: 900 } as const
+
 function resolveLockout (lockout: unknown): ResolvedRoutes['lockout'] {
   if (lockout === false) return null
   const options = lockout ?? {}
   if (!isObject(options)) fail('routes.lockout must be false or { maxFailures, window, duration }')
   checkKeys(options, ['maxFailures', 'window', 'duration'], 'routes.lockout')
-  const maxFailures = options.maxFailures ?? 5
+  const maxFailures = options.maxFailures ?? DEFAULT_LOCKOUT.maxFailures
   if (!Number.isSafeInteger(maxFailures) || (maxFailures as number) < 1) {
     fail(`routes.lockout.maxFailures must be a positive integer (got ${String(maxFailures)})`)
   }
   return {
     maxFailures: maxFailures as number,
-    window: toSeconds(options.window ?? '15m', 'routes.lockout.window'),
-    duration: toSeconds(options.duration ?? '15m', 'routes.lockout.duration')
+    window: toSeconds(options.window ?? DEFAULT_LOCKOUT.window, 'routes.lockout.window'),
+    duration: toSeconds(options.duration ?? DEFAULT_LOCKOUT.duration, 'routes.lockout.duration')
   }
 }
 

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { EmailVerification } from '../account/email.js'
 import type { PasswordFlows } from '../account/passwords.js'
 import type { Emit } from '../audit/events.js'
+import type { Mfa } from '../factors/mfa.js'
 import { newCsrfToken, setTokenCookies } from '../request/cookies.js'
 import type { Captchas } from './captchas.js'
 import type { CredentialCheck } from '../users/credentials.js'
@@ -32,6 +33,8 @@ export interface RoutesContext {
   users: UserLookup
   /** The proofs POST /reauthenticate accepts besides the password (a second factor registers its code verifier). */
   verifiers: ReauthenticationVerifiers
+  /** Second factors; null without the mfa option. */
+  mfa: Mfa | null
   emit: Emit
   /** Config of every auth route: what the Swagger integration reads. */
   routeConfig: Record<string, unknown>

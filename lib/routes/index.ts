@@ -6,6 +6,7 @@ import { emailRoutes } from './email.js'
 import type { RoutesContext } from './context.js'
 import { jwksRoute } from './jwks.js'
 import { loginRoutes } from './login.js'
+import { mfaRoutes } from './mfa.js'
 import { passwordRoutes } from './password.js'
 import { rateLimitOptions } from './rate-limit.js'
 import { reauthenticateRoute } from './reauthenticate.js'
@@ -18,7 +19,8 @@ const ROUTES_BY_CLASS: Array<[RouteClass, Routes[]]> = [
   ['captcha', [captchaRoute]],
   ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes, reauthenticateRoute]],
   ['session', [sessionRoutes]],
-  ['jwks', [jwksRoute]]
+  ['jwks', [jwksRoute]],
+  ['mfa', [mfaRoutes]]
 ]
 
 /**

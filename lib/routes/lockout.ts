@@ -36,12 +36,13 @@ const digest = (text: string): string => createHash('sha256').update(text).diges
  * attempt is counted before the password is checked: one whose count or lock
  * cannot be written never reaches the password (the store error is a 503).
  */
-export function createLockout (options: NonNullable<ResolvedRoutes['lockout']>, store: ResolvedStore) {
+export function createLockout (options: NonNullable<ResolvedRoutes['lockout']>, store: ResolvedStore, namespace = '') {
   // A digest names the count and the lock: bounded in size whatever the name, and no name is stored. An account
-  // key has a prefix no name digest has, so that no typed login gives it.
+  // key has a prefix no name digest has, so that no typed login gives it. A namespace ('mfa.') keeps a lockout of
+  // its own apart from the logins'.
   const keysOf = ({ login, userId }: LockoutSubject): string[] => [
-    ...(login === undefined ? [] : [digest(foldLogin(login))]),
-    ...(userId === undefined ? [] : [`id.${digest(userId)}`])
+    ...(login === undefined ? [] : [`${namespace}${digest(foldLogin(login))}`]),
+    ...(userId === undefined ? [] : [`${namespace}id.${digest(userId)}`])
   ]
   const counterOf = (key: string): string => `login:${key}`
 

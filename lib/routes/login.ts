@@ -1,18 +1,16 @@
 import formbody from '@fastify/formbody'
 import type { FastifyInstance } from 'fastify'
 import type { FastifyRequest } from 'fastify'
-import { createDecoder } from 'fast-jwt'
-import { AccountLockedError, EmailNotVerifiedError, InvalidCaptchaError, InvalidCredentialsError } from '../errors.js'
+import {
+  AccountLockedError, EmailNotVerifiedError, InvalidCaptchaError, InvalidCredentialsError, MfaRequiredError
+} from '../errors.js'
 import { passwordProof } from '../tokens/authentication.js'
+import { familyOf } from '../tokens/pairs.js'
 import type { LoginExtras } from '../tokens/sessions.js'
-import type { IssuableUser, SessionMetadata, TokenPair } from '../types.js'
+import type { IssuableUser, MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
 import { failureOf, loginFailure } from '../users/credentials.js'
 import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
-import { errorResponses, loginBody, routeSchema, swaggerLoginBody, tokenPair } from './schemas.js'
-
-// The family of a pair just signed, for the audit event.
-const decode = createDecoder()
-const familyOf = (pair: TokenPair): string => (decode(pair.refreshToken) as { fam: string }).fam
+import { errorResponses, loginBody, loginResponse, routeSchema, swaggerLoginBody } from './schemas.js'
 
 interface LoginBody { username: string, password: string, captchaId?: string, captcha?: string }
 
@@ -47,20 +45,32 @@ async function checkPassword (context: RoutesContext, username: string, password
   return user
 }
 
-/** After the right password: a required email verification (a new message goes out), then the tokens. */
+/** The password changed while it was checked: the old one no longer logs in. */
+const changedMeanwhile = (user: IssuableUser) =>
+  loginFailure(new InvalidCredentialsError(), 'wrong_password', String(user.id))
+
+/**
+ * After the right password: a required email verification (a new message goes out), then the second step's
+ * challenge for a user with a second factor, else the tokens.
+ */
 async function logIn (
   context: RoutesContext, { username, password }: LoginBody, metadata: SessionMetadata, extras: LoginExtras
-): Promise<TokenPair> {
+): Promise<TokenPair | MfaChallenge> {
   const user = await checkPassword(context, username, password, metadata)
   if (context.routes.emailVerification?.required === true && user.emailVerified !== true) {
     await context.emailVerification.request(user.id, user)
     throw loginFailure(new EmailNotVerifiedError(), 'email_not_verified', String(user.id))
   }
+  // The attempt holds the user's epoch: a change landing after the check below raises it, which ends the attempt.
+  const challenge = await context.mfa?.secondStep.begin(user, metadata)
+  if (challenge != null) {
+    if (!await context.credentials.stillCurrent(username, user)) throw changedMeanwhile(user)
+    return challenge
+  }
   const pair = await context.sessions.issue(user, { metadata }, { ...extras, proofs: passwordProof() })
   if (!await context.credentials.stillCurrent(username, user)) {
-    // The password changed while it was checked: the old one no longer logs in.
     await context.sessions.revoke(pair.refreshToken)
-    throw loginFailure(new InvalidCredentialsError(), 'wrong_password', String(user.id))
+    throw changedMeanwhile(user)
   }
   context.emit('login.success', { userId: String(user.id), familyId: familyOf(pair), ...metadata })
   return pair
@@ -69,7 +79,7 @@ async function logIn (
 /** A login with its audit event on failure; the captcha is spent first, before any password work. */
 async function attemptLogin (
   context: RoutesContext, body: LoginBody, request: FastifyRequest, extras: LoginExtras, captcha: boolean
-): Promise<TokenPair> {
+): Promise<TokenPair | MfaChallenge> {
   const metadata = sessionMetadata(request)
   try {
     if (captcha) await context.captchas?.check(body.captchaId, body.captcha)
@@ -89,12 +99,16 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
       summary: 'Log in with a username and password (and the captcha when it is on)',
       tags: ['auth'],
       body: loginBody,
-      response: { 200: tokenPair, ...errorResponses(400, 401, 403, 429, 503) }
+      response: { 200: loginResponse, ...errorResponses(400, 401, 403, 429, 503) }
     })
   }, async (request, reply) => {
     const csrf = csrfBinding(context)
-    const pair = await attemptLogin(context, request.body, request, { csrfHash: csrf.hash }, true)
-    return sendTokens(context, reply, pair, csrf.token)
+    const result = await attemptLogin(context, request.body, request, { csrfHash: csrf.hash }, true)
+    if ('mfaToken' in result) {
+      noStore(reply)
+      return { mfa_required: true, mfa_token: result.mfaToken, methods: result.methods }
+    }
+    return sendTokens(context, reply, result, csrf.token)
   })
 
   if (!context.routes.swaggerLogin) return
@@ -124,6 +138,8 @@ export async function loginRoutes (app: FastifyInstance, context: RoutesContext)
     }, async (request, reply) => {
       // No captcha: Swagger UI's form has no field for it (development only).
       const pair = await attemptLogin(context, request.body, request, {}, false)
+      // Swagger UI's form has no second step.
+      if ('mfaToken' in pair) throw new MfaRequiredError()
       noStore(reply)
       return { access_token: pair.accessToken, token_type: pair.tokenType, expires_in: pair.expiresIn }
     })

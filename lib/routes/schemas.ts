@@ -152,3 +152,64 @@ export const verificationPending = {
   description: 'Created; the login works once the address is verified (a verification message is on its way)',
   properties: { emailVerificationRequired: { type: 'boolean' } }
 } as const
+
+// A TOTP code: digits only (6 to 8, as mfa.totp.digits); any other shape is a 400 before anything is counted.
+const totpCode = { type: 'string', pattern: '^[0-9]{6,8}$', description: 'The code the authenticator app shows' } as const
+
+export const totpSetupResponse = {
+  type: 'object',
+  required: ['secret', 'uri', 'qr'],
+  description: 'A new TOTP secret of this session, not in use until POST /mfa/totp/confirm',
+  properties: {
+    secret: { type: 'string', description: 'The secret in base32, for typing into an authenticator app' },
+    uri: { type: 'string', description: 'The otpauth:// URI' },
+    qr: { type: 'string', description: 'The URI as a QR code: an SVG data URL' }
+  }
+} as const
+
+export const totpConfirmBody = {
+  type: 'object',
+  required: ['code'],
+  additionalProperties: false,
+  properties: { code: totpCode }
+} as const
+
+export const recoveryCodesResponse = {
+  type: 'object',
+  required: ['recoveryCodes'],
+  description: 'Recovery codes, shown this once: each logs in once in place of a TOTP code',
+  properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } }
+} as const
+
+export const mfaChallenge = {
+  type: 'object',
+  required: ['mfa_required', 'mfa_token', 'methods'],
+  description: 'The right password of an account with a second factor: no tokens yet; POST /mfa/verify goes on',
+  properties: {
+    mfa_required: { type: 'boolean', enum: [true] },
+    mfa_token: { type: 'string', description: 'For POST /mfa/verify: works once, for 5 minutes' },
+    methods: { type: 'array', items: { type: 'string', enum: ['totp', 'recovery_code'] } }
+  }
+} as const
+
+/** The login's answer: a token pair, or the second step's challenge. */
+export const loginResponse = { anyOf: [tokenPair, mfaChallenge] } as const
+
+export const mfaVerifyBody = {
+  type: 'object',
+  required: ['mfa_token'],
+  additionalProperties: false,
+  // A TOTP code or a recovery code, never both.
+  oneOf: [{ required: ['code'] }, { required: ['recovery_code'] }],
+  properties: {
+    mfa_token: { type: 'string', minLength: 1, maxLength: 128, description: 'From POST /login' },
+    code: totpCode,
+    recovery_code: {
+      type: 'string',
+      minLength: 10,
+      maxLength: 32,
+      pattern: '^[0-9A-Za-z][0-9A-Za-z -]*$',
+      description: 'One of the recovery codes (each works once)'
+    }
+  }
+} as const

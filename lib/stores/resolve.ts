@@ -158,9 +158,13 @@ export function resolveStore (given: unknown, options: { timeoutMs: number, inde
 /** What the app asks of the store, checked once at register against what the store can do. */
 export function checkCapabilities (
   store: ResolvedStore,
-  uses: { lockout: boolean, sendLimit: string | undefined, userCache: boolean },
+  uses: { lockout: boolean, sendLimit: string | undefined, userCache: boolean, mfa: boolean },
   log: StoreContext['log']
 ): void {
+  if (uses.mfa && !store.atomicCounters) {
+    fail('mfa needs atomic counters (its lockout, and each TOTP code used once): the key-value store given has no ' +
+      'increment; give it increment, or use memoryStore() or redisStore()')
+  }
   if (uses.lockout && !store.atomicCounters) {
     fail('routes.lockout needs atomic counters: the key-value store given has no increment, so concurrent guesses ' +
       'could each read the same count; give it increment, or set routes.lockout: false')

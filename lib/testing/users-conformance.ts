@@ -1,11 +1,13 @@
 import { checkKeys } from '../config/check.js'
 import type { JwtAuthUsers } from '../config/options.js'
 import { emailChecks } from './users-checks/email.js'
+import { factorChecks } from './users-checks/factors.js'
 import { hostileChecks } from './users-checks/hostile.js'
 import { lookupChecks } from './users-checks/lookups.js'
 import { nameChecks } from './users-checks/names.js'
 import { passwordChecks } from './users-checks/passwords.js'
-import { fresh, type UsersCheck, type UsersSubject } from './users-checks/support.js'
+import { fresh, type MfaSubject, type UsersCheck, type UsersSubject } from './users-checks/support.js'
+import { MFA_USER_CALLBACKS } from '../config/mfa.js'
 
 export interface UsersConformanceOptions<Users extends JwtAuthUsers = JwtAuthUsers> {
   /**
@@ -67,8 +69,22 @@ function subjectOf (users: JwtAuthUsers): UsersSubject {
     findByLogin: async (login) => await users.findByLogin!(login),
     create: async (input) => await users.create!(input),
     updatePasswordHash: optional('updatePasswordHash'),
-    markEmailVerified: optional('markEmailVerified')
+    markEmailVerified: optional('markEmailVerified'),
+    mfa: mfaOf(users)
   }
+}
+
+/** The MFA group, made async: all of it or none (the plugin's mfa option needs all of it). */
+function mfaOf (users: JwtAuthUsers): MfaSubject | undefined {
+  const given = MFA_USER_CALLBACKS.filter((name) => users[name] !== undefined)
+  if (given.length === 0) return undefined
+  const missing = MFA_USER_CALLBACKS.filter((name) => typeof users[name] !== 'function')
+  if (missing.length > 0) {
+    fail(`the MFA group is all or none: ${given.join(', ')} given, ${missing.join(', ')} missing (functions)`)
+  }
+  const call = (name: typeof MFA_USER_CALLBACKS[number]) =>
+    async (...args: unknown[]) => await (users[name] as (...args: unknown[]) => unknown)(...args)
+  return Object.fromEntries(MFA_USER_CALLBACKS.map((name) => [name, call(name)])) as unknown as MfaSubject
 }
 
 /** Runs one check on a fresh adapter, then closes it; a failing check's error wins over the close's. */
@@ -104,13 +120,14 @@ async function runCheck<Users extends JwtAuthUsers> (
  * The users conformance suite: registers, through `test`, one check per behaviour of the `users` contract
  * (JwtAuthUsers) that the plugin relies on, each on an adapter from `createUsers`: lookups, the folded unique
  * username under concurrent creates, the conditional password update, email verification, unique addresses
- * (`uniqueEmail`), and hostile strings in names and profile fields. Checks of an optional callback
- * (updatePasswordHash, markEmailVerified) pass at once when the adapter lacks it. Resolves when every
+ * (`uniqueEmail`), hostile strings in names and profile fields, and the MFA group (second factors stored once,
+ * recovery codes spent once, of concurrent calls too). Checks of an optional callback (updatePasswordHash,
+ * markEmailVerified) or group (MFA) pass at once when the adapter lacks it. Resolves when every
  * registered check has (for runners whose `test` returns a promise: await it inside a parent test).
  */
 export function usersConformance<Users extends JwtAuthUsers> (options: UsersConformanceOptions<Users>): Promise<void> {
   checkOptions(options as unknown as UsersConformanceOptions)
-  const checks = [...lookupChecks, ...nameChecks, ...passwordChecks, ...emailChecks, ...hostileChecks]
+  const checks = [...lookupChecks, ...nameChecks, ...passwordChecks, ...emailChecks, ...hostileChecks, ...factorChecks]
   const registered = checks.map((check) => options.test(check.name, () => runCheck(check, options)))
   return Promise.all(registered).then(() => {})
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { createDecoder } from 'fast-jwt'
 import type { ResolvedOptions } from '../config/options.js'
 import type { TokenPair } from '../types.js'
 import type { Jwt } from './jwt.js'
@@ -56,3 +57,7 @@ export function createPairs (config: ResolvedOptions, jwt: Jwt) {
 }
 
 export type Pairs = ReturnType<typeof createPairs>
+
+// The family of a pair just signed, for the audit event: read back from the token, which needs no check.
+const decode = createDecoder()
+export const familyOf = (pair: TokenPair): string => (decode(pair.refreshToken) as { fam: string }).fam

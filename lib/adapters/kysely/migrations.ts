@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely' with { 'resolution-mode': 'import' }
-import { resolveTables, usersMigration, type UsersMigration } from './schema.js'
+import { factorsMigration, resolveTables, usersMigration, type UsersMigration } from './schema.js'
 
 /** Kysely's MigrationProvider (kysely/migration), as kyselyMigrations gives it. */
 export interface KyselyMigrationProvider {
@@ -37,7 +37,7 @@ export interface KyselyMigrationsOptions {
  * The migrations' names: namespaced, and sortable, so that each release appends the next number and never
  * rewrites an earlier one.
  */
-export const MIGRATIONS = ['fastify-jwt-auth-0001-users'] as const
+export const MIGRATIONS = ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa'] as const
 
 /**
  * The schema of fastify-jwt-auth/kysely as a Kysely MigrationProvider, for your own Migrator (or kysely-ctl). Run
@@ -47,7 +47,7 @@ export const MIGRATIONS = ['fastify-jwt-auth-0001-users'] as const
 export function kyselyMigrations (options: KyselyMigrationsOptions = {}): KyselyMigrationProvider {
   const names = resolveTables(options, 'kyselyMigrations')
   return {
-    getMigrations: async () => ({ [MIGRATIONS[0]]: usersMigration(names) })
+    getMigrations: async () => ({ [MIGRATIONS[0]]: usersMigration(names), [MIGRATIONS[1]]: factorsMigration(names) })
   }
 }
 

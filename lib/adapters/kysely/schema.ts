@@ -1,6 +1,6 @@
 import { MysqlAdapter, sql } from 'kysely'
 // Types from kysely (an ES module) as an ES module imports them, also in the CommonJS build's declarations.
-import type { Kysely } from 'kysely' with { 'resolution-mode': 'import' }
+import type { CreateTableBuilder, Kysely } from 'kysely' with { 'resolution-mode': 'import' }
 import { checkKeys, fail } from '../../config/check.js'
 
 /**
@@ -11,7 +11,9 @@ export const LIMITS = {
   id: 36,
   username: 256,
   folded: 512,
-  email: 254
+  email: 254,
+  /** A recovery code as the plugin stores it: a key id (32 at most), a dot, a base64url HMAC-SHA-256 (43). */
+  codeHash: 128
 } as const
 
 /** The JSON columns (roles, profile) hold at most this many bytes of UTF-8: MySQL's TEXT. */
@@ -28,6 +30,8 @@ export interface TableNames {
   users: string
   loginIndex: string
   emailIndex: string
+  totp: string
+  recoveryCodes: string
   migrationTable: string
   migrationLockTable: string
 }
@@ -53,9 +57,18 @@ export function resolveTables (options: unknown, caller: string, known: readonly
     users: `${prefix}users`,
     loginIndex: `${prefix}users_login_unique`,
     emailIndex: `${prefix}users_email_unique`,
+    totp: `${prefix}user_totp`,
+    recoveryCodes: `${prefix}user_recovery_codes`,
     migrationTable: `${prefix}fastify_jwt_auth_migration`,
     migrationLockTable: `${prefix}fastify_jwt_auth_migration_lock`
   }
+}
+
+/** On MySQL, a table in utf8mb4 with a binary collation (what 0001 made the users table: its keys compare alike). */
+function binaryOnMysql (db: Kysely<any>, table: CreateTableBuilder<string>): CreateTableBuilder<string> {
+  return db.getExecutor().adapter instanceof MysqlAdapter
+    ? table.modifyEnd(sql`character set utf8mb4 collate utf8mb4_bin`)
+    : table
 }
 
 /**
@@ -67,7 +80,7 @@ export function resolveTables (options: unknown, caller: string, known: readonly
 export function usersMigration (names: TableNames): UsersMigration {
   return {
     async up (db: Kysely<any>): Promise<void> {
-      let table = db.schema.createTable(names.users)
+      const table = db.schema.createTable(names.users)
         .addColumn('id', `varchar(${LIMITS.id})`, (column) => column.primaryKey())
         .addColumn('username', `varchar(${LIMITS.username})`, (column) => column.notNull())
         .addColumn('username_folded', `varchar(${LIMITS.folded})`, (column) => column.notNull())
@@ -79,16 +92,39 @@ export function usersMigration (names: TableNames): UsersMigration {
         .addColumn('profile', 'text', (column) => column.notNull())
         .addColumn('created_at', 'varchar(32)', (column) => column.notNull())
         .addColumn('updated_at', 'varchar(32)', (column) => column.notNull())
-      if (db.getExecutor().adapter instanceof MysqlAdapter) {
-        table = table.modifyEnd(sql`character set utf8mb4 collate utf8mb4_bin`)
-      }
-      await table.execute()
+      await binaryOnMysql(db, table).execute()
       await db.schema.createIndex(names.loginIndex).on(names.users).column('username_folded').unique().execute()
       // Unique where set: several users without an address (NULL) are allowed on every database.
       await db.schema.createIndex(names.emailIndex).on(names.users).column('email_normalized').unique().execute()
     },
     async down (db: Kysely<any>): Promise<void> {
       await db.schema.dropTable(names.users).execute()
+    }
+  }
+}
+
+/**
+ * 0002: the second factors (the `users` MFA group), in tables of their own that go with their user: a user's TOTP
+ * secret, sealed by the plugin (one row at most: the primary key makes enabling it atomic), and the hashes of its
+ * unused recovery codes (a code is spent by deleting its row: of concurrent uses one deletes it).
+ */
+export function factorsMigration (names: TableNames): UsersMigration {
+  const ofUser = (table: CreateTableBuilder<string>, name: string) => table
+    .addColumn('user_id', `varchar(${LIMITS.id})`, (column) => column.notNull())
+    .addForeignKeyConstraint(`${name}_user_fk`, ['user_id'], names.users, ['id'], (fk) => fk.onDelete('cascade'))
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await binaryOnMysql(db, ofUser(db.schema.createTable(names.totp), names.totp)
+        .addColumn('secret', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'varchar(32)', (column) => column.notNull())
+        .addPrimaryKeyConstraint(`${names.totp}_pkey`, ['user_id'])).execute()
+      await binaryOnMysql(db, ofUser(db.schema.createTable(names.recoveryCodes), names.recoveryCodes)
+        .addColumn('code_hash', `varchar(${LIMITS.codeHash})`, (column) => column.notNull())
+        .addPrimaryKeyConstraint(`${names.recoveryCodes}_pkey`, ['user_id', 'code_hash'])).execute()
+    },
+    async down (db: Kysely<any>): Promise<void> {
+      await db.schema.dropTable(names.recoveryCodes).execute()
+      await db.schema.dropTable(names.totp).execute()
     }
   }
 }

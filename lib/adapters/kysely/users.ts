@@ -7,6 +7,8 @@ import { fail, isObject } from '../../config/check.js'
 import { EmailTakenError, InvalidRequestError, InvalidUsernameError, UsernameTakenError } from '../../errors.js'
 import { checkNewUsername, foldLogin } from '../../users/login-name.js'
 import type { FoundUser } from '../../types.js'
+import type { StoredFactors } from '../../config/options.js'
+import { kyselyFactors } from './factors.js'
 import { checkIdentifier, LIMITS, MAX_JSON_BYTES, resolveTables } from './schema.js'
 import { fits, lookupKey, storedText } from './text.js'
 
@@ -45,6 +47,12 @@ export interface KyselyUsers {
   create (input: { username: string, passwordHash: string, [profile: string]: unknown }): Promise<FoundUser>
   updatePasswordHash (id: string, passwordHash: string, context?: { previous: string }): Promise<void>
   markEmailVerified (id: string): Promise<void>
+  findFactors (id: string): Promise<StoredFactors | null>
+  enableTotp (id: string, factor: { totp: string, recoveryCodes: string[] }): Promise<boolean>
+  updateTotp (id: string, totp: string, context: { previous: string }): Promise<void>
+  disableTotp (id: string): Promise<void>
+  replaceRecoveryCodes (id: string, recoveryCodes: string[]): Promise<void>
+  useRecoveryCode (id: string, recoveryCode: string): Promise<boolean>
 }
 
 // Fields of a user that are never profile: what the adapter itself sets, and the credentials.
@@ -53,9 +61,11 @@ const NOT_PROFILE = new Set(['id', 'username', 'passwordHash', 'roles', 'email',
 // Errors of each database for a value its column cannot hold (a mapped column shorter than the value, a string
 // in a number column): the client's input, so a 400, never a 500. PostgreSQL SQLSTATEs, MySQL errnos.
 const DATA_ERRORS = new Set<unknown>(['22001', '22003', '22P02', '22021', '22P05', 1264, 1366, 1406])
-// A unique index refused the row: PostgreSQL, MySQL/MariaDB, node:sqlite (SQLITE_CONSTRAINT_UNIQUE, also by name,
-// as other SQLite drivers report it).
-const UNIQUE_VIOLATIONS = new Set<unknown>(['23505', 1062, 2067, 'SQLITE_CONSTRAINT_UNIQUE'])
+// A unique index or primary key refused the row: PostgreSQL, MySQL/MariaDB, node:sqlite (SQLITE_CONSTRAINT_UNIQUE and
+// _PRIMARYKEY, also by name, as other SQLite drivers report them).
+const UNIQUE_VIOLATIONS = new Set<unknown>([
+  '23505', 1062, 2067, 1555, 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'
+])
 
 const codesOf = (error: unknown): unknown[] => {
   const { code, errno, errcode } = Object(error) as Record<string, unknown>
@@ -223,6 +233,8 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
       await db.updateTable(table)
         .set({ email_verified: sql`true`, updated_at: new Date().toISOString() })
         .where('id', '=', key).execute()
-    }
+    },
+
+    ...kyselyFactors(db, names, (error) => codesOf(error).some((code) => UNIQUE_VIOLATIONS.has(code)))
   }
 }

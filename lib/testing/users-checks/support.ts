@@ -11,6 +11,18 @@ export interface UsersSubject {
   create (input: { username: string, passwordHash: string, [profile: string]: unknown }): Promise<unknown>
   updatePasswordHash?: (id: string, passwordHash: string, context?: { previous: string }) => Promise<void>
   markEmailVerified?: (id: string) => Promise<void>
+  /** The MFA group, when the adapter has it (all of it). */
+  mfa?: MfaSubject
+}
+
+/** The `users` MFA group, each callback made async. */
+export interface MfaSubject {
+  findFactors (id: string): Promise<unknown>
+  enableTotp (id: string, factor: { totp: string, recoveryCodes: string[] }): Promise<boolean>
+  updateTotp (id: string, totp: string, context: { previous: string }): Promise<void>
+  disableTotp (id: string): Promise<void>
+  replaceRecoveryCodes (id: string, recoveryCodes: string[]): Promise<void>
+  useRecoveryCode (id: string, recoveryCode: string): Promise<boolean>
 }
 
 /** A user as the checks read one: what the plugin reads of it. */

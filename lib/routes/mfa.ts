@@ -1,0 +1,73 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Mfa, SetupContext } from '../factors/mfa.js'
+import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
+import {
+  errorResponses, mfaVerifyBody, recoveryCodesResponse, routeSchema, tokenPair, totpConfirmBody, totpSetupResponse
+} from './schemas.js'
+
+interface VerifyBody { mfa_token: string, code?: string, recovery_code?: string }
+
+/** The caller's session, for the setup it starts or confirms: the same session does both. */
+function setupContext (request: FastifyRequest): SetupContext {
+  const { claims } = request.auth!
+  return { familyId: claims.fam, user: request.user, metadata: sessionMetadata(request) }
+}
+
+/** POST /mfa/totp/setup and /mfa/totp/confirm: a logged-in user turns TOTP on. */
+async function enrolmentRoutes (app: FastifyInstance, context: RoutesContext, mfa: Mfa): Promise<void> {
+  const { authenticate, routeConfig } = context
+  app.post('/mfa/totp/setup', {
+    onRequest: authenticate,
+    config: routeConfig,
+    schema: routeSchema({
+      summary: 'Start a TOTP setup: a new secret, in use once a code of it is confirmed (a new setup replaces it)',
+      tags: ['mfa'],
+      response: { 200: totpSetupResponse, ...errorResponses(400, 401, 403, 409, 429, 503) }
+    })
+  }, async (request, reply) => {
+    const enrolment = await mfa.setupTotp(request.auth!.claims.sub, setupContext(request))
+    noStore(reply)
+    return enrolment
+  })
+
+  app.post<{ Body: { code: string } }>('/mfa/totp/confirm', {
+    onRequest: authenticate,
+    config: routeConfig,
+    schema: routeSchema({
+      summary: 'Turn TOTP on with a first code of this session\'s setup; answers the recovery codes, shown once',
+      tags: ['mfa'],
+      body: totpConfirmBody,
+      response: { 200: recoveryCodesResponse, ...errorResponses(400, 401, 403, 409, 429, 503) }
+    })
+  }, async (request, reply) => {
+    const codes = await mfa.confirmTotp(request.auth!.claims.sub, request.body.code, setupContext(request))
+    noStore(reply)
+    return codes
+  })
+}
+
+/** POST /mfa/verify: the login's second step, for the mfa_token of POST /login. */
+async function verifyRoute (app: FastifyInstance, context: RoutesContext, mfa: Mfa): Promise<void> {
+  app.post<{ Body: VerifyBody }>('/mfa/verify', {
+    config: { ...context.routeConfig, public: true },
+    schema: routeSchema({
+      summary: 'Log in with the mfa_token of POST /login and a TOTP code or a recovery code',
+      tags: ['mfa'],
+      body: mfaVerifyBody,
+      response: { 200: tokenPair, ...errorResponses(400, 401, 429, 503) }
+    })
+  }, async (request, reply) => {
+    const { mfa_token: mfaToken, code, recovery_code: recoveryCode } = request.body
+    // The schema lets one of the two through.
+    const proof = code === undefined ? { recoveryCode: recoveryCode! } : { code }
+    const csrf = csrfBinding(context)
+    const pair = await mfa.secondStep.verify(mfaToken, proof, sessionMetadata(request), { csrfHash: csrf.hash })
+    return sendTokens(context, reply, pair, csrf.token)
+  })
+}
+
+export async function mfaRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
+  if (context.mfa === null) return
+  await enrolmentRoutes(app, context, context.mfa)
+  await verifyRoute(app, context, context.mfa)
+}
