@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import jwtAuth, { bearerChallenge, type AcrLevel, type JwtAuthOptions } from '../lib/index.js'
-import { ACCESS_HEADER, accessClaims, AUDIENCE, bearer, craftToken, decodePart, ISSUER, SECRET, USERS } from './helpers/app.js'
+import { ACCESS_HEADER, accessClaims, AUDIENCE, bearer, craftToken, decodePart, ISSUER, REFRESH_HEADER, SECRET, USERS } from './helpers/app.js'
 import { fakeClock } from './helpers/clock.js'
 import { API, IDP, issuerKey, jwksServer, mint } from './helpers/issuer.js'
 
@@ -75,6 +75,25 @@ t.test('a refresh never freshens auth_time: its tokens stay too old', async (t) 
   // Again and again: the successor of the successor is no younger.
   const again = await app.jwtAuth.refresh(refreshed.refreshToken)
   t.equal((await get(app, '/recent', again.accessToken)).statusCode, 401)
+})
+
+t.test('claims put in a refresh token, even signed with the key, never reach its successor', async (t) => {
+  const clock = fakeClock(t)
+  const app = await stepUpApp(t)
+  const login = await app.jwtAuth.issue({ id: 1 }, { amr: ['pwd'] })
+  const authTime = decodePart(login.accessToken, 1).auth_time
+  clock.now += 600_000
+  const claims = decodePart(login.refreshToken, 1)
+  // The server's own key: what only an insider could do. The session's record decides, not the token.
+  const forged = craftToken(REFRESH_HEADER, { ...claims, auth_time: seconds(), amr: ['pwd', 'otp'], acr: 'phr' })
+  const pair = await app.jwtAuth.refresh(forged)
+  t.match(decodePart(pair.accessToken, 1), { auth_time: authTime, amr: ['pwd'], acr: 'pwd' })
+  t.equal((await get(app, '/recent', pair.accessToken)).statusCode, 401)
+  t.equal((await get(app, '/otp', pair.accessToken)).statusCode, 401)
+  // Changed without the key: not a refresh token at all.
+  const [header, , signature] = login.refreshToken.split('.')
+  const body = Buffer.from(JSON.stringify({ ...claims, auth_time: seconds() })).toString('base64url')
+  await t.rejects(app.jwtAuth.refresh(`${header!}.${body}.${signature!}`), { code: 'FST_JWT_AUTH_INVALID_TOKEN' })
 })
 
 t.test('amr: any of the methods, or all of them with all', async (t) => {
