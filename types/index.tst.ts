@@ -53,7 +53,7 @@ test('rateLimit: shared options, per-class limits or false', () => {
   expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), rateLimit: false })
   expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), rateLimit: { sesion: { max: 1 } } })
   expect(app.register).type.not.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), rateLimit: { session: { redis: {} } } })
-  expect<main.RouteClass>().type.toBe<'credentials' | 'session' | 'captcha' | 'jwks'>()
+  expect<main.RouteClass>().type.toBe<'credentials' | 'session' | 'captcha' | 'jwks' | 'mfa'>()
 })
 
 test('account lifecycle: options, API overloads and events', () => {
@@ -171,7 +171,7 @@ test('stores', () => {
   expect({ get: async () => null }).type.not.toBeAssignableTo<AuthStore>()
   expect({ ...ports, revocations: { ...ports.revocations, peek: () => null } }).type.toBeAssignableTo<AuthStore>()
   expect({ ...ports, revocations: { ...ports.revocations, raise: async () => '1' } }).type.not.toBeAssignableTo<AuthStore>()
-  expect(ports.refreshTokens.rotate({ family: 'f', jti: 'j', next: { jti: 'n', record: 'r' }, successor: 's', ttlSeconds: 1, graceSeconds: 0 }))
+  expect(ports.refreshTokens.rotate({ family: 'f', jti: 'j', next: { jti: 'n', record: 'r' }, successor: 's', ttlSeconds: 1, graceSeconds: 0, generation: 1 }))
     .type.toBe<Promise<RefreshState | null>>()
   expect({ ...keyValue, increment: async () => 1, advance: async () => 1 }).type.toBeAssignableTo<KeyValueStore>()
   expect({ ...keyValue, advance: async () => '1' }).type.not.toBeAssignableTo<KeyValueStore>()

@@ -99,7 +99,8 @@ export async function buildMfaApp (t: { teardown: (fn: () => unknown) => void },
 
 /** A session of the user, without the login route: its bearer header and family. */
 export async function sessionOf (app: FastifyInstance, id: string): Promise<{ headers: { authorization: string }, accessToken: string, refreshToken: string }> {
-  const pair = await app.jwtAuth.issue({ id, roles: ['user'] })
+  // As after a password login: amr pwd, auth_time now.
+  const pair = await app.jwtAuth.issue({ id, roles: ['user'] }, { amr: ['pwd'] })
   return { headers: { authorization: `Bearer ${pair.accessToken}` }, accessToken: pair.accessToken, refreshToken: pair.refreshToken }
 }
 
