@@ -143,3 +143,8 @@ export const MfaNotEnabledError = define<'FST_JWT_AUTH_MFA_NOT_ENABLED', 409, [C
 export const MfaRequiredError = define<'FST_JWT_AUTH_MFA_REQUIRED', 403, [Cause?]>(
   'FST_JWT_AUTH_MFA_REQUIRED',
   'This account logs in with a second factor: use POST /login, then POST /mfa/verify', 403)
+
+// A 403 insufficient_scope on the wire: the token is good, for the MFA setup routes only.
+export const MfaSetupRequiredError = define<'FST_JWT_AUTH_MFA_SETUP_REQUIRED', 403, [Cause?]>(
+  'FST_JWT_AUTH_MFA_SETUP_REQUIRED',
+  'A second factor must be set up first: this token reaches the MFA setup routes only (then log in again)', 403)

@@ -253,6 +253,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** With protectByDefault: this route needs no authentication. */
     public?: boolean
+    /**
+     * With `mfa.required`: the tokens of a user who must still set up a second factor reach this route too (the
+     * plugin's MFA setup routes, `/me` and `/logout` have it). Default false: 403 `FST_JWT_AUTH_MFA_SETUP_REQUIRED`.
+     */
+    mfaSetup?: boolean
   }
   interface FastifyInstance {
     /** onRequest / preHandler hook: RFC 6750 bearer authentication. */

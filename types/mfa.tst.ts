@@ -52,3 +52,8 @@ test('totpCode: a secret or a URI, at a time', () => {
   expect(totpCode).type.toBeCallableWith('JBSWY3DPEHPK3PXP', { digits: 8, period: 60 })
   expect(totpCode).type.not.toBeCallableWith('JBSWY3DPEHPK3PXP', { window: 1 })
 })
+
+test('route config: mfaSetup lets the tokens of a user still setting up a factor through', () => {
+  expect(app.get).type.toBeCallableWith('/onboarding', { onRequest: app.authenticate, config: { mfaSetup: true } }, async () => ({}))
+  expect(app.get).type.not.toBeCallableWith('/onboarding', { config: { mfaSetup: 'yes' } }, async () => ({}))
+})

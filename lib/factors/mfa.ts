@@ -8,7 +8,8 @@ import {
 } from '../errors.js'
 import type { ResolvedStore } from '../stores/resolve.js'
 import type { LoginSessions } from '../tokens/sessions.js'
-import type { SessionMetadata } from '../types.js'
+import type { AuthUser, SessionMetadata } from '../types.js'
+import { withoutSecrets } from '../users/without-secrets.js'
 import { createAttempts } from './attempt.js'
 import { createRecoveryCodes } from './recovery-codes.js'
 import { createSealing } from './sealing.js'
@@ -87,6 +88,14 @@ export function createMfa (deps: MfaDeps) {
   return {
     /** The login's second step (after the right password). */
     secondStep,
+
+    /**
+     * mfa.required, for a user without a confirmed factor (asked after the password, before tokens): true when the
+     * session must be kept to the setup routes until one is confirmed.
+     */
+    async needsSetup (user: object): Promise<boolean> {
+      return mfa.required !== null && await mfa.required(withoutSecrets(user) as AuthUser) === true
+    },
 
     /**
      * Starts (or starts again) a TOTP setup of the user's session: a new secret, not in use until a code of it

@@ -1,6 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from '../config/options.js'
-import { InvalidRequestError, InvalidTokenError, TokenRevokedError, UserNotFoundError } from '../errors.js'
+import {
+  InvalidRequestError, InvalidTokenError, MfaSetupRequiredError, TokenRevokedError, UserNotFoundError
+} from '../errors.js'
+import { MFA_SETUP_CLAIM } from '../tokens/sessions.js'
 import type { ForeignRoute, ForeignToken, ForeignTokens } from '../tokens/foreign.js'
 import type { Jwt } from '../tokens/jwt.js'
 import type { Revocation } from '../tokens/revocation.js'
@@ -73,6 +76,10 @@ export function createAuthenticate ({ config, jwt, revocation, users, foreign }:
       if (revocation.checkLocally(claims) ?? await revocation.check(claims)) throw new TokenRevokedError()
       // A cookie is sent by the browser on its own: state changes need the CSRF proof too.
       if (cookie !== undefined) checkCsrf(request, claims.csh)
+      // mfa.required: until a factor is confirmed, the session reaches the routes marked for its setup only.
+      if (claims[MFA_SETUP_CLAIM] === true && request.routeOptions.config.mfaSetup !== true) {
+        throw new MfaSetupRequiredError()
+      }
     } catch (error) {
       if (error instanceof Diversion) return await authenticateForeign!(request, reply, error.token, error.route)
       throw challengeReply(reply, error as Error, realm)

@@ -17,7 +17,8 @@ const BEARER_ERRORS: Record<string, string | null> = {
   // RFC 9470 section 3: a 401 as well, the client authenticates again.
   FST_JWT_AUTH_INSUFFICIENT_USER_AUTHENTICATION: 'insufficient_user_authentication',
   FST_JWT_AUTH_FORBIDDEN: 'insufficient_scope',
-  FST_JWT_AUTH_INSUFFICIENT_SCOPE: 'insufficient_scope'
+  FST_JWT_AUTH_INSUFFICIENT_SCOPE: 'insufficient_scope',
+  FST_JWT_AUTH_MFA_SETUP_REQUIRED: 'insufficient_scope'
 }
 
 // quoted-string content allowed by RFC 6750 for error_description and scope

@@ -67,7 +67,8 @@ async function logIn (
     if (!await context.credentials.stillCurrent(username, user)) throw changedMeanwhile(user)
     return challenge
   }
-  const pair = await context.sessions.issue(user, { metadata }, { ...extras, proofs: passwordProof() })
+  const mfaSetup = await context.mfa?.needsSetup(user)
+  const pair = await context.sessions.issue(user, { metadata }, { ...extras, proofs: passwordProof(), mfaSetup })
   if (!await context.credentials.stillCurrent(username, user)) {
     await context.sessions.revoke(pair.refreshToken)
     throw changedMeanwhile(user)

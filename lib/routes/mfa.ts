@@ -18,7 +18,7 @@ async function enrolmentRoutes (app: FastifyInstance, context: RoutesContext, mf
   const { authenticate, routeConfig } = context
   app.post('/mfa/totp/setup', {
     onRequest: authenticate,
-    config: routeConfig,
+    config: { ...routeConfig, mfaSetup: true },
     schema: routeSchema({
       summary: 'Start a TOTP setup: a new secret, in use once a code of it is confirmed (a new setup replaces it)',
       tags: ['mfa'],
@@ -32,7 +32,7 @@ async function enrolmentRoutes (app: FastifyInstance, context: RoutesContext, mf
 
   app.post<{ Body: { code: string } }>('/mfa/totp/confirm', {
     onRequest: authenticate,
-    config: routeConfig,
+    config: { ...routeConfig, mfaSetup: true },
     schema: routeSchema({
       summary: 'Turn TOTP on with a first code of this session\'s setup; answers the recovery codes, shown once',
       tags: ['mfa'],
@@ -41,6 +41,44 @@ async function enrolmentRoutes (app: FastifyInstance, context: RoutesContext, mf
     })
   }, async (request, reply) => {
     const codes = await mfa.confirmTotp(request.auth!.claims.sub, request.body.code, setupContext(request))
+    noStore(reply)
+    return codes
+  })
+}
+
+// Turning the factor off, or new codes, needs a recent proof with a second factor (login or POST /reauthenticate
+// with a code): a stolen session, or a phished password, does not remove it.
+const RECENT = { maxAge: 300, amr: ['otp'] }
+
+/** DELETE /mfa/totp and POST /mfa/recovery-codes: a logged-in user who just proved a second factor. */
+async function managementRoutes (app: FastifyInstance, context: RoutesContext, mfa: Mfa): Promise<void> {
+  const { authenticate, routeConfig } = context
+  const recent = app.authorize(RECENT)
+  app.delete('/mfa/totp', {
+    onRequest: authenticate,
+    preHandler: recent,
+    config: routeConfig,
+    schema: routeSchema({
+      summary: 'Turn TOTP off (and its recovery codes); needs a second factor proved within 5 minutes',
+      tags: ['mfa'],
+      response: { 204: { type: 'null', description: 'TOTP is off' }, ...errorResponses(400, 401, 403, 409, 429, 503) }
+    })
+  }, async (request, reply) => {
+    await mfa.disable(request.auth!.claims.sub, sessionMetadata(request))
+    return reply.code(204).send()
+  })
+
+  app.post('/mfa/recovery-codes', {
+    onRequest: authenticate,
+    preHandler: recent,
+    config: routeConfig,
+    schema: routeSchema({
+      summary: 'New recovery codes in place of the old ones, shown once; needs a second factor proved within 5 minutes',
+      tags: ['mfa'],
+      response: { 200: recoveryCodesResponse, ...errorResponses(400, 401, 403, 409, 429, 503) }
+    })
+  }, async (request, reply) => {
+    const codes = await mfa.regenerateRecoveryCodes(request.auth!.claims.sub, sessionMetadata(request))
     noStore(reply)
     return codes
   })
@@ -70,4 +108,5 @@ export async function mfaRoutes (app: FastifyInstance, context: RoutesContext): 
   if (context.mfa === null) return
   await enrolmentRoutes(app, context, context.mfa)
   await verifyRoute(app, context, context.mfa)
+  await managementRoutes(app, context, context.mfa)
 }

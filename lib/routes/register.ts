@@ -71,10 +71,11 @@ export async function registerRoute (app: FastifyInstance, context: RoutesContex
       return reply.code(201).send({ emailVerificationRequired: true })
     }
     const csrf = csrfBinding(context)
+    const mfaSetup = await context.mfa?.needsSetup(user)
     const pair = await context.sessions.issue(
       user,
       { metadata },
-      { reservation, csrfHash: csrf.hash, proofs: passwordProof() }
+      { reservation, csrfHash: csrf.hash, proofs: passwordProof(), mfaSetup }
     )
     return reply.code(201).send(sendTokens(context, reply, pair, csrf.token))
   })

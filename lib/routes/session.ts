@@ -54,9 +54,10 @@ export async function sessionRoutes (app: FastifyInstance, context: RoutesContex
     return sendTokens(context, reply, pair, fromCookie ? request.headers[CSRF_HEADER] as string : undefined)
   })
 
+  // A session that must set up a second factor (mfa.required) may still log out and read its user.
   app.post('/logout', {
     onRequest: authenticate,
-    config: routeConfig,
+    config: { ...routeConfig, mfaSetup: true },
     schema: routeSchema({
       summary: 'Revoke the access token and every token of its session',
       tags: ['auth'],
@@ -70,7 +71,7 @@ export async function sessionRoutes (app: FastifyInstance, context: RoutesContex
 
   app.get('/me', {
     onRequest: authenticate,
-    config: routeConfig,
+    config: { ...routeConfig, mfaSetup: true },
     schema: routeSchema({
       summary: 'The authenticated user',
       tags: ['auth'],

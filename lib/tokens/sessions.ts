@@ -68,7 +68,12 @@ export interface LoginExtras {
   continues?: Continuation | undefined
   /** Stores the refresh record instead of `refreshTokens.create` (a reauthentication spends the previous token). */
   writeRecord?: RecordWriter | undefined
+  /** mfa.required: a session that reaches the MFA setup routes only (the MFA_SETUP_CLAIM, kept by refresh). */
+  mfaSetup?: boolean | undefined
 }
+
+/** The claim of a session whose user must set up a second factor first: only the plugin's routes set it. */
+export const MFA_SETUP_CLAIM = 'mfa_setup'
 
 // A reservation is used within one request: long enough for a slow users.create.
 const RESERVATION_TTL = 60
@@ -76,7 +81,7 @@ const RESERVATION_TTL = 60
 // `csh` binds a cookie session to its CSRF token: only the plugin's routes set it. The authentication claims come
 // from proofs (issue's amr and authTime), so that no extra claim can pass for one.
 export const RESERVED_CLAIMS = new Set(
-  ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh', ...AUTHENTICATION_CLAIMS]
+  ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'fam', 'ep', 'csh', MFA_SETUP_CLAIM, ...AUTHENTICATION_CLAIMS]
 )
 const FROM_PROOFS: Record<string, string> = {
   amr: ' (give options.amr)',
@@ -225,6 +230,7 @@ export function createLoginSessions (
         ...options.claims,
         ...(scope === undefined ? {} : { scope }),
         ...(csrfHash === undefined ? {} : { csh: csrfHash }),
+        ...(extras.mfaSetup === true ? { [MFA_SETUP_CLAIM]: true } : {}),
         // Kept with the refresh record: every refresh of the session carries them as they are.
         ...(proofs === null ? {} : authenticationClaims(proofs, config.acr))
       }

@@ -71,6 +71,8 @@ export interface MfaAppOptions {
   logger?: Record<string, unknown>
   users?: (users: ReturnType<typeof mfaUsers>['users']) => Record<string, unknown>
   before?: (app: FastifyInstance) => Promise<void>
+  /** Declares the app's own routes, after the plugin. */
+  after?: (app: FastifyInstance) => void
 }
 
 /** The plugin with its routes and the mfa option; no captcha, no rate limit; events into `app.events`. */
@@ -92,6 +94,7 @@ export async function buildMfaApp (t: { teardown: (fn: () => unknown) => void },
     mfa: { encryptionKey: MFA_KEY, totp: { issuer: 'Example' }, ...given.mfa },
     ...given.options
   } as JwtAuthOptions)
+  given.after?.(app)
   await app.ready()
   t.teardown(() => app.close())
   return app

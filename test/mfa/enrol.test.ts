@@ -180,9 +180,12 @@ t.test('Swagger documents the MFA routes, with the bearer scheme', async (t) => 
   const swagger = (await import('@fastify/swagger')).default
   const app = await buildMfaApp(t, { before: async (app) => { await app.register(swagger, { openapi: {} }) } })
   const { paths } = app.swagger() as unknown as { paths: Record<string, Record<string, { tags: string[], security?: unknown, responses: Record<string, unknown> }>> }
-  for (const path of ['/auth/mfa/totp/setup', '/auth/mfa/totp/confirm']) {
-    t.same(paths[path]?.post?.tags, ['mfa'], path)
-    t.same(paths[path]?.post?.security, [{ bearerAuth: [] }], path)
-    t.ok(paths[path]?.post?.responses['200'], path)
+  for (const [path, method] of [['/auth/mfa/totp/setup', 'post'], ['/auth/mfa/totp/confirm', 'post'],
+    ['/auth/mfa/recovery-codes', 'post'], ['/auth/mfa/totp', 'delete']] as const) {
+    t.same(paths[path]?.[method]?.tags, ['mfa'], path)
+    t.ok(Array.isArray(paths[path]?.[method]?.security), `${path}: authenticated`)
   }
+  t.same(paths['/auth/mfa/verify']?.post?.tags, ['mfa'])
+  t.equal(paths['/auth/mfa/verify']?.post?.security, undefined, 'the second step is public (the mfa_token is its proof)')
+  t.ok(paths['/auth/login']?.post?.responses['200'], 'the login answers a pair or the MFA challenge')
 })

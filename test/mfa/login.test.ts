@@ -329,3 +329,20 @@ t.test('the password changed while the login checked it: no mfa_token for the ol
   t.equal(answer.json().code, 'FST_JWT_AUTH_INVALID_CREDENTIALS')
   t.same(app.events.filter((event) => event.type === 'login.failure').map((event) => event.reason), ['wrong_password'])
 })
+
+t.test('brute force across instances: wrong codes on two instances sharing the store count toward one lockout', async (t) => {
+  const store = (await import('../../lib/index.js')).memoryStore()
+  t.teardown(() => store.close())
+  const one = await buildMfaApp(t, { store })
+  const other = await buildMfaApp(t, { store, factors: one.factors, records: one.records })
+  const { secret } = await enrol(one, '1')
+  const good = totpCode(secret)
+  const wrong = good === '000000' ? '000001' : '000000'
+  const statuses = []
+  for (let i = 0; i < 5; i++) {
+    const app = i % 2 === 0 ? one : other
+    statuses.push((await verifyRequest(app, { mfa_token: await mfaToken(app), code: wrong })).statusCode)
+  }
+  t.same(statuses, [401, 401, 401, 401, 401])
+  t.equal((await verifyRequest(other, { mfa_token: await mfaToken(one), code: good })).statusCode, 429, 'locked everywhere')
+})

@@ -19,7 +19,7 @@ t.test('a TOTP code reauthenticates: the same session, a fresh auth_time, amr ot
   const claims = decodePart(answer.json().access_token, 1)
   t.equal(claims.fam, before.fam, 'the same session')
   t.same(claims.amr, ['otp'])
-  t.ok((claims.auth_time as number) >= (before.auth_time as number))
+  t.ok(Math.abs((claims.auth_time as number) - Date.now() / 1000) < 5, 'auth_time is now')
   t.ok(app.events.some((event) => event.type === 'mfa.success'))
   const again = await reauthenticate(app, { authorization: `Bearer ${answer.json().access_token}` }, { code })
   t.equal(again.statusCode, 401)
