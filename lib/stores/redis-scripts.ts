@@ -51,10 +51,10 @@ local value = redis.call('GET', KEYS[1])
 if not value then return nil end
 if string.sub(value, 1, 1) ~= 'L' then return value end
 redis.call('SET', KEYS[2], 'L' .. ARGV[1], 'PX', ARGV[2])
-local generation = tonumber(ARGV[6])
-if (tonumber(redis.call('GET', KEYS[4])) or 0) < generation then
-  redis.call('SET', KEYS[4], generation, 'PX', ARGV[2])
-end
+-- Always written, the highest kept: a chain going on below it (a session kept by a password change, of an earlier
+-- version) renews it, so it lives as long as the family's newest token.
+local generation = math.max(tonumber(redis.call('GET', KEYS[4])) or 0, tonumber(ARGV[6]))
+redis.call('SET', KEYS[4], generation, 'PX', ARGV[2])
 if tonumber(ARGV[4]) > 0 then
   redis.call('SET', KEYS[1], 'S' .. ARGV[3], 'PX', ARGV[4])
 else

@@ -68,6 +68,21 @@ export interface LoginExtras {
   continues?: Continuation | undefined
   /** Stores the refresh record instead of `refreshTokens.create` (a reauthentication spends the previous token). */
   writeRecord?: RecordWriter | undefined
+  /**
+   * The reservation's family is a session that goes on under a new epoch (a password change keeps it): the new
+   * token's generation goes on above the family's, not from 0. (A reauthentication gives `continues.generation`.)
+   */
+  goesOn?: boolean | undefined
+}
+
+/**
+ * Where a session that goes on in its family starts again: above every generation it had (`known`). Its earlier
+ * tokens are then behind it (a reuse), and a rotation of the new pair that a failover loses is unknown, not a reuse.
+ * A store that keeps no generations answers MAX_SAFE_INTEGER (every missing record is a reuse): 0 then.
+ */
+export function generationAbove (...known: number[]): number {
+  const next = Math.max(...known) + 1
+  return Number.isSafeInteger(next) ? next : 0
 }
 
 // A reservation is used within one request: long enough for a slow users.create.
@@ -229,7 +244,8 @@ export function createLoginSessions (
         ...(proofs === null ? {} : authenticationClaims(proofs, config.acr))
       }
       const epoch = continues === undefined ? await revocation.epochOf(sub) : continues.epoch
-      const generation = continues?.generation ?? 0
+      const generation = continues?.generation ??
+        (extras.goesOn === true ? generationAbove(await store.refreshTokens.generation(fam)) : 0)
       const claims: PairClaims = pairs.claimsFor({ sub, fam, epoch, roles, claims: extra, generation }, reservation?.jti)
       const createdAt = continues?.createdAt ?? Date.now()
       const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: extra }
