@@ -4,7 +4,7 @@
 // chain was live, and a spent post-change token read as unknown instead of a reuse (the attacker's branch survived);
 // and on every store, a post-change token whose record a failover lost was behind the record, taken for a reuse.
 import t, { type Test } from 'tap'
-import type { AuthEvent, AuthStore, KeyValueStore } from '../../lib/index.js'
+import { memoryStore, type AuthEvent, type AuthStore, type KeyValueStore } from '../../lib/index.js'
 import { buildAccountApp, loginRequest, OLD_PASSWORD, seedAccountUsers, type AccountApp } from '../helpers/account-app.js'
 import { bearer, decodePart, STORE_FACTORIES, type AnyStore } from '../helpers/app.js'
 
@@ -76,3 +76,13 @@ for (const { name, create } of STORE_FACTORIES.filter((factory) => factory.name 
       'the session goes on')
   })
 }
+
+t.test('a store that keeps no generations: the kept session starts at 0 (a token without a record is a reuse)', async (t) => {
+  const memory = memoryStore()
+  const { generation, ...refreshTokens } = memory.refreshTokens
+  t.type(generation, 'function')
+  const app = await accountApp(t, { ...memory, refreshTokens, close: () => memory.close() })
+  const { kept, statusCode } = await changedAfterRotations(app)
+  t.equal(statusCode, 200)
+  t.equal(decodePart(kept, 1).gen, 0)
+})
