@@ -67,6 +67,18 @@ if ARGV[5] == '1' then
 end
 return value`
 
+// With replicas: a spent token is handed out again (its successor) only once its rotation is known replicated. A
+// WAIT after a read proves nothing (it waits for this connection's own last write, not for the rotation, which may
+// have answered 503 or come from another instance's connection): a write on the spent token itself (its own TTL
+// again) follows the rotation in the replication stream, so once replicas acknowledge it they have the rotation.
+// KEYS: the token. Returns its value, as GET does.
+export const CONFIRM_SPENT = `
+local value = redis.call('GET', KEYS[1])
+if not value or string.sub(value, 1, 1) ~= 'S' then return value end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return value`
+
 // Ephemeral entries (counters, challenges): what an unauthenticated client can
 // create, so bounded. One hash (field -> '<expiresAt> <payload>') and a sorted
 // set ranking the fields for expiry and eviction, under one hash tag. Every
@@ -146,13 +158,12 @@ evict(field)
 keep(rank)
 return count`
 
-/** Get-and-delete. ARGV[3]: field. */
+/** Get-and-delete: the entry ('<expiresAt> <payload>', what a put back needs), nil if none or expired. ARGV[3]: field. */
 export const EPHEMERAL_TAKE = `${EPHEMERAL_PRELUDE}
 local current = redis.call('HGET', KEYS[2], ARGV[3])
 if not current then return nil end
 drop({ ARGV[3] })
-local expires, payload = parse(current)
-if expires > now then return payload end
+if parse(current) > now then return current end
 return nil`
 
 /** ARGV[3]: field. */
