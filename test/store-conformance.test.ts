@@ -200,6 +200,44 @@ const BROKEN: Array<{ name: string, store: () => AnyStore, fails: Record<string,
     }
   },
   {
+    name: 'a generation that takes the last rotation\'s, lower or not',
+    store: broken(({ refreshTokens }) => {
+      const generations = new Map<string, number>()
+      return {
+        refreshTokens: {
+          ...refreshTokens,
+          async rotate (rotation: Rotation) {
+            const before = await refreshTokens.rotate(rotation)
+            if (before?.state === 'live') generations.set(rotation.family, rotation.generation)
+            return before
+          },
+          generation: async (family) => generations.get(family) ?? 0
+        }
+      }
+    }),
+    fails: {
+      'refresh tokens: generation, when given, is the highest a rotation of the family wrote (0 before any)':
+        /never lowers it/
+    }
+  },
+  {
+    // What the Redis and key-value stores did: after a password change, the kept session's chain went on below the
+    // family's generation, whose record then expired while that chain's tokens were live (a reuse taken for unknown).
+    name: 'a generation written only when it rises (a rotation below it does not renew it)',
+    store: () => {
+      const kv = keyValueStore({ atomic: true })
+      const { set } = kv
+      return Object.assign(kv, {
+        async set (key: string, value: string, ttlSeconds: number, kind?: 'durable' | 'ephemeral') {
+          if (key.startsWith('rg:') && Number(await kv.get(key)) >= Number(value)) return
+          await set(key, value, ttlSeconds, kind)
+        }
+      })
+    },
+    expiry: true,
+    fails: { [EXPIRY]: /renews its family's generation/ }
+  },
+  {
     name: 'a peek that answers from a copy that is not current',
     store: broken(({ revocations }) => ({ revocations: { ...revocations, peek: () => null } })),
     fails: { 'revocations: peek, when given, answers as read does or not at all (undefined)': /never stale/ }

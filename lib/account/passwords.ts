@@ -103,8 +103,9 @@ export function createPasswordFlows (deps: AccountDeps) {
     const reservation = kept === undefined ? undefined : { fam: kept, jti: randomUUID() }
     // The session goes on with its proofs as they were (the route gives them); unknown here, it gets none.
     const { caller, carried, proofs = null, ...loginExtras } = extras
+    // Its generations go on above the family's: a record of the new chain that a failover loses is not behind them.
     return await sessions.issue({ ...user, id: sub } as IssuableUser, { ...carried, metadata: options.metadata },
-      { ...loginExtras, reservation, proofs })
+      { ...loginExtras, reservation, proofs, goesOn: reservation !== undefined })
   }
 
   /** Sends a reset token to the user of `login`, if there is one; says nothing either way. */

@@ -60,8 +60,9 @@ export function fromKeyValue (kv: KeyValueStore, { indexTtlSeconds }: { indexTtl
         }
         try {
           // Before the successor exists: its own rotation, which can only follow, then reads this generation.
+          // Always written (the highest kept), so that it lives as long as the family's newest token.
           const known = Number(await kv.get(generationKey(family)))
-          if (!(known >= generation)) await kv.set(generationKey(family), String(generation), ttlSeconds, 'durable')
+          await kv.set(generationKey(family), String(known > generation ? known : generation), ttlSeconds, 'durable')
           await kv.set(refreshKey(next.jti), `L${next.record}`, ttlSeconds, 'durable')
           const spent = spentValue(Date.now() + graceSeconds * 1000, successor)
           if (graceSeconds > 0) await kv.set(key, spent, graceSeconds, 'durable')

@@ -51,10 +51,10 @@ local value = redis.call('GET', KEYS[1])
 if not value then return nil end
 if string.sub(value, 1, 1) ~= 'L' then return value end
 redis.call('SET', KEYS[2], 'L' .. ARGV[1], 'PX', ARGV[2])
-local generation = tonumber(ARGV[6])
-if (tonumber(redis.call('GET', KEYS[4])) or 0) < generation then
-  redis.call('SET', KEYS[4], generation, 'PX', ARGV[2])
-end
+-- Always written, the highest kept: a chain going on below it (a session kept by a password change, of an earlier
+-- version) renews it, so it lives as long as the family's newest token.
+local generation = math.max(tonumber(redis.call('GET', KEYS[4])) or 0, tonumber(ARGV[6]))
+redis.call('SET', KEYS[4], generation, 'PX', ARGV[2])
 if tonumber(ARGV[4]) > 0 then
   redis.call('SET', KEYS[1], 'S' .. ARGV[3], 'PX', ARGV[4])
 else
@@ -65,6 +65,18 @@ if ARGV[5] == '1' then
   -- Only a spent parent: its grace ends. A live one is none of this rotation's business.
   if parent and string.sub(parent, 1, 1) == 'S' then redis.call('DEL', KEYS[3]) end
 end
+return value`
+
+// With replicas: a spent token is handed out again (its successor) only once its rotation is known replicated. A
+// WAIT after a read proves nothing (it waits for this connection's own last write, not for the rotation, which may
+// have answered 503 or come from another instance's connection): a write on the spent token itself (its own TTL
+// again) follows the rotation in the replication stream, so once replicas acknowledge it they have the rotation.
+// KEYS: the token. Returns its value, as GET does.
+export const CONFIRM_SPENT = `
+local value = redis.call('GET', KEYS[1])
+if not value or string.sub(value, 1, 1) ~= 'S' then return value end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return value`
 
 // Ephemeral entries (counters, challenges): what an unauthenticated client can
@@ -146,13 +158,12 @@ evict(field)
 keep(rank)
 return count`
 
-/** Get-and-delete. ARGV[3]: field. */
+/** Get-and-delete: the entry ('<expiresAt> <payload>', what a put back needs), nil if none or expired. ARGV[3]: field. */
 export const EPHEMERAL_TAKE = `${EPHEMERAL_PRELUDE}
 local current = redis.call('HGET', KEYS[2], ARGV[3])
 if not current then return nil end
 drop({ ARGV[3] })
-local expires, payload = parse(current)
-if expires > now then return payload end
+if parse(current) > now then return current end
 return nil`
 
 /** ARGV[3]: field. */

@@ -7,12 +7,12 @@ import {
 } from './redis-connection.js'
 import { checkConnection, storeSettings, type RedisClient, type RedisStoreOptions } from './redis-options.js'
 import {
-  ADVANCE_MARKER, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, HASH_SET, ROTATE
+  ADVANCE_MARKER, CONFIRM_SPENT, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, HASH_SET, ROTATE
 } from './redis-scripts.js'
 import { toRefreshState } from './refresh-state.js'
-import { replicatedWrites } from './replicated-writes.js'
+import { replicatedWrites, UnreplicatedWriteError } from './replicated-writes.js'
 import type {
-  AuthStore, Challenges, Counters, Locks, RefreshTokens, Revocations, RevocationScope, SessionIndex,
+  AuthStore, Challenges, Counters, Locks, RefreshState, RefreshTokens, Revocations, RevocationScope, SessionIndex,
   StoreContext, UserInvalidationListener, UserInvalidations
 } from './types.js'
 
@@ -38,9 +38,6 @@ type ScriptedClient = IoRedisClient & {
   jwtAuthEphemeralIncrement (
     ranks: string, values: string, now: number, bound: number, field: string, ttlMs: number
   ): Promise<number>
-  jwtAuthEphemeralTake (
-    ranks: string, values: string, now: number, bound: number, field: string
-  ): Promise<string | null>
   jwtAuthEphemeralDelete (ranks: string, values: string, now: number, bound: number, field: string): Promise<number>
 }
 
@@ -83,8 +80,10 @@ export class RedisStore implements AuthStore {
   readonly #io: IoRedisClient
   readonly #owned: boolean
   readonly #scripted: ScriptedClient
-  /** Revocations and rotations: `jwtAuthAdvanceMarker` and `jwtAuthRotate`, waited for replicas when told so. */
+  /** Revocations, rotations, locks and one-time takes: waited for replicas when told so. */
   readonly #durable: ReturnType<typeof replicatedWrites>
+  /** `replicas` was given: security writes wait for them. */
+  readonly #replicated: boolean
   readonly #markerExpiries: string
   readonly #markerValues: string
   /** The two bounded indexes of ephemeral entries: `[ranks, values]` keys, each under its own hash tag. */
@@ -128,12 +127,14 @@ export class RedisStore implements AuthStore {
     client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
     client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
     client.defineCommand('jwtAuthRotate', { numberOfKeys: 4, lua: ROTATE })
+    client.defineCommand('jwtAuthConfirmSpent', { numberOfKeys: 1, lua: CONFIRM_SPENT })
     client.defineCommand('jwtAuthEphemeralPut', { numberOfKeys: 2, lua: EPHEMERAL_PUT })
     client.defineCommand('jwtAuthEphemeralIncrement', { numberOfKeys: 2, lua: EPHEMERAL_INCREMENT })
     client.defineCommand('jwtAuthEphemeralTake', { numberOfKeys: 2, lua: EPHEMERAL_TAKE })
     client.defineCommand('jwtAuthEphemeralDelete', { numberOfKeys: 2, lua: EPHEMERAL_DELETE })
     this.#scripted = client as ScriptedClient
     this.#durable = replicatedWrites(client, settings.replication)
+    this.#replicated = settings.replication !== null
     this.#markerExpiries = `${keyPrefix}{revocations}:expiries`
     this.#markerValues = `${keyPrefix}{revocations}:values`
     // Apart, so that a flood of captchas can never evict a failed-login counter in use.
@@ -172,14 +173,18 @@ export class RedisStore implements AuthStore {
     create: async (family, jti, record, ttlSeconds) => {
       await this.#io.set(this.#refreshKey(family, jti), `L${record}`, 'PX', toMs(ttlSeconds))
     },
-    find: async (family, jti) => toRefreshState(await this.#io.get(this.#refreshKey(family, jti))),
+    find: async (family, jti) => {
+      const key = this.#refreshKey(family, jti)
+      return await this.#confirmed(key, await this.#io.get(key))
+    },
     rotate: async ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds, generation }) => {
       const key = this.#refreshKey(family, jti)
       const previous = await this.#durable<string | null>('jwtAuthRotate',
         key, this.#refreshKey(family, next.jti), parent === undefined ? key : this.#refreshKey(family, parent),
         this.#generationKey(family), next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds),
         parent === undefined ? '0' : '1', generation)
-      return toRefreshState(previous)
+      // Spent by another rotation (of another instance, maybe): this one wrote nothing its WAIT could vouch for.
+      return await this.#confirmed(key, previous)
     },
     discard: async (family, jti) => { await this.#io.del(this.#refreshKey(family, jti)) },
     generation: async (family) => Number(await this.#io.get(this.#generationKey(family)))
@@ -212,12 +217,31 @@ export class RedisStore implements AuthStore {
       const [ranks, values, now, bound] = this.#ephemeral(this.#challengeIndex)
       await this.#scripted.jwtAuthEphemeralPut(ranks, values, now, bound, `h:${id}`, now + ttlMs, value)
     },
-    take: (id) => this.#scripted.jwtAuthEphemeralTake(...this.#ephemeral(this.#challengeIndex), `h:${id}`)
+    // A one-time take (a reset link, a verification) is a security write: with replicas, waited for.
+    take: async (id) => {
+      const [ranks, values, now, bound] = this.#ephemeral(this.#challengeIndex)
+      const field = `h:${id}`
+      try {
+        const entry = await this.#durable<string | null>('jwtAuthEphemeralTake', ranks, values, now, bound, field)
+        return entry === null ? null : entry.slice(entry.indexOf(' ') + 1)
+      } catch (error) {
+        // Taken on the master, not known replicated (503): put back as it was (as a failover would have it), so
+        // that the link still works once the replicas are.
+        const entry = error instanceof UnreplicatedWriteError ? error.reply as string | null : null
+        if (entry !== null) {
+          const space = entry.indexOf(' ')
+          await this.#scripted.jwtAuthEphemeralPut(ranks, values, Date.now(), bound, field,
+            Number(entry.slice(0, space)), entry.slice(space + 1))
+        }
+        throw error
+      }
+    }
   }
 
+  // A lock is a security write: with replicas, waited for (a failover must not undo a lockout).
   readonly locks: Locks = {
     lock: async (name, until, ttlSeconds) => {
-      await this.#io.set(`${this.keyPrefix}lk:${name}`, String(until), 'PX', toMs(ttlSeconds))
+      await this.#durable('set', `${this.keyPrefix}lk:${name}`, String(until), 'PX', toMs(ttlSeconds))
     },
     lockedUntil: async (name) => {
       const value = await this.#io.get(`${this.keyPrefix}lk:${name}`)
@@ -331,6 +355,17 @@ export class RedisStore implements AuthStore {
   // Families are UUIDs: never empty, never starting with '}' (which would leave no tag).
   #refreshKey (family: string, jti: string): string {
     return `${this.keyPrefix}rt:{${family}}:${jti}`
+  }
+
+  /**
+   * A token's state; with replicas, a spent one only once its rotation is known replicated (see CONFIRM_SPENT): its
+   * successor is handed out again (a retry, a concurrent refresh) with a 200, so that rotation must not be lost in a
+   * failover. Fewer replicas within the timeout: the store fails (503), as the rotation itself did.
+   */
+  async #confirmed (key: string, value: string | null): Promise<RefreshState | null> {
+    const state = toRefreshState(value)
+    if (state?.state !== 'spent' || !this.#replicated) return state
+    return toRefreshState(await this.#durable<string | null>('jwtAuthConfirmSpent', key))
   }
 
   #generationKey (family: string): string {

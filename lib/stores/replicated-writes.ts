@@ -10,6 +10,17 @@ type Batch = Record<string, Command> & { exec (): Promise<Array<[Error | null, u
 
 /**
  * @internal
+ * A write the master took but too few replicas acknowledged within the timeout: `reply` is what the master answered
+ * (a store may undo what the write did, as the challenges' take does).
+ */
+export class UnreplicatedWriteError extends Error {
+  constructor (message: string, readonly reply: unknown) {
+    super(message)
+  }
+}
+
+/**
+ * @internal
  * Runs the client's command `name` (a script the store defined, say) and resolves to its reply; with
  * `replication`, only once as many replicas as asked have it: fewer within the timeout (a master that lost its
  * replicas, or was demoted under the client: a promoted replica no longer follows it) rejects, and the store's
@@ -29,8 +40,8 @@ export function replicatedWrites (client: IoRedisClient, replication: RedisStore
     for (const [error] of replies) if (error !== null) throw error
     const [[, reply], [, acknowledged]] = replies
     if (acknowledged < replicas) {
-      throw new Error(`redisStore: the write reached ${acknowledged} of ${replicas} replicas within ${timeoutMs} ms ` +
-        '(replicas, replicaTimeout)')
+      throw new UnreplicatedWriteError(`redisStore: the write reached ${acknowledged} of ${replicas} replicas ` +
+        `within ${timeoutMs} ms (replicas, replicaTimeout)`, reply)
     }
     return reply
   }

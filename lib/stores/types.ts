@@ -54,8 +54,9 @@ export interface Rotation {
   /** 0: the spent token is forgotten at once (strict rotation). */
   graceSeconds: number
   /**
-   * The successor's place in its family: 1 for the first rotation, one more at each. The store keeps the
-   * family's highest for `ttlSeconds`, with the rotation (see `RefreshTokens.generation`).
+   * The successor's place in its family: 1 for the first rotation, one more at each. With the rotation, the
+   * store keeps the family's highest (this one or a higher one it has) for `ttlSeconds` from now: every rotation
+   * renews it, a lower one too, so it outlives the family's newest token (see `RefreshTokens.generation`).
    */
   generation: number
 }

@@ -4,7 +4,7 @@ import type { ResolvedStore } from '../stores/resolve.js'
 import type { AccessTokenClaims, IssuableUser, SessionMetadata, TokenPair } from '../types.js'
 import type { Proofs } from './authentication.js'
 import type { Revocation } from './revocation.js'
-import { carriedOptions, type Head, type LoginSessions, type RecordWriter, type RefreshRecord } from './sessions.js'
+import { carriedOptions, generationAbove, type Head, type LoginSessions, type RecordWriter, type RefreshRecord } from './sessions.js'
 
 /** What the route adds to a reauthentication: the CSRF binding of a cookie session, the request's details. */
 export interface ReauthenticationExtras {
@@ -67,9 +67,8 @@ export function createReauthentication (store: ResolvedStore, sessions: LoginSes
     const session = await sessions.current(sub, fam)
     // Above every generation the family had, its latest token's included: that token, spent by this rotation, is
     // then behind its family (a reuse), and a later rotation of the new pair that a failover loses is told apart
-    // from a reuse. A store that keeps no generations answers MAX_SAFE_INTEGER: every missing record is a reuse.
-    const known = Math.max(await store.refreshTokens.generation(fam), session?.head?.generation ?? 0)
-    const generation = Number.isSafeInteger(known + 1) ? known + 1 : 0
+    // from a reuse.
+    const generation = generationAbove(await store.refreshTokens.generation(fam), session?.head?.generation ?? 0)
     const pair = await sessions.issue(user, { ...carriedOptions(caller), metadata }, {
       reservation: { fam, jti: randomUUID() },
       csrfHash,

@@ -70,6 +70,21 @@ export interface LoginExtras {
   writeRecord?: RecordWriter | undefined
   /** mfa.required: a session that reaches the MFA setup routes only (the MFA_SETUP_CLAIM, kept by refresh). */
   mfaSetup?: boolean | undefined
+  /**
+   * The reservation's family is a session that goes on under a new epoch (a password change keeps it): the new
+   * token's generation goes on above the family's, not from 0. (A reauthentication gives `continues.generation`.)
+   */
+  goesOn?: boolean | undefined
+}
+
+/**
+ * Where a session that goes on in its family starts again: above every generation it had (`known`). Its earlier
+ * tokens are then behind it (a reuse), and a rotation of the new pair that a failover loses is unknown, not a reuse.
+ * A store that keeps no generations answers MAX_SAFE_INTEGER (every missing record is a reuse): 0 then.
+ */
+export function generationAbove (...known: number[]): number {
+  const next = Math.max(...known) + 1
+  return Number.isSafeInteger(next) ? next : 0
 }
 
 /** The claim of a session whose user must set up a second factor first: only the plugin's routes set it. */
@@ -235,7 +250,8 @@ export function createLoginSessions (
         ...(proofs === null ? {} : authenticationClaims(proofs, config.acr))
       }
       const epoch = continues === undefined ? await revocation.epochOf(sub) : continues.epoch
-      const generation = continues?.generation ?? 0
+      const generation = continues?.generation ??
+        (extras.goesOn === true ? generationAbove(await store.refreshTokens.generation(fam)) : 0)
       const claims: PairClaims = pairs.claimsFor({ sub, fam, epoch, roles, claims: extra, generation }, reservation?.jti)
       const createdAt = continues?.createdAt ?? Date.now()
       const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: extra }

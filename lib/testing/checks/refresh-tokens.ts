@@ -92,6 +92,8 @@ export const refreshTokenChecks: Check[] = [
       await tokens.create(fam, a, RECORD, 60)
       await tokens.rotate(rotation(fam, a, id('d'), { generation: 1 }))
       assert.equal(await tokens.generation(fam), 2, 'a lower generation never lowers it')
+      await tokens.rotate(rotation(fam, id('d'), id('e'), { generation: 2 }))
+      assert.equal(await tokens.generation(fam), 2, 'nor does an equal one')
       assert.equal(await tokens.generation(family()), 0, 'each family apart')
     }
   },
