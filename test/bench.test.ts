@@ -11,6 +11,8 @@ import { onceAcrossLines } from './helpers/ci-line.js'
 const root = fileURLToPath(new URL('..', import.meta.url))
 // What each script prints when it ran to its end.
 const EXPECTED: Record<string, RegExp> = {
+  'durability-cost.mjs': /^\| logout \| 1 \| \d+ \| \d+ \|$/m,
+  'failover-memory.mjs': /^after minute 2: rss [\d.]+ -> [\d.]+ MiB \(-?[\d.]+%/m,
   'hook-cost.mjs': /authenticate beyond the empty hook: memory -?\d+ ns, Redis -?\d+ ns/,
   'login-flood.mjs': /peak rss \d+ MiB/,
   'map-eviction.mjs': /plain get miss \d+ ns\/op/,
@@ -25,8 +27,9 @@ const EXPECTED: Record<string, RegExp> = {
 const env: NodeJS.ProcessEnv = { ...process.env, BENCH_SMOKE: '1' }
 for (const name of Object.keys(env)) if (/^(NODE_OPTIONS|NODE_V8_COVERAGE)$/.test(name)) delete env[name]
 
-// Nine scripts, a few seconds each, longer on a loaded machine than the suite's default per-file timeout.
-t.setTimeout(240_000)
+// Eleven scripts, a few seconds each (the failover ones up to half a minute), longer on a loaded machine than the
+// suite's default per-file timeout.
+t.setTimeout(360_000)
 
 t.test('every bench script runs to its end in smoke mode', onceAcrossLines(), async (t) => {
   if (!existsSync(join(root, 'dist', 'esm', 'index.js'))) {

@@ -1,0 +1,106 @@
+// node --expose-gc bench/failover-memory.mjs (after npm run build): memory of two app instances (one process)
+// under load on a Sentinel topology that fails over every minute, alternately SENTINEL FAILOVER and SIGKILL of
+// the master, for ten minutes. RSS and heap (after a gc) are sampled every 10 s; the figure that matters is the
+// growth after the first two minutes (warm-up: the JIT, the pools, the markers reaching their steady state).
+// TOPOLOGY=cluster: a Cluster instead; FAILOVERS=0: the same load without failovers (the control); MINUTE_MS and
+// MINUTES: a shorter or longer run. Figures and commands in bench/RESULTS.md.
+import Fastify from 'fastify'
+import jwtAuth from '../dist/esm/index.js'
+import { redisStore } from '../dist/esm/redis.js'
+import { clusterTopology } from './lib/cluster.mjs'
+import { sentinelTopology } from './lib/sentinel.mjs'
+
+// BENCH_SMOKE=1: one failover of each kind within seconds, so the test suite can check that the script still runs.
+const SMOKE = process.env.BENCH_SMOKE === '1'
+const MINUTE = Number(process.env.MINUTE_MS ?? (SMOKE ? 3_000 : 60_000))
+const MINUTES = Number(process.env.MINUTES ?? (SMOKE ? 3 : 10))
+const SAMPLE_EVERY = SMOKE ? 1_000 : 10_000
+const WORKERS = 8
+const gc = globalThis.gc ?? (() => { throw new Error('run with node --expose-gc') })
+
+// A Cluster: 3 masters and 3 replicas; the master of {revocations} is killed every minute.
+const CLUSTER = process.env.TOPOLOGY === 'cluster'
+const topology = CLUSTER ? await clusterTopology() : await sentinelTopology()
+const connection = CLUSTER
+  ? { cluster: { nodes: topology.nodes } }
+  : { redisOptions: { sentinels: topology.sentinels, name: 'mymaster' } }
+async function instance () {
+  const app = Fastify()
+  // Short lifetimes: revocation markers (kept in each instance's mirror) expire, so the load has a steady state.
+  await app.register(jwtAuth, {
+    secret: 'bench-secret-bench-secret-bench-secret!!',
+    accessTokenTtl: '30s',
+    refreshTokenTtl: '2m',
+    store: redisStore(connection),
+    users: { findById: async (id) => ({ id }) }
+  })
+  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+  await app.ready()
+  return app
+}
+const apps = [await instance(), await instance()]
+
+const counts = { ok: 0, unavailable: 0, other: 0 }
+let lastCause = ''
+const state = { running: true }
+async function worker (w) {
+  let session = null
+  for (let n = 0; state.running; n++) {
+    const app = apps[n % 2]
+    try {
+      if (session === null) session = await app.jwtAuth.issue({ id: `user${w}-${n}` })
+      else if (n % 10 === 9) { await app.jwtAuth.revoke(session.accessToken); session = null } else if (n % 3 === 0) session = await app.jwtAuth.refresh(session.refreshToken)
+      else await app.inject({ url: '/me', headers: { authorization: `Bearer ${session.accessToken}` } })
+      counts.ok++
+    } catch (error) {
+      if (error.code === 'FST_JWT_AUTH_STORE_UNAVAILABLE') {
+        counts.unavailable++
+        lastCause = String(error.cause?.message)
+        // A client backs off: without it, the failing loop would take the CPU the Redis servers need to recover.
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      } else { counts.other++; session = null }
+    }
+    if (n % 50 === 49) await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+const started = Date.now()
+const workers = Array.from({ length: WORKERS }, (_, w) => worker(w))
+const samples = []
+const sampler = setInterval(() => {
+  gc()
+  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
+  samples.push({ at: Date.now() - started, rss, heapUsed, heapTotal, external, arrayBuffers })
+}, SAMPLE_EVERY)
+
+for (let minute = 1; minute < MINUTES; minute++) {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + minute * MINUTE - Date.now())))
+  // FAILOVERS=0: the same load without failovers, the control.
+  if (process.env.FAILOVERS === '0') continue
+  const kind = CLUSTER ? 'cluster' : minute % 2 === 1 ? 'failover' : 'killMaster'
+  const at = Date.now()
+  if (CLUSTER) await topology.killMasterOf('jwt-auth:{revocations}:values')
+  else await topology[kind]()
+  const what = { cluster: 'SIGKILL of the master of {revocations}', failover: 'SENTINEL FAILOVER', killMaster: 'SIGKILL of the master' }
+  console.log(`minute ${minute}: ${what[kind]} done in ` +
+    `${Date.now() - at} ms; ${JSON.stringify(counts)}; last 503: ${lastCause}; ` +
+    `clients: ${apps.map((app) => app.jwtAuth.store.client.status).join(', ')}`)
+}
+await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + MINUTES * MINUTE - Date.now())))
+state.running = false
+await Promise.all(workers)
+clearInterval(sampler)
+
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(1)
+const after2 = samples.filter((sample) => sample.at >= 2 * MINUTE)
+const first = after2[0] ?? samples[0]
+const last = samples.at(-1)
+const peak = (key) => Math.max(...after2.map((sample) => sample[key]))
+const growth = (key) => (100 * (last[key] - first[key]) / first[key]).toFixed(1)
+console.log('samples (s: rss / heap used / heap total / external / array buffers, MiB): ' +
+  samples.map((s) => `${Math.round(s.at / 1000)}: ${[s.rss, s.heapUsed, s.heapTotal, s.external, s.arrayBuffers].map(mib).join('/')}`)
+    .join(', '))
+console.log(`${JSON.stringify(counts)} operations`)
+console.log(`after minute 2: rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +
+  `heap ${mib(first.heapUsed)} -> ${mib(last.heapUsed)} MiB (${growth('heapUsed')}%, peak ${mib(peak('heapUsed'))})`)
+await Promise.all(apps.map((app) => app.close()))
+topology.stop()
