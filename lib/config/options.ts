@@ -24,6 +24,7 @@ import {
 import { resolvePermissions, type PermissionsOption } from './permissions.js'
 import { resolveAcr, type AcrLevel } from './acr.js'
 import { MFA_USER_CALLBACKS, resolveMfa, type MfaOptions, type ResolvedMfa } from './mfa.js'
+import { IDENTITY_USER_CALLBACKS } from './identities.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
@@ -51,7 +52,9 @@ export interface JwtAuthUsers {
    * adapter that keeps `email` unique refuses a taken one with `EmailTakenError` (409). `usersConformance`
    * (fastify-jwt-auth/testing) checks all of it.
    */
-  create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<FoundUser>
+  // A method, so that its parameter is checked both ways: a create typed with a required passwordHash (before
+  // providers could create users) still fits.
+  create? (input: NewUser): MaybePromise<FoundUser>
   /**
    * Stores a new hash: a password change or reset, or a stronger hash after a login (then `previous` is the hash
    * it replaces: make that update conditional on it, so that it never lands over a password changed meanwhile).
@@ -80,6 +83,24 @@ export interface JwtAuthUsers {
    * the user does not have it (used, or another user's).
    */
   useRecoveryCode?: (id: string, recoveryCode: string) => MaybePromise<boolean>
+  // The identities group: all of it when the `oauth` option is on (`findByEmail` too when a provider links by
+  // verified email). `usersConformance` (fastify-jwt-auth/testing) checks it.
+  /** The user who linked this sign-in of a provider (its `provider` name and the provider's `sub`); else null. */
+  findByIdentity?: (provider: string, subject: string) => MaybePromise<FoundUser | null | undefined>
+  /**
+   * Links a provider's sign-in to the user, atomically: resolves to false (storing nothing) when the (provider,
+   * subject) is linked already, to anyone, or the user has an identity of that provider already.
+   */
+  linkIdentity?: (id: string, identity: NewIdentity) => MaybePromise<boolean>
+  /** The user's identities, oldest first; [] for an unknown user. */
+  listIdentities?: (id: string) => MaybePromise<UserIdentity[]>
+  /** Unlinks the user's identity of `provider`: false when the user has none. */
+  unlinkIdentity?: (id: string, provider: string) => MaybePromise<boolean>
+  /**
+   * The user whose email address is `email` (in any case, as `create` keeps addresses unique), for linking a
+   * provider's sign-in by a verified address (`linkVerifiedEmail`); null when there is none.
+   */
+  findByEmail?: (email: string) => MaybePromise<FoundUser | null | undefined>
 }
 
 /** A user's second factors, as the `users` MFA group stores them: never a usable secret or code. */
@@ -88,6 +109,34 @@ export interface StoredFactors {
   totp: string | null
   /** The unused recovery codes, hashed. */
   recoveryCodes: string[]
+}
+
+/**
+ * What `users.create` is given: the username, the hash of the password (none for a user a provider sign-in
+ * creates: they have no password until they set one), and the profile fields.
+ */
+export interface NewUser {
+  username: string
+  passwordHash?: string
+  [profile: string]: unknown
+}
+
+/** A sign-in of another provider, as `users.linkIdentity` is given it. */
+export interface NewIdentity {
+  /** The provider's name in the `oauth.providers` option. */
+  provider: string
+  /** The provider's stable id of the user (OpenID Connect's `sub`; GitHub's numeric id, as a string). */
+  subject: string
+  /** The address the provider gave, if any. */
+  email: string | null
+  /** Whether the provider said it verified that address. */
+  emailVerified: boolean
+}
+
+/** A linked sign-in of another provider, as `users.listIdentities` gives it. */
+export interface UserIdentity extends NewIdentity {
+  /** When it was linked, ISO 8601. */
+  linkedAt: string
 }
 
 interface CommonOptions {
@@ -239,7 +288,8 @@ const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'acc
 const MAX_ACCESS_TTL = 86_400
 const MAX_REFRESH_TTL = 400 * 86_400
 const USER_CALLBACKS = [
-  'findById', 'findByLogin', 'create', 'updatePasswordHash', 'markEmailVerified', ...MFA_USER_CALLBACKS
+  'findById', 'findByLogin', 'create', 'updatePasswordHash', 'markEmailVerified', ...MFA_USER_CALLBACKS,
+  ...IDENTITY_USER_CALLBACKS, 'findByEmail'
 ] as const
 // token68-safe realm: it is put in a quoted-string as is
 const SAFE_REALM = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/
