@@ -25,6 +25,7 @@ import { resolvePermissions, type PermissionsOption } from './permissions.js'
 import { resolveAcr, type AcrLevel } from './acr.js'
 import { MFA_USER_CALLBACKS, resolveMfa, type MfaOptions, type ResolvedMfa } from './mfa.js'
 import { IDENTITY_USER_CALLBACKS } from './identities.js'
+import { resolveOAuth, type OAuthOptions, type ResolvedOAuth } from './oauth.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
@@ -52,9 +53,9 @@ export interface JwtAuthUsers {
    * adapter that keeps `email` unique refuses a taken one with `EmailTakenError` (409). `usersConformance`
    * (fastify-jwt-auth/testing) checks all of it.
    */
-  // A method, so that its parameter is checked both ways: a create typed with a required passwordHash (before
-  // providers could create users) still fits.
-  create? (input: NewUser): MaybePromise<FoundUser>
+  // `passwordHash` is typed as register gives it, so that an inline create keeps reading a string. With the `oauth`
+  // option, a provider's first sign-in calls create without it: type such a create's input as `NewUser`.
+  create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<FoundUser>
   /**
    * Stores a new hash: a password change or reset, or a stronger hash after a login (then `previous` is the hash
    * it replaces: make that update conditional on it, so that it never lands over a password changed meanwhile).
@@ -112,8 +113,8 @@ export interface StoredFactors {
 }
 
 /**
- * What `users.create` is given: the username, the hash of the password (none for a user a provider sign-in
- * creates: they have no password until they set one), and the profile fields.
+ * What `users.create` is given, with the `oauth` option: the username, the hash of the password (none for a user a
+ * provider's sign-in creates: they have no password until they set one), and the profile fields.
  */
 export interface NewUser {
   username: string
@@ -199,6 +200,11 @@ interface CommonOptions {
   acr?: AcrLevel[]
   /** Second factors: TOTP and recovery codes (needs the `users` MFA group, which kyselyUsers has). Default off. */
   mfa?: MfaOptions
+  /**
+   * Sign in with other providers (OpenID Connect by discovery, Google, GitHub): routes under the prefix, ending in
+   * this plugin's own token pair. Needs `routes` and the `users` identities group (kyselyUsers has it). Default off.
+   */
+  oauth?: OAuthOptions
 }
 
 /** One HMAC secret of a list (rotation): the first signs, each verifies the tokens carrying its kid. */
@@ -276,6 +282,7 @@ export interface ResolvedOptions {
   /** The `acr` levels, strongest first; [] when none. */
   acr: AcrLevel[]
   mfa: ResolvedMfa | null
+  oauth: ResolvedOAuth | null
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
@@ -283,7 +290,7 @@ const HMAC_SECRET_OPTIONS = ['kid', 'secret', 'algorithm']
 const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
   'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies', 'onEvent',
-  'permissions', 'trustedIssuers', 'legacy', 'acr', 'mfa']
+  'permissions', 'trustedIssuers', 'legacy', 'acr', 'mfa', 'oauth']
 // Access tokens are short-lived (a stolen one cannot be called back before it expires); a day is already long.
 const MAX_ACCESS_TTL = 86_400
 const MAX_REFRESH_TTL = 400 * 86_400
@@ -480,5 +487,6 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
   if (options.store === null || (options.store !== undefined && typeof options.store !== 'object')) {
     fail('store must be a store: memoryStore(), redisStore(...) or an object with the store ports')
   }
-  return { ...resolved, refreshGrace, store: options.store }
+  const oauth = resolveOAuth(options.oauth, users as Record<string, unknown>, resolved.routes !== null)
+  return { ...resolved, refreshGrace, store: options.store, oauth }
 }

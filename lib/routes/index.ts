@@ -7,6 +7,7 @@ import type { RoutesContext } from './context.js'
 import { jwksRoute } from './jwks.js'
 import { loginRoutes } from './login.js'
 import { mfaRoutes } from './mfa.js'
+import { oauthRoutes } from './oauth.js'
 import { passwordRoutes } from './password.js'
 import { rateLimitOptions } from './rate-limit.js'
 import { reauthenticateRoute } from './reauthenticate.js'
@@ -17,7 +18,7 @@ type Routes = (app: FastifyInstance, context: RoutesContext) => Promise<void>
 
 const ROUTES_BY_CLASS: Array<[RouteClass, Routes[]]> = [
   ['captcha', [captchaRoute]],
-  ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes, reauthenticateRoute]],
+  ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes, reauthenticateRoute, oauthRoutes]],
   ['session', [sessionRoutes]],
   ['jwks', [jwksRoute]],
   ['mfa', [mfaRoutes]]
