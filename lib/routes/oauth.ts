@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createDecoder } from 'fast-jwt'
 import type { ResolvedOAuth, ResolvedProvider } from '../config/oauth.js'
-import { OAuthCodeInvalidError, OAuthRedirectError, OAuthStateError, OAuthUnknownProviderError } from '../errors.js'
+import {
+  OAuthCodeInvalidError, OAuthLastLoginError, OAuthNotLinkedError, OAuthRedirectError, OAuthStateError, OAuthUnknownProviderError
+} from '../errors.js'
 import { createAccounts, type Accounts } from '../federation/accounts.js'
 import { ATTEMPT_TTL, createAttempts, random, type Attempts } from '../federation/attempts.js'
 import { createProviders, type Providers } from '../federation/providers.js'
@@ -32,7 +34,16 @@ export interface Federation {
   callbackOf (provider: ResolvedProvider): string
 }
 
+// One per app: the sign-in routes and the identity routes share the providers' clients (one discovery each).
+const federations = new WeakMap<RoutesContext, Federation>()
+
 export function createFederation (context: RoutesContext, oauth: ResolvedOAuth): Federation {
+  let federation = federations.get(context)
+  if (federation === undefined) federations.set(context, federation = makeFederation(context, oauth))
+  return federation
+}
+
+function makeFederation (context: RoutesContext, oauth: ResolvedOAuth): Federation {
   const secure = oauth.baseUrl.startsWith('https:')
   return {
     oauth,
@@ -222,4 +233,86 @@ export async function oauthRoutes (app: FastifyInstance, context: RoutesContext)
     const pair = await exchange(context, federation, request.body.code, sessionMetadata(request), csrf.hash)
     return sendTokens(context, reply, pair, csrf.token)
   }))
+}
+
+const identityList = {
+  type: 'object',
+  properties: {
+    identities: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          provider: { type: 'string' }, email: { type: 'string', nullable: true }, emailVerified: { type: 'boolean' }, linkedAt: { type: 'string' }
+        }
+      }
+    }
+  }
+} as const
+
+/**
+ * Whether the user can still log in without the identity of `provider`: another identity, or a password (what
+ * findByLogin gives for the user's username).
+ */
+async function hasAnotherWay (context: RoutesContext, federation: Federation, user: Record<string, unknown>, provider: string) {
+  const identities = await federation.accounts.list(String(user.id))
+  if (identities.some((identity) => identity.provider !== provider)) return true
+  if (typeof user.username !== 'string') return false
+  const byLogin = await context.config.users.findByLogin?.(user.username) as Record<string, unknown> | null | undefined
+  return byLogin != null && String(byLogin.id) === String(user.id) && typeof byLogin.passwordHash === 'string'
+}
+
+/** POST /oauth/:provider/link, GET /identities, DELETE /identities/:provider: a logged-in user's identities. */
+export async function identityRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
+  const { oauth } = context.config
+  if (oauth === null) return
+  const federation = createFederation(context, oauth)
+  const { authenticate, routeConfig } = context
+  const security = { tags: ['oauth'] }
+
+  app.post<{ Params: { provider: string }, Body: { redirect_to?: string } | undefined }>('/oauth/:provider/link', {
+    onRequest: authenticate,
+    config: routeConfig,
+    schema: routeSchema({
+      summary: 'Begin linking a provider to the logged-in user: the URL to send the browser to',
+      ...security,
+      params: providerParams,
+      body: { content: { 'application/json': { schema: { type: 'object', properties: { redirect_to: { type: 'string' } } } } } },
+      response: { 200: { type: 'object', properties: { url: { type: 'string' } } }, ...errorResponses(400, 401, 404, 429, 502, 503) }
+    })
+  }, async (request, reply) => failing(context, request, request.params.provider, async () => {
+    const provider = providerOf(federation, request.params.provider)
+    const landing = landingOf(oauth, request.body?.redirect_to)
+    return { url: await beginAttempt(federation, reply, provider, landing, String(request.auth!.claims.sub)) }
+  }))
+
+  app.get('/identities', {
+    onRequest: authenticate,
+    config: routeConfig,
+    schema: routeSchema({ summary: 'The providers linked to the logged-in user', ...security, response: { 200: identityList, ...errorResponses(401, 429, 503) } })
+  }, async (request) => {
+    const identities = await federation.accounts.list(String(request.auth!.claims.sub))
+    return { identities: identities.map(({ provider, email, emailVerified, linkedAt }) => ({ provider, email, emailVerified, linkedAt })) }
+  })
+
+  app.delete<{ Params: { provider: string } }>('/identities/:provider', {
+    onRequest: authenticate,
+    config: routeConfig,
+    schema: routeSchema({
+      summary: 'Unlink a provider from the logged-in user (never the last way to log in)',
+      ...security,
+      params: providerParams,
+      response: { 204: { type: 'null', description: 'Unlinked' }, ...errorResponses(401, 404, 409, 429, 503) }
+    })
+  }, async (request, reply) => {
+    const userId = String(request.auth!.claims.sub)
+    const provider = request.params.provider
+    if (!await hasAnotherWay(context, federation, request.user as Record<string, unknown>, provider)) {
+      const linked = (await federation.accounts.list(userId)).some((identity) => identity.provider === provider)
+      throw linked ? new OAuthLastLoginError() : new OAuthNotLinkedError()
+    }
+    if (!await federation.accounts.unlink(userId, provider)) throw new OAuthNotLinkedError()
+    context.emit('oauth.unlink', { userId, provider, ...sessionMetadata(request) })
+    return reply.code(204).send()
+  })
 }
