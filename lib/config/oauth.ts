@@ -90,6 +90,13 @@ function origin (value: unknown, path: string): string {
   return url.origin
 }
 
+/** GitHub's API as a base URL: ending with '/', so that `user` resolves under it (`/api/v3/user`). */
+function apiUrlOf (value: unknown, path: string): URL {
+  const url = webUrl(value ?? 'https://api.github.com', path)
+  if (!url.pathname.endsWith('/')) url.pathname += '/'
+  return url
+}
+
 function nonEmpty (value: unknown, path: string): string {
   if (typeof value !== 'string' || value.length === 0) fail(`${path} must be a non-empty string`)
   return value
@@ -120,7 +127,7 @@ function resolveProvider (name: string, options: unknown): ResolvedProvider {
     clientSecret: clientSecret === undefined ? undefined : nonEmpty(clientSecret, `${path}.clientSecret`),
     scopes: [...scopes],
     linkVerifiedEmail,
-    apiUrl: webUrl(options.apiUrl ?? 'https://api.github.com', `${path}.apiUrl`)
+    apiUrl: apiUrlOf(options.apiUrl, `${path}.apiUrl`)
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { ResolvedProvider } from '../config/oauth.js'
 import type { JwtAuthUsers, NewIdentity, NewUser } from '../config/options.js'
-import { EmailTakenError, OAuthIdentityTakenError, OAuthNoAccountError } from '../errors.js'
+import { OAuthIdentityTakenError, OAuthNoAccountError } from '../errors.js'
 import type { IssuableUser } from '../types.js'
 import type { ProviderProfile } from './providers.js'
 
@@ -53,13 +53,9 @@ export function createAccounts (users: JwtAuthUsers) {
       if (found != null) return { user: found, arrival: 'found' }
       const linked = await linkByEmail(provider, profile)
       if (linked !== null) return { user: linked, arrival: 'linked' }
-      try {
-        return { user: await create(provider, profile), arrival: 'created' }
-      } catch (error) {
-        // The address is another user's, who has not linked this provider: they sign in with it, then link.
-        if ((error as { code?: unknown }).code === 'FST_JWT_AUTH_EMAIL_TAKEN') throw new EmailTakenError({ cause: error })
-        throw error
-      }
+      // An address of another user, who has not linked this provider, fails create (409 EmailTakenError): they
+      // sign in with their password, then link the provider.
+      return { user: await create(provider, profile), arrival: 'created' }
     },
 
     /** Links the sign-in to a logged-in user (a link flow). */

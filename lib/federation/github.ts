@@ -13,7 +13,7 @@ export async function githubProfile (
 ): Promise<ProviderProfile> {
   async function get (path: string): Promise<unknown> {
     const headers = new Headers({ accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' })
-    const url = new URL(path, provider.apiUrl.href.endsWith('/') ? provider.apiUrl : `${provider.apiUrl.href}/`)
+    const url = new URL(path, provider.apiUrl)
     const response = await client.fetchProtectedResource(configuration, accessToken, url, 'GET', null, headers)
     if (response.status >= 500) throw new OAuthProviderError()
     // A token GitHub does not take (revoked, without the scopes): no sign-in.

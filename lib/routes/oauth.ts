@@ -88,7 +88,7 @@ export async function beginAttempt (
 }
 
 /** Why an oauth route failed, for the oauth.failure event: the error's own reason, else what its code says. */
-function reasonOf (error: unknown): string {
+export function reasonOf (error: unknown): string {
   const { reason, code } = error as { reason?: unknown, code?: unknown }
   if (typeof reason === 'string') return reason
   const known: Record<string, string> = {
@@ -250,15 +250,9 @@ const identityList = {
   }
 } as const
 
-/**
- * Whether the user can still log in without the identity of `provider`: another identity, or a password (what
- * findByLogin gives for the user's username).
- */
-async function hasAnotherWay (context: RoutesContext, federation: Federation, user: Record<string, unknown>, provider: string) {
-  const identities = await federation.accounts.list(String(user.id))
-  if (identities.some((identity) => identity.provider !== provider)) return true
-  if (typeof user.username !== 'string') return false
-  const byLogin = await context.config.users.findByLogin?.(user.username) as Record<string, unknown> | null | undefined
+/** Whether the user has a password: what findByLogin (required with routes) gives for their username. */
+async function hasPassword (context: RoutesContext, user: Record<string, unknown>): Promise<boolean> {
+  const byLogin = await context.config.users.findByLogin!(String(user.username)) as Record<string, unknown> | null | undefined
   return byLogin != null && String(byLogin.id) === String(user.id) && typeof byLogin.passwordHash === 'string'
 }
 
@@ -307,11 +301,13 @@ export async function identityRoutes (app: FastifyInstance, context: RoutesConte
   }, async (request, reply) => {
     const userId = String(request.auth!.claims.sub)
     const provider = request.params.provider
-    if (!await hasAnotherWay(context, federation, request.user as Record<string, unknown>, provider)) {
-      const linked = (await federation.accounts.list(userId)).some((identity) => identity.provider === provider)
-      throw linked ? new OAuthLastLoginError() : new OAuthNotLinkedError()
-    }
-    if (!await federation.accounts.unlink(userId, provider)) throw new OAuthNotLinkedError()
+    const identities = await federation.accounts.list(userId)
+    if (!identities.some((identity) => identity.provider === provider)) throw new OAuthNotLinkedError()
+    // Another identity, or a password: never the last way to log in.
+    const another = identities.some((identity) => identity.provider !== provider)
+    if (!another && !await hasPassword(context, request.user as Record<string, unknown>)) throw new OAuthLastLoginError()
+    // Of two DELETEs at once, both answer 204: the identity is gone.
+    await federation.accounts.unlink(userId, provider)
     context.emit('oauth.unlink', { userId, provider, ...sessionMetadata(request) })
     return reply.code(204).send()
   })

@@ -21,6 +21,8 @@ export interface FakeProvider {
   /** What the next ID tokens change; what the next GitHub API answers are. */
   idToken: IdTokenChanges
   github: { user: unknown, emails: unknown, status: number }
+  /** The token endpoint's status: 200 unless set (a 500 is a broken provider). */
+  tokenStatus: number
   /** PKCE verifiers of the codes: a code is spent once, with its verifier. */
   close (): Promise<void>
 }
@@ -38,6 +40,7 @@ export async function startFakeProvider (tls: TestTls, subject = 'fake-user'): P
     issuer,
     idToken: {},
     github: { user: { id: 4242, login: 'octo' }, emails: [{ email: 'octo@example.test', primary: true, verified: true }], status: 200 },
+    tokenStatus: 200,
     close: async () => {}
   }
 
@@ -80,6 +83,7 @@ export async function startFakeProvider (tls: TestTls, subject = 'fake-user'): P
           return
         }
         if (url.pathname === '/token' || url.pathname === '/login/oauth/access_token') {
+          if (fake.tokenStatus !== 200) return json(res, fake.tokenStatus, { error: 'server_error' })
           const form = new URLSearchParams(body)
           const grant = grants.get(form.get('code')!)
           grants.delete(form.get('code')!)

@@ -138,6 +138,12 @@ if (tls !== undefined) {
       t.match(failure(), { reason: 'id_token_invalid', provider: 'fake' }, name)
     }
     fake.idToken = {}
+    fake.tokenStatus = 500
+    const broken = new Browser()
+    const failing = await broken.request(await toCallback(broken, 'fake'))
+    t.equal(failing.status, 502, 'a token endpoint answering 500: the provider is broken')
+    t.match(JSON.parse(failing.body), { code: 'FST_JWT_AUTH_OAUTH_PROVIDER_ERROR' })
+    fake.tokenStatus = 200
     const browser = new Browser()
     const ok = await browser.request(await toCallback(browser, 'fake'))
     t.equal(ok.status, 302, 'the same provider, a good ID token: signed in')
@@ -188,6 +194,11 @@ if (tls !== undefined) {
     const noEmail = new Browser()
     const created = await noEmail.request(await toCallback(noEmail, 'github'))
     t.equal(created.status, 302, 'no address: a new user without one')
+    // The user is deleted between the callback and the exchange.
+    const code2 = new URL(created.location!).searchParams.get('code')
+    const newest = await app.db.selectFrom('users').select('id').where('email', 'is', null).orderBy('created_at', 'desc').executeTakeFirstOrThrow()
+    await app.db.deleteFrom('users').where('id', '=', newest.id).execute()
+    t.equal((await noEmail.request(url('/oauth/exchange'), { json: { code: code2 } })).status, 400, 'a code of a user gone')
   })
 
   t.test('the exchange: an unknown, malformed or replayed code is a 400', async (t) => {
