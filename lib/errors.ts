@@ -148,3 +148,43 @@ export const MfaRequiredError = define<'FST_JWT_AUTH_MFA_REQUIRED', 403, [Cause?
 export const MfaSetupRequiredError = define<'FST_JWT_AUTH_MFA_SETUP_REQUIRED', 403, [Cause?]>(
   'FST_JWT_AUTH_MFA_SETUP_REQUIRED',
   'A second factor must be set up first: this token reaches the MFA setup routes only (then log in again)', 403)
+
+// Sign-in with other providers (the oauth option).
+export const OAuthUnknownProviderError = define<'FST_JWT_AUTH_OAUTH_UNKNOWN_PROVIDER', 404, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_UNKNOWN_PROVIDER', 'No such sign-in provider', 404)
+
+// The callback's state: missing, unknown, used, expired, or of an attempt another browser began (login CSRF).
+export const OAuthStateError = define<'FST_JWT_AUTH_OAUTH_STATE', 400, [string, Cause?]>(
+  'FST_JWT_AUTH_OAUTH_STATE', '%s', 400)
+
+export const OAuthRedirectError = define<'FST_JWT_AUTH_OAUTH_REDIRECT', 400, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_REDIRECT', 'redirect_to is not an allowed landing URL (oauth.allowedRedirects)', 400)
+
+export const OAuthCodeInvalidError = define<'FST_JWT_AUTH_OAUTH_CODE_INVALID', 400, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_CODE_INVALID', 'The sign-in code is invalid, used or expired', 400)
+
+// The provider's answer failed a check (its error response, a refused code or PKCE verifier, an ID token of another
+// issuer or audience, with a wrong nonce, expired or badly signed): no sign-in. Why is in the oauth.failure event.
+export const OAuthSignInFailedError = define<'FST_JWT_AUTH_OAUTH_SIGN_IN_FAILED', 401, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_SIGN_IN_FAILED', 'The sign-in with the provider failed', 401)
+
+export const OAuthProviderUnavailableError = define<'FST_JWT_AUTH_OAUTH_PROVIDER_UNAVAILABLE', 503, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_PROVIDER_UNAVAILABLE', 'The sign-in provider cannot be reached; try again later', 503)
+
+export const OAuthProviderError = define<'FST_JWT_AUTH_OAUTH_PROVIDER_ERROR', 502, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_PROVIDER_ERROR', 'The sign-in provider gave an answer that is not one', 502)
+
+// A first sign-in that the app does not let make an account (no users.create).
+export const OAuthNoAccountError = define<'FST_JWT_AUTH_OAUTH_NO_ACCOUNT', 403, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_NO_ACCOUNT', 'No account is linked to this sign-in, and sign-ups are closed', 403)
+
+// The provider's sign-in is linked to another user, or the user has one of that provider already.
+export const OAuthIdentityTakenError = define<'FST_JWT_AUTH_OAUTH_IDENTITY_TAKEN', 409, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_IDENTITY_TAKEN', 'This sign-in is linked to an account already', 409)
+
+// DELETE /identities/:provider of the user's last way to log in (no password, no other identity).
+export const OAuthLastLoginError = define<'FST_JWT_AUTH_OAUTH_LAST_LOGIN', 409, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_LAST_LOGIN', 'This is the account\'s last way to log in: set a password or link another first', 409)
+
+export const OAuthNotLinkedError = define<'FST_JWT_AUTH_OAUTH_NOT_LINKED', 404, [Cause?]>(
+  'FST_JWT_AUTH_OAUTH_NOT_LINKED', 'The account has no identity of this provider', 404)

@@ -19,7 +19,7 @@ export type {
 } from './config/account.js'
 export type { RateLimitOptions, RouteClass, RouteClassLimits } from './config/rate-limit.js'
 export type {
-  JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm, StoredFactors
+  JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm, StoredFactors, NewUser, NewIdentity, UserIdentity
 } from './config/options.js'
 export type { MfaOptions, MfaEncryptionKey, MfaTotpOptions } from './config/mfa.js'
 export type { HmacSecret } from './config/options.js'

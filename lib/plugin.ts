@@ -101,7 +101,8 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
     config, store, given, jwt, pairs, revocation, sessions, users, emit, log: app.log
   })
 
-  if (config.cookies !== null && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
+  // Token cookies, and the attempt cookie that binds a provider sign-in to its browser.
+  if ((config.cookies !== null || config.oauth !== null) && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
 
   decorate(app, authenticate, authorize, api)
   installRouteChecks(app)

@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import { Kysely, type Dialect } from 'kysely'
 import { Migrator, type MigrationProvider } from 'kysely/migration'
 import { expect, test } from 'tstyche'
-import jwtAuth, { type JwtAuthUsers } from 'fastify-jwt-auth'
+import jwtAuth, { type JwtAuthUsers, type UserIdentity } from 'fastify-jwt-auth'
 import {
   kyselyMigrations, kyselyUsers, migrateToLatest, MIGRATIONS, sqliteDialect,
   type KyselyMigrationResult, type KyselyUser, type KyselyUsers, type NodeSqliteDatabase
@@ -34,12 +34,26 @@ test('kyselyUsers: the users option over the app\'s own Kysely, typed as the app
   expect<KyselyUser>().type.toBeAssignableFrom({ id: 'u', username: 'a', roles: [], email: null, emailVerified: false, shoeSize: 44 })
 })
 
+test('kyselyUsers: the identities group, and users without a password', () => {
+  const users = kyselyUsers(db)
+  expect(users.create).type.toBeCallableWith({ username: 'signed-in-with-a-provider' })
+  expect(users.findByIdentity('google', 'sub')).type.toBe<Promise<object & { then?: never } | null>>()
+  expect(users.findByEmail('a@example.com')).type.toBe<Promise<object & { then?: never } | null>>()
+  expect(users.linkIdentity).type.toBeCallableWith('id', { provider: 'google', subject: 's', email: null, emailVerified: false })
+  expect(users.linkIdentity).type.not.toBeCallableWith('id', { provider: 'google', subject: 's' })
+  expect(users.listIdentities('id')).type.toBe<Promise<UserIdentity[]>>()
+  expect(users.unlinkIdentity('id', 'google')).type.toBe<Promise<boolean>>()
+  // A create typed before users could be made without a password still fits the users option.
+  const older = { create: async (input: { username: string, passwordHash: string }) => ({ id: 1, ...input }) }
+  expect<JwtAuthUsers>().type.toBeAssignableFrom(older)
+})
+
 test('migrations: a Kysely MigrationProvider, and migrateToLatest', () => {
   expect<MigrationProvider>().type.toBeAssignableFrom(kyselyMigrations({ tablePrefix: 'auth_' }))
   expect(Migrator).type.toBeConstructableWith({ db, provider: kyselyMigrations() })
   expect(migrateToLatest(db)).type.toBe<Promise<KyselyMigrationResult[]>>()
   expect(migrateToLatest).type.not.toBeCallableWith(db, { tablePrefix: 1 })
-  expect(MIGRATIONS).type.toBe<readonly ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa']>()
+  expect(MIGRATIONS).type.toBe<readonly ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities']>()
 })
 
 test('sqliteDialect: a path or a database of node:sqlite\'s shape', () => {

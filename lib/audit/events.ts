@@ -11,6 +11,7 @@ export type AuthEventType =
   | 'reauthenticate' | 'reauthenticate.failure'
   | 'mfa.enable' | 'mfa.disable' | 'mfa.success' | 'mfa.failure' | 'mfa.recovery_code.used'
   | 'mfa.recovery_codes.regenerate'
+  | 'oauth.login' | 'oauth.link' | 'oauth.unlink' | 'oauth.failure'
 
 /** Why a login failed: for the server's eyes only (the client gets one answer for all). */
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'captcha' | 'locked' | 'email_not_verified'
@@ -25,6 +26,8 @@ export interface AuthEvent {
   ip?: string
   userAgent?: string
   reason?: string
+  /** The sign-in provider of an `oauth.*` event (its name in the `oauth.providers` option). */
+  provider?: string
 }
 
 export type AuthEventFields = Omit<AuthEvent, 'type' | 'at'>

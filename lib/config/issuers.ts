@@ -125,7 +125,7 @@ function algorithmList (value: unknown, path: string, allowed: readonly string[]
 }
 
 // Loopback only: a JWKS fetched in clear text anywhere else could be swapped on the way.
-function isLoopback (hostname: string): boolean {
+export function isLoopback (hostname: string): boolean {
   const host = hostname.replace(/^\[(.*)\]$/, '$1')
   if (host === 'localhost' || host === '::1') return true
   return isIP(host) === 4 && host.startsWith('127.')

@@ -24,6 +24,8 @@ import {
 import { resolvePermissions, type PermissionsOption } from './permissions.js'
 import { resolveAcr, type AcrLevel } from './acr.js'
 import { MFA_USER_CALLBACKS, resolveMfa, type MfaOptions, type ResolvedMfa } from './mfa.js'
+import { IDENTITY_USER_CALLBACKS } from './identities.js'
+import { resolveOAuth, type OAuthOptions, type ResolvedOAuth } from './oauth.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
 
@@ -51,6 +53,8 @@ export interface JwtAuthUsers {
    * adapter that keeps `email` unique refuses a taken one with `EmailTakenError` (409). `usersConformance`
    * (fastify-jwt-auth/testing) checks all of it.
    */
+  // `passwordHash` is typed as register gives it, so that an inline create keeps reading a string. With the `oauth`
+  // option, a provider's first sign-in calls create without it: type such a create's input as `NewUser`.
   create?: (input: { username: string, passwordHash: string, [profile: string]: unknown }) => MaybePromise<FoundUser>
   /**
    * Stores a new hash: a password change or reset, or a stronger hash after a login (then `previous` is the hash
@@ -80,6 +84,24 @@ export interface JwtAuthUsers {
    * the user does not have it (used, or another user's).
    */
   useRecoveryCode?: (id: string, recoveryCode: string) => MaybePromise<boolean>
+  // The identities group: all of it when the `oauth` option is on (`findByEmail` too when a provider links by
+  // verified email). `usersConformance` (fastify-jwt-auth/testing) checks it.
+  /** The user who linked this sign-in of a provider (its `provider` name and the provider's `sub`); else null. */
+  findByIdentity?: (provider: string, subject: string) => MaybePromise<FoundUser | null | undefined>
+  /**
+   * Links a provider's sign-in to the user, atomically: resolves to false (storing nothing) when the (provider,
+   * subject) is linked already, to anyone, or the user has an identity of that provider already.
+   */
+  linkIdentity?: (id: string, identity: NewIdentity) => MaybePromise<boolean>
+  /** The user's identities, oldest first; [] for an unknown user. */
+  listIdentities?: (id: string) => MaybePromise<UserIdentity[]>
+  /** Unlinks the user's identity of `provider`: false when the user has none. */
+  unlinkIdentity?: (id: string, provider: string) => MaybePromise<boolean>
+  /**
+   * The user whose email address is `email` (in any case, as `create` keeps addresses unique), for linking a
+   * provider's sign-in by a verified address (`linkVerifiedEmail`); null when there is none.
+   */
+  findByEmail?: (email: string) => MaybePromise<FoundUser | null | undefined>
 }
 
 /** A user's second factors, as the `users` MFA group stores them: never a usable secret or code. */
@@ -88,6 +110,34 @@ export interface StoredFactors {
   totp: string | null
   /** The unused recovery codes, hashed. */
   recoveryCodes: string[]
+}
+
+/**
+ * What `users.create` is given, with the `oauth` option: the username, the hash of the password (none for a user a
+ * provider's sign-in creates: they have no password until they set one), and the profile fields.
+ */
+export interface NewUser {
+  username: string
+  passwordHash?: string
+  [profile: string]: unknown
+}
+
+/** A sign-in of another provider, as `users.linkIdentity` is given it. */
+export interface NewIdentity {
+  /** The provider's name in the `oauth.providers` option. */
+  provider: string
+  /** The provider's stable id of the user (OpenID Connect's `sub`; GitHub's numeric id, as a string). */
+  subject: string
+  /** The address the provider gave, if any. */
+  email: string | null
+  /** Whether the provider said it verified that address. */
+  emailVerified: boolean
+}
+
+/** A linked sign-in of another provider, as `users.listIdentities` gives it. */
+export interface UserIdentity extends NewIdentity {
+  /** When it was linked, ISO 8601. */
+  linkedAt: string
 }
 
 interface CommonOptions {
@@ -150,6 +200,11 @@ interface CommonOptions {
   acr?: AcrLevel[]
   /** Second factors: TOTP and recovery codes (needs the `users` MFA group, which kyselyUsers has). Default off. */
   mfa?: MfaOptions
+  /**
+   * Sign in with other providers (OpenID Connect by discovery, Google, GitHub): routes under the prefix, ending in
+   * this plugin's own token pair. Needs `routes` and the `users` identities group (kyselyUsers has it). Default off.
+   */
+  oauth?: OAuthOptions
 }
 
 /** One HMAC secret of a list (rotation): the first signs, each verifies the tokens carrying its kid. */
@@ -227,6 +282,7 @@ export interface ResolvedOptions {
   /** The `acr` levels, strongest first; [] when none. */
   acr: AcrLevel[]
   mfa: ResolvedMfa | null
+  oauth: ResolvedOAuth | null
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
@@ -234,12 +290,13 @@ const HMAC_SECRET_OPTIONS = ['kid', 'secret', 'algorithm']
 const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
   'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies', 'onEvent',
-  'permissions', 'trustedIssuers', 'legacy', 'acr', 'mfa']
+  'permissions', 'trustedIssuers', 'legacy', 'acr', 'mfa', 'oauth']
 // Access tokens are short-lived (a stolen one cannot be called back before it expires); a day is already long.
 const MAX_ACCESS_TTL = 86_400
 const MAX_REFRESH_TTL = 400 * 86_400
 const USER_CALLBACKS = [
-  'findById', 'findByLogin', 'create', 'updatePasswordHash', 'markEmailVerified', ...MFA_USER_CALLBACKS
+  'findById', 'findByLogin', 'create', 'updatePasswordHash', 'markEmailVerified', ...MFA_USER_CALLBACKS,
+  ...IDENTITY_USER_CALLBACKS, 'findByEmail'
 ] as const
 // token68-safe realm: it is put in a quoted-string as is
 const SAFE_REALM = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/
@@ -430,5 +487,6 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
   if (options.store === null || (options.store !== undefined && typeof options.store !== 'object')) {
     fail('store must be a store: memoryStore(), redisStore(...) or an object with the store ports')
   }
-  return { ...resolved, refreshGrace, store: options.store }
+  const oauth = resolveOAuth(options.oauth, users as Record<string, unknown>, resolved.routes !== null)
+  return { ...resolved, refreshGrace, store: options.store, oauth }
 }

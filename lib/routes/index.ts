@@ -7,6 +7,7 @@ import type { RoutesContext } from './context.js'
 import { jwksRoute } from './jwks.js'
 import { loginRoutes } from './login.js'
 import { mfaRoutes } from './mfa.js'
+import { identityRoutes, oauthRoutes } from './oauth.js'
 import { passwordRoutes } from './password.js'
 import { rateLimitOptions } from './rate-limit.js'
 import { reauthenticateRoute } from './reauthenticate.js'
@@ -17,8 +18,8 @@ type Routes = (app: FastifyInstance, context: RoutesContext) => Promise<void>
 
 const ROUTES_BY_CLASS: Array<[RouteClass, Routes[]]> = [
   ['captcha', [captchaRoute]],
-  ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes, reauthenticateRoute]],
-  ['session', [sessionRoutes]],
+  ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes, reauthenticateRoute, oauthRoutes]],
+  ['session', [sessionRoutes, identityRoutes]],
   ['jwks', [jwksRoute]],
   ['mfa', [mfaRoutes]]
 ]

@@ -1,13 +1,15 @@
 import { checkKeys } from '../config/check.js'
-import type { JwtAuthUsers } from '../config/options.js'
+import type { JwtAuthUsers, NewUser } from '../config/options.js'
 import { emailChecks } from './users-checks/email.js'
 import { factorChecks } from './users-checks/factors.js'
 import { hostileChecks } from './users-checks/hostile.js'
+import { identityChecks } from './users-checks/identities.js'
 import { lookupChecks } from './users-checks/lookups.js'
 import { nameChecks } from './users-checks/names.js'
 import { passwordChecks } from './users-checks/passwords.js'
-import { fresh, type MfaSubject, type UsersCheck, type UsersSubject } from './users-checks/support.js'
+import { fresh, type IdentitiesSubject, type MfaSubject, type UsersCheck, type UsersSubject } from './users-checks/support.js'
 import { MFA_USER_CALLBACKS } from '../config/mfa.js'
+import { IDENTITY_USER_CALLBACKS } from '../config/identities.js'
 
 export interface UsersConformanceOptions<Users extends JwtAuthUsers = JwtAuthUsers> {
   /**
@@ -58,33 +60,36 @@ function checkOptions (options: UsersConformanceOptions): void {
 function subjectOf (users: JwtAuthUsers): UsersSubject {
   const missing = (['findById', 'findByLogin', 'create'] as const).filter((name) => typeof users?.[name] !== 'function')
   if (missing.length > 0) fail(`createUsers must give an adapter with ${missing.join(', ')} (functions)`)
-  const optional = (name: 'updatePasswordHash' | 'markEmailVerified') => {
+  const optional = (name: 'updatePasswordHash' | 'markEmailVerified' | 'findByEmail') => {
     if (users[name] === undefined) return undefined
     if (typeof users[name] !== 'function') fail(`${name} must be a function when given`)
-    return async (...args: unknown[]) => { await (users[name] as (...args: unknown[]) => unknown)(...args) }
+    return async (...args: unknown[]) => await (users[name] as (...args: unknown[]) => unknown)(...args) as never
   }
   // Called as the plugin calls them, each made async: a synchronous callback that throws rejects.
   return {
     findById: async (id) => await users.findById!(id),
     findByLogin: async (login) => await users.findByLogin!(login),
-    create: async (input) => await users.create!(input),
+    // Without passwordHash in the identities group's checks: what the oauth option asks of create (NewUser).
+    create: async (input) => await (users.create as (input: NewUser) => unknown)(input),
     updatePasswordHash: optional('updatePasswordHash'),
     markEmailVerified: optional('markEmailVerified'),
-    mfa: mfaOf(users)
+    findByEmail: optional('findByEmail'),
+    mfa: groupOf<MfaSubject>(users, MFA_USER_CALLBACKS, 'MFA'),
+    identities: groupOf<IdentitiesSubject>(users, IDENTITY_USER_CALLBACKS, 'identities')
   }
 }
 
-/** The MFA group, made async: all of it or none (the plugin's mfa option needs all of it). */
-function mfaOf (users: JwtAuthUsers): MfaSubject | undefined {
-  const given = MFA_USER_CALLBACKS.filter((name) => users[name] !== undefined)
+/** A group of callbacks (MFA, identities), made async: all of it or none (the plugin's option needs all of it). */
+function groupOf<Group> (users: JwtAuthUsers, names: ReadonlyArray<keyof JwtAuthUsers>, label: string): Group | undefined {
+  const given = names.filter((name) => users[name] !== undefined)
   if (given.length === 0) return undefined
-  const missing = MFA_USER_CALLBACKS.filter((name) => typeof users[name] !== 'function')
+  const missing = names.filter((name) => typeof users[name] !== 'function')
   if (missing.length > 0) {
-    fail(`the MFA group is all or none: ${given.join(', ')} given, ${missing.join(', ')} missing (functions)`)
+    fail(`the ${label} group is all or none: ${given.join(', ')} given, ${missing.join(', ')} missing (functions)`)
   }
-  const call = (name: typeof MFA_USER_CALLBACKS[number]) =>
+  const call = (name: keyof JwtAuthUsers) =>
     async (...args: unknown[]) => await (users[name] as (...args: unknown[]) => unknown)(...args)
-  return Object.fromEntries(MFA_USER_CALLBACKS.map((name) => [name, call(name)])) as unknown as MfaSubject
+  return Object.fromEntries(names.map((name) => [name, call(name)])) as Group
 }
 
 /** Runs one check on a fresh adapter, then closes it; a failing check's error wins over the close's. */
@@ -120,14 +125,18 @@ async function runCheck<Users extends JwtAuthUsers> (
  * The users conformance suite: registers, through `test`, one check per behaviour of the `users` contract
  * (JwtAuthUsers) that the plugin relies on, each on an adapter from `createUsers`: lookups, the folded unique
  * username under concurrent creates, the conditional password update, email verification, unique addresses
- * (`uniqueEmail`), hostile strings in names and profile fields, and the MFA group (second factors stored once,
- * recovery codes spent once, of concurrent calls too). Checks of an optional callback (updatePasswordHash,
- * markEmailVerified) or group (MFA) pass at once when the adapter lacks it. Resolves when every
+ * (`uniqueEmail`), hostile strings in names and profile fields, the MFA group (second factors stored once,
+ * recovery codes spent once, of concurrent calls too) and the identities group (users without a password, a
+ * provider's sign-in linked to one user at most, of concurrent links too; `findByEmail`). Checks of an optional
+ * callback (updatePasswordHash, markEmailVerified, findByEmail) or group (MFA, identities) pass at once when the
+ * adapter lacks it. Resolves when every
  * registered check has (for runners whose `test` returns a promise: await it inside a parent test).
  */
 export function usersConformance<Users extends JwtAuthUsers> (options: UsersConformanceOptions<Users>): Promise<void> {
   checkOptions(options as unknown as UsersConformanceOptions)
-  const checks = [...lookupChecks, ...nameChecks, ...passwordChecks, ...emailChecks, ...hostileChecks, ...factorChecks]
+  const checks = [
+    ...lookupChecks, ...nameChecks, ...passwordChecks, ...emailChecks, ...hostileChecks, ...factorChecks, ...identityChecks
+  ]
   const registered = checks.map((check) => options.test(check.name, () => runCheck(check, options)))
   return Promise.all(registered).then(() => {})
 }

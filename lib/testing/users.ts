@@ -1,3 +1,4 @@
+import type { NewUser } from '../config/options.js'
 import { UsernameTakenError } from '../errors.js'
 import { foldLogin } from '../users/login-name.js'
 
@@ -24,7 +25,7 @@ export interface FakeUsers<User extends FakeUserRecord = FakeUserRecord> {
    * refuses it, at once: of registrations of one name at the same time, one succeeds. The record joins this
    * fakeUsers' table, not the array given; it has the fields of the input only (typed as a record all the same).
    */
-  create (input: { username: string, passwordHash: string, [profile: string]: unknown }): Promise<User>
+  create (input: NewUser): Promise<User>
 }
 
 function fail (message: string): never {

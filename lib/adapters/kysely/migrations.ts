@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely' with { 'resolution-mode': 'import' }
+import { identitiesMigration } from './identities.js'
 import { factorsMigration, resolveTables, usersMigration, type UsersMigration } from './schema.js'
 
 /** Kysely's MigrationProvider (kysely/migration), as kyselyMigrations gives it. */
@@ -37,7 +38,7 @@ export interface KyselyMigrationsOptions {
  * The migrations' names: namespaced, and sortable, so that each release appends the next number and never
  * rewrites an earlier one.
  */
-export const MIGRATIONS = ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa'] as const
+export const MIGRATIONS = ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities'] as const
 
 /**
  * The schema of fastify-jwt-auth/kysely as a Kysely MigrationProvider, for your own Migrator (or kysely-ctl). Run
@@ -47,7 +48,11 @@ export const MIGRATIONS = ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002
 export function kyselyMigrations (options: KyselyMigrationsOptions = {}): KyselyMigrationProvider {
   const names = resolveTables(options, 'kyselyMigrations')
   return {
-    getMigrations: async () => ({ [MIGRATIONS[0]]: usersMigration(names), [MIGRATIONS[1]]: factorsMigration(names) })
+    getMigrations: async () => ({
+      [MIGRATIONS[0]]: usersMigration(names),
+      [MIGRATIONS[1]]: factorsMigration(names),
+      [MIGRATIONS[2]]: identitiesMigration(names)
+    })
   }
 }
 

@@ -13,7 +13,11 @@ export const LIMITS = {
   folded: 512,
   email: 254,
   /** A recovery code as the plugin stores it: a key id (32 at most), a dot, a base64url HMAC-SHA-256 (43). */
-  codeHash: 128
+  codeHash: 128,
+  /** A provider's name in the `oauth.providers` option. */
+  provider: 64,
+  /** A provider's id of a user: OpenID Connect caps `sub` at 255 ASCII characters. */
+  subject: 255
 } as const
 
 /** The JSON columns (roles, profile) hold at most this many bytes of UTF-8: MySQL's TEXT. */
@@ -32,6 +36,8 @@ export interface TableNames {
   emailIndex: string
   totp: string
   recoveryCodes: string
+  identities: string
+  identityUserIndex: string
   migrationTable: string
   migrationLockTable: string
 }
@@ -59,6 +65,8 @@ export function resolveTables (options: unknown, caller: string, known: readonly
     emailIndex: `${prefix}users_email_unique`,
     totp: `${prefix}user_totp`,
     recoveryCodes: `${prefix}user_recovery_codes`,
+    identities: `${prefix}user_identities`,
+    identityUserIndex: `${prefix}user_identities_user_unique`,
     migrationTable: `${prefix}fastify_jwt_auth_migration`,
     migrationLockTable: `${prefix}fastify_jwt_auth_migration_lock`
   }

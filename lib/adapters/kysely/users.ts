@@ -9,6 +9,8 @@ import { checkNewUsername, foldLogin } from '../../users/login-name.js'
 import type { FoundUser } from '../../types.js'
 import type { StoredFactors } from '../../config/options.js'
 import { kyselyFactors } from './factors.js'
+import type { NewIdentity, NewUser, UserIdentity } from '../../config/options.js'
+import { kyselyIdentities } from './identities.js'
 import { checkIdentifier, LIMITS, MAX_JSON_BYTES, resolveTables } from './schema.js'
 import { fits, lookupKey, storedText } from './text.js'
 
@@ -44,7 +46,7 @@ export interface KyselyUser {
 export interface KyselyUsers {
   findById (id: string): Promise<FoundUser | null>
   findByLogin (login: string): Promise<(FoundUser & { passwordHash: string }) | null>
-  create (input: { username: string, passwordHash: string, [profile: string]: unknown }): Promise<FoundUser>
+  create (input: NewUser): Promise<FoundUser>
   updatePasswordHash (id: string, passwordHash: string, context?: { previous: string }): Promise<void>
   markEmailVerified (id: string): Promise<void>
   findFactors (id: string): Promise<StoredFactors | null>
@@ -53,6 +55,11 @@ export interface KyselyUsers {
   disableTotp (id: string): Promise<void>
   replaceRecoveryCodes (id: string, recoveryCodes: string[]): Promise<void>
   useRecoveryCode (id: string, recoveryCode: string): Promise<boolean>
+  findByEmail (email: string): Promise<FoundUser | null>
+  findByIdentity (provider: string, subject: string): Promise<FoundUser | null>
+  linkIdentity (id: string, identity: NewIdentity): Promise<boolean>
+  listIdentities (id: string): Promise<UserIdentity[]>
+  unlinkIdentity (id: string, provider: string): Promise<boolean>
 }
 
 // Fields of a user that are never profile: what the adapter itself sets, and the credentials.
@@ -71,6 +78,7 @@ const codesOf = (error: unknown): unknown[] => {
   const { code, errno, errcode } = Object(error) as Record<string, unknown>
   return [code, errno, errcode]
 }
+const isUniqueViolation = (error: unknown): boolean => codesOf(error).some((code) => UNIQUE_VIOLATIONS.has(code))
 
 /** The normalized form an address is unique under: case and Unicode composition do not make another address. */
 const normalizeEmail = (email: string): string => email.normalize('NFC').toLowerCase()
@@ -107,6 +115,8 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
   // The two lookups of every request and login, compiled once: each call only binds its key.
   const byId = db.selectFrom(table).select(selection).where('id', '=', '').compile()
   const byLogin = db.selectFrom(table).select([...selection, 'password_hash']).where('username_folded', '=', '').compile()
+  const byEmail = db.selectFrom(table).select(selection).where('email_normalized', '=', '').compile()
+  const identities = kyselyIdentities(db, names, isUniqueViolation)
   const lookup = async (query: CompiledQuery, key: string) =>
     (await db.executeQuery<Record<string, unknown>>({ ...query, parameters: [key] })).rows[0]
 
@@ -158,13 +168,15 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
     return { email, key: storedText(normalizeEmail(email), LIMITS.email, 'email') }
   }
 
+  async function findById (id: string): Promise<FoundUser | null> {
+    const key = lookupKey(id, LIMITS.id)
+    if (key === undefined) return null
+    const row = await lookup(byId, key)
+    return row === undefined ? null : toUser(row) as FoundUser
+  }
+
   return {
-    async findById (id) {
-      const key = lookupKey(id, LIMITS.id)
-      if (key === undefined) return null
-      const row = await lookup(byId, key)
-      return row === undefined ? null : toUser(row) as FoundUser
-    },
+    findById,
 
     async findByLogin (login) {
       const key = typeof login === 'string' ? lookupKey(foldLogin(login), LIMITS.folded) : undefined
@@ -178,9 +190,10 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
     },
 
     async create (input) {
-      const { username, passwordHash } = input
-      if (typeof username !== 'string' || typeof passwordHash !== 'string') {
-        throw new TypeError('kyselyUsers: create needs a username and a passwordHash (strings)')
+      const { username, passwordHash = null } = input
+      if (typeof username !== 'string' || (passwordHash !== null && typeof passwordHash !== 'string')) {
+        throw new TypeError('kyselyUsers: create needs a username and, unless the user has no password, a passwordHash' +
+          ' (strings)')
       }
       // What POST /register refuses, refused here too (NUL and lone surrogates among them), then the lengths.
       checkNewUsername(username)
@@ -211,7 +224,7 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
         if (codes.some((code) => DATA_ERRORS.has(code))) {
           throw new InvalidRequestError('A profile field does not fit its column', { cause: error })
         }
-        throw codes.some((code) => UNIQUE_VIOLATIONS.has(code)) ? await takenError(folded, email.key, error) : error
+        throw isUniqueViolation(error) ? await takenError(folded, email.key, error) : error
       }
       return toUser({ ...row, email_verified: 0 }) as FoundUser
     },
@@ -235,6 +248,22 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
         .where('id', '=', key).execute()
     },
 
-    ...kyselyFactors(db, names, (error) => codesOf(error).some((code) => UNIQUE_VIOLATIONS.has(code)))
+    ...kyselyFactors(db, names, isUniqueViolation),
+
+    async findByEmail (email) {
+      const key = typeof email === 'string' ? lookupKey(normalizeEmail(email), LIMITS.email) : undefined
+      if (key === undefined) return null
+      const row = await lookup(byEmail, key)
+      return row === undefined ? null : toUser(row) as FoundUser
+    },
+
+    async findByIdentity (provider, subject) {
+      const id = await identities.userIdOf(provider, subject)
+      return id === undefined ? null : await findById(id)
+    },
+
+    linkIdentity: identities.linkIdentity,
+    listIdentities: identities.listIdentities,
+    unlinkIdentity: identities.unlinkIdentity
   }
 }

@@ -8,11 +8,14 @@ import { randomBytes } from 'node:crypto'
 export interface UsersSubject {
   findById (id: string): Promise<unknown>
   findByLogin (login: string): Promise<unknown>
-  create (input: { username: string, passwordHash: string, [profile: string]: unknown }): Promise<unknown>
+  create (input: { username: string, passwordHash?: string, [profile: string]: unknown }): Promise<unknown>
   updatePasswordHash?: (id: string, passwordHash: string, context?: { previous: string }) => Promise<void>
   markEmailVerified?: (id: string) => Promise<void>
+  findByEmail?: (email: string) => Promise<unknown>
   /** The MFA group, when the adapter has it (all of it). */
   mfa?: MfaSubject
+  /** The identities group, when the adapter has it (all of it). */
+  identities?: IdentitiesSubject
 }
 
 /** The `users` MFA group, each callback made async. */
@@ -23,6 +26,15 @@ export interface MfaSubject {
   disableTotp (id: string): Promise<void>
   replaceRecoveryCodes (id: string, recoveryCodes: string[]): Promise<void>
   useRecoveryCode (id: string, recoveryCode: string): Promise<boolean>
+}
+
+/** The `users` identities group, each callback made async. */
+export interface IdentitiesSubject {
+  findByIdentity (provider: string, subject: string): Promise<unknown>
+  linkIdentity (id: string, identity: { provider: string, subject: string, email: string | null, emailVerified: boolean }):
+  Promise<boolean>
+  listIdentities (id: string): Promise<unknown>
+  unlinkIdentity (id: string, provider: string): Promise<boolean>
 }
 
 /** A user as the checks read one: what the plugin reads of it. */
