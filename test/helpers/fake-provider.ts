@@ -64,11 +64,16 @@ export async function startFakeProvider (tls: TestTls, subject = 'fake-user'): P
     let body = ''
     req.on('data', (chunk) => { body += chunk })
     req.on('end', () => {
-      void (async () => {
+      ;(async () => {
         if (url.pathname === '/.well-known/openid-configuration') {
           return json(res, 200, {
-            issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`,
-            response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256']
+            issuer,
+            authorization_endpoint: `${issuer}/authorize`,
+            token_endpoint: `${issuer}/token`,
+            jwks_uri: `${issuer}/jwks`,
+            response_types_supported: ['code'],
+            subject_types_supported: ['public'],
+            id_token_signing_alg_values_supported: ['RS256']
           })
         }
         if (url.pathname === '/jwks') return json(res, 200, { keys: [jwk] })
@@ -100,7 +105,7 @@ export async function startFakeProvider (tls: TestTls, subject = 'fake-user'): P
           return json(res, 200, url.pathname === '/api/user' ? fake.github.user : fake.github.emails)
         }
         json(res, 404, { error: 'not_found' })
-      })()
+      })().catch((error: unknown) => { json(res, 500, { error: String(error) }) })
     })
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
