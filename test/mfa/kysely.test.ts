@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { Kysely } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import t, { type Test } from 'tap'
-import { kyselyMigrations, kyselyUsers, migrateToLatest, sqliteDialect } from '../../lib/kysely.js'
+import { kyselyMigrations, kyselyUsers, migrateToLatest, MIGRATIONS, sqliteDialect } from '../../lib/kysely.js'
 
 function sqliteFile (t: Test): Kysely<any> {
   const dir = mkdtempSync(join(tmpdir(), 'jwt-auth-mfa-'))
@@ -32,7 +32,7 @@ t.test('0002 upgrades a database of 0001: it adds tables, and its users keep the
   const users = kyselyUsers(db)
   const alice = await users.create({ username: 'alice', passwordHash: 'h', email: 'a@example.test' })
   const before = await db.selectFrom('users').selectAll().execute()
-  t.same((await migrateToLatest(db)).map((result) => result.migrationName), ['fastify-jwt-auth-0002-mfa'])
+  t.same((await migrateToLatest(db)).map((result) => result.migrationName), MIGRATIONS.slice(1), 'the later ones only')
   t.same(await db.selectFrom('users').selectAll().execute(), before, 'the users table is as it was')
   const id = String((alice as { id: string }).id)
   t.equal(await users.enableTotp(id, { totp: 'sealed', recoveryCodes: [CODE] }), true)
