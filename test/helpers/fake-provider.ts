@@ -64,11 +64,17 @@ export async function startFakeProvider (tls: TestTls, subject = 'fake-user'): P
     let body = ''
     req.on('data', (chunk) => { body += chunk })
     req.on('end', () => {
-      void (async () => {
+      // A handler that throws is a bug of the test: its own error, not a hang.
+      (async () => {
         if (url.pathname === '/.well-known/openid-configuration') {
           return json(res, 200, {
-            issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`,
-            response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256']
+            issuer,
+            authorization_endpoint: `${issuer}/authorize`,
+            token_endpoint: `${issuer}/token`,
+            jwks_uri: `${issuer}/jwks`,
+            response_types_supported: ['code'],
+            subject_types_supported: ['public'],
+            id_token_signing_alg_values_supported: ['RS256']
           })
         }
         if (url.pathname === '/jwks') return json(res, 200, { keys: [jwk] })
@@ -100,7 +106,7 @@ export async function startFakeProvider (tls: TestTls, subject = 'fake-user'): P
           return json(res, 200, url.pathname === '/api/user' ? fake.github.user : fake.github.emails)
         }
         json(res, 404, { error: 'not_found' })
-      })()
+      })().catch((error: unknown) => { res.destroy(error as Error) })
     })
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))

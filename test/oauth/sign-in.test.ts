@@ -43,8 +43,14 @@ if (tls !== undefined) {
     const authorize = new URL(begin.location!)
     t.equal(authorize.origin, op.issuer, '302 to the provider')
     t.match(Object.fromEntries(authorize.searchParams), {
-      client_id: 'app', response_type: 'code', scope: 'openid email profile', code_challenge_method: 'S256',
-      redirect_uri: `${app.baseUrl}/auth/oauth/test/callback`, state: /^[\w-]{43}$/, nonce: /\S/, code_challenge: /^[\w-]{43}$/
+      client_id: 'app',
+      response_type: 'code',
+      scope: 'openid email profile',
+      code_challenge_method: 'S256',
+      redirect_uri: `${app.baseUrl}/auth/oauth/test/callback`,
+      state: /^[\w-]{43}$/,
+      nonce: /\S/,
+      code_challenge: /^[\w-]{43}$/
     })
     t.match(begin.headers.getSetCookie()[0], /^__Host-oauth_attempt=[\w-]{43}; Max-Age=600; Path=\/; HttpOnly; Secure; SameSite=Lax$/)
     t.equal(callback!.status, 302)

@@ -40,7 +40,10 @@ t.test('an http loopback baseUrl: the attempt cookie without __Host- and Secure'
   const app = Fastify()
   const users = { ...fakeUsers([]), ...identityGroup(() => null) } as JwtAuthUsers
   await app.register(jwtAuth, {
-    secret: SECRET, users, routes: { captcha: false }, rateLimit: false,
+    secret: SECRET,
+    users,
+    routes: { captcha: false },
+    rateLimit: false,
     oauth: { baseUrl: 'http://127.0.0.1:3000', providers: { github: { clientId: 'x' } }, successRedirect: '/' }
   })
   t.teardown(() => app.close())
