@@ -22,6 +22,7 @@ export type {
   JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm, StoredFactors, NewUser, NewIdentity, UserIdentity
 } from './config/options.js'
 export type { MfaOptions, MfaEncryptionKey, MfaTotpOptions } from './config/mfa.js'
+export type { OAuthOptions, OAuthProviderOptions } from './config/oauth.js'
 export type { HmacSecret } from './config/options.js'
 export type { SigningKey, KeyInput, Jwk, AsymmetricAlgorithm } from './tokens/keys.js'
 export type { RefreshTokenClaims, TokenType } from './tokens/jwt.js'

@@ -206,8 +206,7 @@ for (const { name, dialect } of DATABASES) {
     t.equal((await before.migrateToLatest()).error, undefined)
     const users = kyselyUsers(db)
     const old = await users.create({ username: 'before', passwordHash: 'h' }) as { id: string }
-    t.same((await migrateToLatest(db)).map((result) => result.migrationName),
-      ['fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities'], 'the later migrations, in order')
+    t.same((await migrateToLatest(db)).map((result) => result.migrationName), [...MIGRATIONS.slice(1)])
     t.equal(await users.linkIdentity(old.id, { provider: 'p', subject: 's', email: null, emailVerified: false }), true,
       'a user of before links an identity')
     await db.deleteFrom('users').where('id', '=', old.id).execute()

@@ -25,6 +25,11 @@ export interface OAuthProviderOptions {
   type?: 'oidc' | 'github'
   /** GitHub only: its REST API (default `https://api.github.com`; `<origin>/api/v3` on Enterprise Server). */
   apiUrl?: string
+  /**
+   * With the `mfa` option: a user with a second factor gives it after this provider's sign-in too (default true);
+   * false trusts the provider's own authentication instead.
+   */
+  mfa?: boolean
 }
 
 export interface OAuthOptions {
@@ -52,6 +57,7 @@ export interface ResolvedProvider {
   linkVerifiedEmail: boolean
   /** GitHub's REST API. */
   apiUrl: URL
+  mfa: boolean
 }
 
 export interface ResolvedOAuth {
@@ -66,7 +72,7 @@ export interface ResolvedOAuth {
 }
 
 const OPTIONS = ['baseUrl', 'providers', 'successRedirect', 'allowedRedirects', 'timeout']
-const PROVIDER_OPTIONS = ['issuer', 'clientId', 'clientSecret', 'scopes', 'linkVerifiedEmail', 'type', 'apiUrl']
+const PROVIDER_OPTIONS = ['issuer', 'clientId', 'clientSecret', 'scopes', 'linkVerifiedEmail', 'type', 'apiUrl', 'mfa']
 // In a path segment as it is, and in a key of the store.
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
 const DEFAULT_ISSUERS: Record<string, string> = { google: 'https://accounts.google.com' }
@@ -116,8 +122,9 @@ function resolveProvider (name: string, options: unknown): ResolvedProvider {
   const scopes = options.scopes ?? (type === 'github' ? ['read:user', 'user:email'] : ['openid', 'email', 'profile'])
   if (!Array.isArray(scopes) || !scopes.every(isScopeToken)) fail(`${path}.scopes must be an array of scope names`)
   if (type === 'oidc' && !scopes.includes('openid')) fail(`${path}.scopes must include 'openid' (an OpenID Connect sign-in)`)
-  const { linkVerifiedEmail = false, clientSecret } = options
+  const { linkVerifiedEmail = false, clientSecret, mfa = true } = options
   if (typeof linkVerifiedEmail !== 'boolean') fail(`${path}.linkVerifiedEmail must be a boolean`)
+  if (typeof mfa !== 'boolean') fail(`${path}.mfa must be a boolean`)
   if (type !== 'github' && options.apiUrl !== undefined) fail(`${path}.apiUrl is for type: 'github' only`)
   return {
     name,
@@ -127,6 +134,7 @@ function resolveProvider (name: string, options: unknown): ResolvedProvider {
     clientSecret: clientSecret === undefined ? undefined : nonEmpty(clientSecret, `${path}.clientSecret`),
     scopes: [...scopes],
     linkVerifiedEmail,
+    mfa,
     apiUrl: apiUrlOf(options.apiUrl, `${path}.apiUrl`)
   }
 }

@@ -11,6 +11,14 @@ export interface PendingAttempt {
   failures: number
   expiresAt: number
   metadata: SessionMetadata
+  /** What the first step proved when it was not a password (a provider's sign-in): its methods and claims. */
+  first?: FirstStep
+}
+
+/** A first step other than a password: its RFC 8176 methods (`['fed']`) and the claims its session carries (`idp`). */
+export interface FirstStep {
+  amr: string[]
+  claims: Record<string, unknown>
 }
 
 /** How long an mfa_token works. */
@@ -38,9 +46,11 @@ export function createAttempts (store: ResolvedStore) {
   const keyOf = (hash: string): string => `mfa:${hash}`
 
   return {
-    async begin (sub: string, epoch: string | null, metadata: SessionMetadata): Promise<string> {
+    async begin (sub: string, epoch: string | null, metadata: SessionMetadata, first?: FirstStep): Promise<string> {
       const token = randomBytes(32).toString('base64url')
-      const attempt: PendingAttempt = { sub, epoch, failures: 0, expiresAt: Date.now() + ATTEMPT_TTL * 1000, metadata }
+      const attempt: PendingAttempt = {
+        sub, epoch, failures: 0, expiresAt: Date.now() + ATTEMPT_TTL * 1000, metadata, ...(first === undefined ? {} : { first })
+      }
       await store.challenges.put(keyOf(digest(token)), JSON.stringify(attempt), ATTEMPT_TTL)
       return token
     },

@@ -6,7 +6,7 @@ import { nowInSeconds, type CodeVerifier } from '../tokens/authentication.js'
 import { familyOf } from '../tokens/pairs.js'
 import type { LoginExtras, LoginSessions } from '../tokens/sessions.js'
 import type { IssuableUser, MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
-import type { Attempts } from './attempt.js'
+import type { Attempts, FirstStep } from './attempt.js'
 import type { RecoveryCodes } from './recovery-codes.js'
 import type { Sealing } from './sealing.js'
 import type { Totp } from './totp.js'
@@ -46,6 +46,9 @@ export interface SecondStepDeps {
  * guess; the `mfa.recovery_code.used` event tells them apart where that matters.
  */
 const SECOND_FACTOR_AMR = ['pwd', 'otp'] as const
+// After a first step other than a password (a provider's sign-in): its methods, then the one-time password.
+const afterFirst = (first: FirstStep | undefined): readonly string[] =>
+  first === undefined ? SECOND_FACTOR_AMR : [...first.amr, 'otp']
 
 /**
  * The login's second step: after the right password, a user with a confirmed factor gets an `mfa_token` (an attempt
@@ -114,12 +117,15 @@ export function createSecondStep (deps: SecondStepDeps) {
   }
 
   return {
-    /** After the right password: the challenge for a user with a confirmed factor, null for one without. */
-    async begin (user: IssuableUser, metadata: SessionMetadata): Promise<MfaChallenge | null> {
+    /**
+     * After the right password (or `first`, another first step: a provider's sign-in): the challenge for a user with
+     * a confirmed factor, null for one without.
+     */
+    async begin (user: IssuableUser, metadata: SessionMetadata, first?: FirstStep): Promise<MfaChallenge | null> {
       const sub = String(user.id)
       const factors = await mfa.factorsOf(sub)
       if (factors.totp === null) return null
-      const mfaToken = await attempts.begin(sub, await deps.epochOf(sub) ?? null, metadata)
+      const mfaToken = await attempts.begin(sub, await deps.epochOf(sub) ?? null, metadata, first)
       return { mfaToken, methods: factors.recoveryCodes.length > 0 ? ['totp', 'recovery_code'] : ['totp'] }
     },
 
@@ -137,8 +143,8 @@ export function createSecondStep (deps: SecondStepDeps) {
       await prove(sub, proof, metadata, () => attempts.failed(hash, attempt))
       const user = await users.findById!(sub) as IssuableUser | null | undefined
       if (user == null) throw new MfaTokenInvalidError()
-      const proofs = { amr: SECOND_FACTOR_AMR, authTime: nowInSeconds() }
-      const pair: TokenPair = await sessions.issue(user, { metadata }, { ...extras, proofs })
+      const proofs = { amr: afterFirst(attempt.first), authTime: nowInSeconds() }
+      const pair: TokenPair = await sessions.issue(user, { metadata, claims: attempt.first?.claims }, { ...extras, proofs })
       emit('login.success', { userId: sub, familyId: familyOf(pair), ...metadata })
       return pair
     },

@@ -7,9 +7,9 @@ import {
 import { createAccounts, type Accounts } from '../federation/accounts.js'
 import { ATTEMPT_TTL, createAttempts, random, type Attempts } from '../federation/attempts.js'
 import { createProviders, type Providers } from '../federation/providers.js'
-import type { SessionMetadata, TokenPair } from '../types.js'
+import type { MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
 import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
-import { errorResponses, routeSchema, tokenPair } from './schemas.js'
+import { errorResponses, loginResponse, routeSchema } from './schemas.js'
 
 /**
  * The `amr` of a session a provider's sign-in began. RFC 8176 names no value for it; `fed` is the one Microsoft
@@ -153,14 +153,26 @@ async function callback (
   return landing.href
 }
 
-/** A code spent for the session it stands for: `amr` ['fed'], `auth_time` the provider's sign-in, `idp` the provider. */
-async function exchange (context: RoutesContext, federation: Federation, code: unknown, metadata: SessionMetadata, csrfHash: string | undefined) {
+/**
+ * A code spent for the session it stands for: `amr` ['fed'], `auth_time` the provider's sign-in, `idp` the provider.
+ * With the `mfa` option, a user with a second factor gets its challenge instead (unless the provider opts out with
+ * `mfa: false`): POST /mfa/verify then issues the pair, `amr` ['fed', 'otp'].
+ */
+async function exchange (
+  context: RoutesContext, federation: Federation, code: unknown, metadata: SessionMetadata, csrfHash: string | undefined
+): Promise<TokenPair | MfaChallenge> {
   const signedIn = await federation.attempts.redeem(code)
   const user = await context.config.users.findById!(signedIn.userId) as { id: string | number, roles?: string[] } | null | undefined
   // Deleted or disabled since the callback.
   if (user == null) throw new OAuthCodeInvalidError()
-  const pair = await context.sessions.issue(user, { metadata, claims: { idp: signedIn.provider } },
-    { csrfHash, proofs: { amr: [FEDERATED_AMR], authTime: signedIn.authTime } })
+  const claims = { idp: signedIn.provider }
+  // A code of a provider no longer configured (an instance of another set-up) is refused here.
+  const second = providerOf(federation, signedIn.provider).mfa ? context.mfa : null
+  const challenge = await second?.secondStep.begin(user, metadata, { amr: [FEDERATED_AMR], claims })
+  if (challenge != null) return challenge
+  const mfaSetup = await second?.needsSetup(user)
+  const pair = await context.sessions.issue(user, { metadata, claims },
+    { csrfHash, mfaSetup, proofs: { amr: [FEDERATED_AMR], authTime: signedIn.authTime } })
   context.emit('oauth.login', { userId: signedIn.userId, familyId: familyOf(pair), provider: signedIn.provider, ...metadata })
   return pair
 }
@@ -226,12 +238,16 @@ export async function oauthRoutes (app: FastifyInstance, context: RoutesContext)
         required: ['code'],
         properties: { code: { type: 'string', minLength: 1, maxLength: 128, description: 'From the landing URL' } }
       },
-      response: { 200: tokenPair, ...errorResponses(400, 429, 503) }
+      response: { 200: loginResponse, ...errorResponses(400, 429, 503) }
     })
   }, async (request, reply) => failing(context, request, undefined, async () => {
     const csrf = csrfBinding(context)
-    const pair = await exchange(context, federation, request.body.code, sessionMetadata(request), csrf.hash)
-    return sendTokens(context, reply, pair, csrf.token)
+    const result = await exchange(context, federation, request.body.code, sessionMetadata(request), csrf.hash)
+    if ('mfaToken' in result) {
+      noStore(reply)
+      return { mfa_required: true, mfa_token: result.mfaToken, methods: result.methods }
+    }
+    return sendTokens(context, reply, result, csrf.token)
   }))
 }
 

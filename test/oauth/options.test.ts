@@ -63,6 +63,7 @@ t.test('each mistake fails register, naming the option', async (t) => {
     [{ ...base, providers: { google: { ...google, scopes: ['email'] } } }, /oauth\.providers\.google\.scopes must include 'openid'/],
     [{ ...base, providers: { google: { ...google, scopes: 'openid' } } }, /oauth\.providers\.google\.scopes must be an array of scope names/],
     [{ ...base, providers: { google: { ...google, linkVerifiedEmail: 'yes' } } }, /oauth\.providers\.google\.linkVerifiedEmail must be a boolean/],
+    [{ ...base, providers: { google: { ...google, mfa: 'no' } } }, /oauth\.providers\.google\.mfa must be a boolean/],
     [{ ...base, providers: { google: { ...google, type: 'saml' } } }, /oauth\.providers\.google\.type must be 'oidc' or 'github' \(got saml\)/],
     [{ ...base, providers: { google: { ...google, apiUrl: 'https://api.example' } } }, /oauth\.providers\.google\.apiUrl is for type: 'github' only/],
     [{ ...base, successRedirect: '' }, /oauth\.successRedirect must be a path of oauth\.baseUrl/],

@@ -66,3 +66,27 @@ t.test('without the oauth option: no oauth route', async (t) => {
   t.equal((await app.inject({ url: '/auth/oauth/github' })).statusCode, 404)
   t.equal((await app.inject({ url: '/auth/identities' })).statusCode, 404)
 })
+
+t.test('Swagger documents the oauth routes: public sign-in routes, bearer on the identity routes', async (t) => {
+  const { default: swagger } = await import('@fastify/swagger')
+  const app = Fastify()
+  await app.register(swagger, { openapi: { info: { title: 'test', version: '1.0.0' } } })
+  const users = { ...fakeUsers([]), ...identityGroup(() => null) } as JwtAuthUsers
+  await app.register(jwtAuth, {
+    secret: SECRET,
+    users,
+    routes: { captcha: false },
+    rateLimit: false,
+    oauth: { baseUrl: 'https://app.example.com', providers: { github: { clientId: 'x' } }, successRedirect: '/' }
+  })
+  t.teardown(() => app.close())
+  await app.ready()
+  const { paths } = app.swagger() as unknown as { paths: Record<string, Record<string, { security?: unknown, tags?: string[] }>> }
+  for (const [path, method] of [['/auth/oauth/{provider}', 'get'], ['/auth/oauth/{provider}/callback', 'get'], ['/auth/oauth/exchange', 'post']]) {
+    t.match(paths[path!]?.[method!], { tags: ['oauth'] }, path!)
+    t.equal(paths[path!]?.[method!]?.security, undefined, `${path} is public`)
+  }
+  for (const [path, method] of [['/auth/oauth/{provider}/link', 'post'], ['/auth/identities', 'get'], ['/auth/identities/{provider}', 'delete']]) {
+    t.same(paths[path!]?.[method!]?.security, [{ bearerAuth: [] }], path!)
+  }
+})
