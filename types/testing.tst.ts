@@ -19,7 +19,9 @@ test('fakeUsers: the plugin\'s users option, typed by the records given', () => 
   expect(users.findById('1')).type.toBe<Promise<Shopper | null>>()
   expect(users.findByLogin('alice')).type.toBe<Promise<(Shopper & { passwordHash: string }) | null>>()
   expect(users.create({ username: 'bob', passwordHash: 'h', email: 'b@example.com' })).type.toBe<Promise<Shopper>>()
-  expect(users.create).type.not.toBeCallableWith({ username: 'bob' })
+  // A user a provider signs in has no password (oauth): create takes NewUser, whose passwordHash is optional.
+  expect(users.create).type.toBeCallableWith({ username: 'bob' })
+  expect(users.create).type.not.toBeCallableWith({ passwordHash: 'h' })
   expect<JwtAuthUsers>().type.toBeAssignableFrom(users)
   expect(app.register).type.toBeCallableWith(jwtAuth, { secret: 'x'.repeat(32), users })
   expect(fakeUsers).type.toBeCallableWith([{ id: 'u-1' }, { id: 2, username: 'bob' }])
