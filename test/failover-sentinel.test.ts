@@ -25,7 +25,9 @@ t.test('SENTINEL FAILOVER: the instances leave the old master at once; a lost ro
   const topology = topologies[0]!
   const store = () => redisStore({ redisOptions: { sentinels: topology.sentinelAddresses, name: topology.name } })
   const list = await instances(t, [store(), store()])
-  const load = await startLoad(list)
+  // Each rotation the old master takes after the switch is lost and ends its session's chain: enough sessions that
+  // the load goes on afterwards.
+  const load = await startLoad(list, { sessions: 200 })
   await until('some load before the failover', () => load.counts.rotations > 50, 10_000)
   const { from, to } = await topology.failover()
   t.not(to, from, `the Sentinels promoted the replica (${from.port} -> ${to.port})`)
