@@ -5,12 +5,14 @@
 //   email verification, whose "mailer" prints the links to the log (an example only: never log tokens)
 // - Swagger UI at /docs, whose Authorize button logs in through /auth/swagger-login (development only)
 // - users in a database through fastify-jwt-auth/kysely: SQLite in examples/data/ (created and migrated at the
-//   first start, alice and bob seeded once, kept across restarts), or PostgreSQL when DATABASE_URL is set
+//   first start, alice, bob and dana seeded once, kept across restarts), or PostgreSQL when DATABASE_URL is set
+// - two-factor authentication (TOTP and recovery codes): dana has it on from her seeding, whose log line gives her
+//   TOTP secret once (a development aid of this example: a real app shows a secret to its user only)
 // - in-memory store, or Redis when REDIS_URL is set
 // - a development aid of this example only: each captcha's answer is written to the log, so that the walk-through
 //   (docs/getting-started.md) needs no SVG viewer. The library never logs an answer.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import swagger from '@fastify/swagger'
@@ -19,13 +21,14 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import jwtAuth, { hashPassword, memoryStore, UsernameTakenError } from 'fastify-jwt-auth'
 import { kyselyUsers, migrateToLatest, sqliteDialect } from 'fastify-jwt-auth/kysely'
 import { redisStore } from 'fastify-jwt-auth/redis'
+import { totpCode } from 'fastify-jwt-auth/testing'
 import { Kysely, PostgresDialect, type Dialect } from 'kysely'
 import svgCaptcha from 'svg-captcha'
 
 export interface ExampleOptions {
   logger?: boolean
-  /** Passwords of alice and bob when they are seeded (the first start); the defaults are printed at start. */
-  passwords?: { alice: string, bob: string }
+  /** Passwords of alice, bob and dana when they are seeded (the first start); the defaults are printed at start. */
+  passwords?: Passwords
   /**
    * The SQLite file of the users (':memory:' for none): default DATABASE_FILE, else examples/data/example.sqlite.
    * Unused when DATABASE_URL is set.
@@ -33,7 +36,8 @@ export interface ExampleOptions {
   databaseFile?: string
 }
 
-export const DEFAULT_PASSWORDS = { alice: 'alice-password', bob: 'bob-password' }
+export const DEFAULT_PASSWORDS = { alice: 'alice-password', bob: 'bob-password', dana: 'dana-password' }
+type Passwords = typeof DEFAULT_PASSWORDS
 export const DEFAULT_DATABASE_FILE = fileURLToPath(new URL('data/example.sqlite', import.meta.url))
 
 /** PostgreSQL when DATABASE_URL is set (pg is loaded only then), else a SQLite file through node:sqlite. */
@@ -47,23 +51,64 @@ async function dialect (file: string): Promise<{ dialect: Dialect, where: string
   return { dialect: sqliteDialect(file), where: `sqlite (${file})` }
 }
 
-/** alice (admin, address verified) and bob, the first time only: a name that is taken is left as it is. */
-async function seed (db: Kysely<any>, passwords: { alice: string, bob: string }): Promise<void> {
+/**
+ * alice (admin, address verified), bob and dana, the first time only: a name that is taken is left as it is.
+ * Resolves to the ids of those seeded now.
+ */
+async function seed (db: Kysely<any>, passwords: Passwords): Promise<Map<string, string>> {
   const seeds = [
     { username: 'alice', displayName: 'Alice', email: 'alice@example.test', roles: ['admin', 'user'], verified: true },
-    { username: 'bob', displayName: 'Bob', email: 'bob@example.test', roles: ['user'], verified: false }
+    { username: 'bob', displayName: 'Bob', email: 'bob@example.test', roles: ['user'], verified: false },
+    { username: 'dana', displayName: 'Dana', email: 'dana@example.test', roles: ['user'], verified: true }
   ] as const
+  const seeded = new Map<string, string>()
   for (const { username, roles, verified, ...profile } of seeds) {
     const users = kyselyUsers(db, { defaultRoles: roles })
     if (await users.findByLogin(username) !== null) continue
     try {
       const user = await users.create({ username, passwordHash: await hashPassword(passwords[username]), ...profile })
-      if (verified) await users.markEmailVerified((user as { id: string }).id)
+      const { id } = user as { id: string }
+      if (verified) await users.markEmailVerified(id)
+      seeded.set(username, id)
     } catch (error) {
       // Another instance starting at the same time seeded it.
       if (!(error instanceof UsernameTakenError)) throw error
     }
   }
+  return seeded
+}
+
+/**
+ * The key that encrypts TOTP secrets at rest: MFA_ENCRYPTION_KEY, else a development key kept beside the SQLite
+ * file (made at the first start), since dana's secret must still open after a restart. A real app keeps it in a
+ * secret manager, apart from the database.
+ */
+function mfaEncryptionKey (databaseFile: string, log: FastifyInstance['log']): string {
+  if (process.env.MFA_ENCRYPTION_KEY !== undefined) return process.env.MFA_ENCRYPTION_KEY
+  const onDisk = process.env.DATABASE_URL !== undefined || databaseFile !== ':memory:'
+  if (!onDisk) return randomBytes(32).toString('base64url')
+  const kept = `${process.env.DATABASE_URL === undefined ? databaseFile : DEFAULT_DATABASE_FILE}.mfa-key`
+  mkdirSync(dirname(kept), { recursive: true })
+  try {
+    writeFileSync(kept, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' })
+  } catch (error) {
+    // Made at an earlier start (or by another instance starting now).
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+  log.warn(`MFA_ENCRYPTION_KEY is not set: using the development key in ${kept}`)
+  return readFileSync(kept, 'utf8').trim()
+}
+
+/**
+ * Turns dana's TOTP on, as she would with her authenticator app (the testing kit's totpCode computes the code the
+ * app would show); her secret is logged this once.
+ */
+async function enrolDana (app: FastifyInstance, id: string): Promise<void> {
+  const { secret } = await app.jwtAuth.mfa.setupTotp(id)
+  // The code of the time step before this one (still accepted: window 1), so that this step's code is not spent
+  // and a login right after the start (the walk-through's test) can give it.
+  await app.jwtAuth.mfa.confirmTotp(id, totpCode(secret, { timestamp: Date.now() - 30_000 }))
+  app.log.info(`TOTP secret of dana (example only, shown once): ${secret}`)
 }
 
 export async function buildServer ({
@@ -85,7 +130,7 @@ export async function buildServer ({
   const db = new Kysely<any>({ dialect: database.dialect })
   app.addHook('onClose', async () => { await db.destroy() })
   await migrateToLatest(db)
-  await seed(db, passwords)
+  const seeded = await seed(db, passwords)
   app.log.info(`users: ${database.where}`)
 
   const secret = process.env.JWT_SECRET
@@ -117,11 +162,14 @@ export async function buildServer ({
         send: ({ user, token }) => { app.log.info(`email verification for ${String(user.username)}: /verify-email?token=${token}`) }
       }
     },
+    // TOTP and recovery codes (routes under /auth/mfa), sealed in the users table under this key.
+    mfa: { encryptionKey: mfaEncryptionKey(databaseFile, app.log) },
     // Audit events, to the log (a real app would keep them).
     onEvent: (event) => { app.log.info({ event }, `auth event: ${event.type}`) },
     // findById, findByLogin, create (folded names and addresses unique), updatePasswordHash, markEmailVerified.
     users: kyselyUsers(db, { defaultRoles: ['user'] })
   })
+  if (seeded.has('dana')) await enrolDana(app, seeded.get('dana')!)
 
   app.get('/', { schema: { summary: 'Public: no token needed' } as object }, async () => ({
     hello: 'world',
@@ -155,7 +203,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const kept = process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `${process.env.DATABASE_FILE ?? DEFAULT_DATABASE_FILE} (delete it to start afresh)`
   console.log(`
 fastify-jwt-auth example on ${base}  (Swagger UI: ${base}/docs)
-Users: alice / ${DEFAULT_PASSWORDS.alice} (admin), bob / ${DEFAULT_PASSWORDS.bob}, as seeded at the first start; kept in ${kept}
+Users: alice / ${DEFAULT_PASSWORDS.alice} (admin), bob / ${DEFAULT_PASSWORDS.bob}, dana / ${DEFAULT_PASSWORDS.dana} (TOTP on),
+as seeded at the first start; kept in ${kept}
 Walk-through with curl: docs/getting-started.md (each captcha's answer appears in this log: an aid of the example only).
 `)
 }

@@ -1,7 +1,9 @@
 // The example server's users are in a database (fastify-jwt-auth/kysely): a SQLite file by default, created and
-// migrated at the first start, alice and bob seeded once; kept across restarts; PostgreSQL when DATABASE_URL is set.
+// migrated at the first start, alice, bob and dana seeded once; kept across restarts, dana's TOTP too (its key beside
+// the file); PostgreSQL when DATABASE_URL is set.
 // Run as the README runs it (`npm run example`, from source), each start a process of its own.
 import { existsSync } from 'node:fs'
+import { totpCode } from '../lib/testing.js'
 import t from 'tap'
 import { exampleDatabase, startExample } from './helpers/example-server.js'
 import { sharedPostgres } from './helpers/postgres.js'
@@ -51,13 +53,26 @@ t.test('a user registered before a restart logs in after it; the seeds are not m
   t.equal(alice.status, 200, 'alice, seeded at the first start, logs in')
   const list = await fetch(`${second.base}/api/admin/users`, { headers: { authorization: `Bearer ${alice.json.access_token}` } })
   const users = await list.json() as Array<{ username: string, roles: string[] }>
-  t.same(users.map((user) => user.username), ['alice', 'bob', 'carol'], 'three users: the seeds were made once')
+  t.same(users.map((user) => user.username), ['alice', 'bob', 'dana', 'carol'], 'the seeds were made once')
   t.same(users[0]!.roles, ['admin', 'user'])
+
+  // dana's TOTP, turned on at her seeding, still opens: the development key was kept beside the file.
+  const secret = /TOTP secret of dana \(example only, shown once\): (\w+)/.exec(first.output())?.[1]
+  t.ok(secret, 'her secret was logged once, at the first start')
+  t.notMatch(second.output(), /TOTP secret of dana/, 'and not at the second')
+  t.ok(existsSync(`${file}.mfa-key`), 'the development key is kept beside the database file')
+  const dana = await login(second.base, second.output, 'dana', 'dana-password')
+  t.match(dana.json, { mfa_required: true, methods: ['totp', 'recovery_code'] }, 'no tokens before her second factor')
+  t.notOk(dana.json.access_token)
+  const verified = await post(second.base, '/auth/mfa/verify', { mfa_token: dana.json.mfa_token, code: totpCode(secret!) })
+  t.equal(verified.status, 200, JSON.stringify(verified.json))
+  t.match(JSON.parse(Buffer.from(verified.json.access_token.split('.')[1], 'base64url').toString()), { amr: ['pwd', 'otp'] })
 })
 
 t.test('with DATABASE_URL the users are in PostgreSQL', async (t) => {
   const url = await (await sharedPostgres()).createDatabase()
-  const { base, output } = await startExample(t, 'example', { logLevel: 'info', env: { DATABASE_URL: url } })
+  const env = { DATABASE_URL: url, MFA_ENCRYPTION_KEY: 'a-key-of-this-test-only-not-kept-on-disk-0123456789' }
+  const { base, output } = await startExample(t, 'example', { logLevel: 'info', env })
   t.match(output(), /users: postgresql/)
   t.equal((await login(base, output, 'alice', 'alice-password')).status, 200, 'alice was seeded in PostgreSQL')
 })

@@ -1,6 +1,7 @@
 // The walk-through of docs/getting-started.md, end to end as a reader runs it: `npm run example` in one terminal, the
 // `sh walkthrough` block as printed in another (bash, curl, node), answering its prompts with what the server's log
-// shows: each captcha's answer (logged by the example, never by the library) and the reset link's token.
+// shows: each captcha's answer (logged by the example, never by the library), the reset link's token and dana's
+// TOTP secret (logged once, when she is seeded).
 // Every step must answer the status the script expects, in order, and the script must reach its end.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -55,7 +56,9 @@ t.test('the walk-through runs as printed against npm run example, and stops on a
       answering = answering.then(async () => {
         const answer = /captcha/i.test(prompt)
           ? await fromLog(output, /captcha answer \(example only\): (\w+)/g, captchas++)
-          : await fromLog(output, /password reset for bob: \/reset-password\?token=([\w-]+)/g, 0)
+          : /TOTP secret/.test(prompt)
+            ? await fromLog(output, /TOTP secret of dana \(example only, shown once\): (\w+)/g, 0)
+            : await fromLog(output, /password reset for bob: \/reset-password\?token=([\w-]+)/g, 0)
         child.stdin!.write(`${answer}\n`)
       })
     }

@@ -44,7 +44,7 @@ export async function stop (child: ChildProcess): Promise<void> {
 export function childEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const name of Object.keys(env)) {
-    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|REDIS_URL|DATABASE_URL|DATABASE_FILE|JWT_SECRET|npm_config_local_prefix|npm_package_.*|npm_lifecycle_.*)$/
+    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|REDIS_URL|DATABASE_URL|DATABASE_FILE|JWT_SECRET|MFA_ENCRYPTION_KEY|npm_config_local_prefix|npm_package_.*|npm_lifecycle_.*)$/
       .test(name)) delete env[name]
   }
   return { ...env, ...extra }
