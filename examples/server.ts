@@ -9,6 +9,8 @@
 // - two-factor authentication (TOTP and recovery codes): dana has it on from her seeding, whose log line gives her
 //   TOTP secret once (a development aid of this example: a real app shows a secret to its user only)
 // - in-memory store, or Redis when REDIS_URL is set
+// - sign in with an OpenID Provider: `npm run example:oidc` starts a development provider of the example's own
+//   (examples/dev-provider.ts) and signs in with it at http://localhost:3000/auth/oauth/dev
 // - a development aid of this example only: each captcha's answer is written to the log, so that the walk-through
 //   (docs/getting-started.md) needs no SVG viewer. The library never logs an answer.
 import { randomBytes } from 'node:crypto'
@@ -22,6 +24,7 @@ import jwtAuth, { hashPassword, memoryStore, UsernameTakenError } from 'fastify-
 import { kyselyUsers, migrateToLatest, sqliteDialect } from 'fastify-jwt-auth/kysely'
 import { redisStore } from 'fastify-jwt-auth/redis'
 import { totpCode } from 'fastify-jwt-auth/testing'
+import { startDevProvider } from './dev-provider.js'
 import { Kysely, PostgresDialect, type Dialect } from 'kysely'
 import svgCaptcha from 'svg-captcha'
 
@@ -133,6 +136,13 @@ export async function buildServer ({
   const seeded = await seed(db, passwords)
   app.log.info(`users: ${database.where}`)
 
+  // npm run example:oidc: a development OpenID Provider, and the example as its client (see dev-provider.ts).
+  const baseUrl = process.env.BASE_URL ?? `http://localhost:${process.env.PORT ?? 3000}`
+  const devProvider = process.env.DEV_OIDC !== '1'
+    ? null
+    : await startDevProvider(Number(process.env.DEV_OIDC_PORT ?? 3001), `${baseUrl}/auth/oauth/dev/callback`)
+  if (devProvider !== null) app.addHook('onClose', devProvider.close)
+
   const secret = process.env.JWT_SECRET
   if (secret === undefined) app.log.warn('JWT_SECRET is not set: using a random secret, so tokens die with the process')
 
@@ -164,6 +174,17 @@ export async function buildServer ({
     },
     // TOTP and recovery codes (routes under /auth/mfa), sealed in the users table under this key.
     mfa: { encryptionKey: mfaEncryptionKey(databaseFile, app.log) },
+    // Sign in with the development provider (npm run example:oidc); its addresses are verified ones, so a sign-in
+    // as alice links to alice. The landing page spends the one-time code for the pair.
+    ...(devProvider !== null && {
+      oauth: {
+        baseUrl,
+        providers: {
+          dev: { issuer: devProvider.issuer, clientId: devProvider.clientId, clientSecret: devProvider.clientSecret, linkVerifiedEmail: true }
+        },
+        successRedirect: `${baseUrl}/signed-in`
+      }
+    }),
     // Audit events, to the log (a real app would keep them).
     onEvent: (event) => { app.log.info({ event }, `auth event: ${event.type}`) },
     // findById, findByLogin, create (folded names and addresses unique), updatePasswordHash, markEmailVerified.
@@ -176,6 +197,9 @@ export async function buildServer ({
     docs: '/docs',
     login: 'GET /auth/captcha, then POST /auth/login'
   }))
+
+  // Where a provider sign-in lands (?code=...): the page spends the code, as an SPA would.
+  app.get('/signed-in', { schema: { hide: true } as object }, async (_request, reply) => reply.type('text/html').send(SIGNED_IN_PAGE))
 
   app.get('/api/profile', { onRequest: app.authenticate, schema: { summary: 'Any logged-in user' } as object }, async (request) => ({
     user: request.user,
@@ -193,6 +217,20 @@ export async function buildServer ({
   return app
 }
 
+const SIGNED_IN_PAGE = `<!doctype html><meta charset="utf-8"><title>Signed in</title>
+<pre id="out">Exchanging the code...</pre>
+<script type="module">
+  const code = new URL(location.href).searchParams.get('code')
+  const answer = await fetch('/auth/oauth/exchange', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code })
+  })
+  const body = await answer.json()
+  const me = body.access_token === undefined
+    ? body
+    : await (await fetch('/auth/me', { headers: { authorization: 'Bearer ' + body.access_token } })).json()
+  document.getElementById('out').textContent = answer.status + ' ' + JSON.stringify(me, null, 2)
+</script>`
+
 // Run directly (npm run example): listen and print a walk-through.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const app = await buildServer()
@@ -205,6 +243,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
 fastify-jwt-auth example on ${base}  (Swagger UI: ${base}/docs)
 Users: alice / ${DEFAULT_PASSWORDS.alice} (admin), bob / ${DEFAULT_PASSWORDS.bob}, dana / ${DEFAULT_PASSWORDS.dana} (TOTP on),
 as seeded at the first start; kept in ${kept}
-Walk-through with curl: docs/getting-started.md (each captcha's answer appears in this log: an aid of the example only).
+${process.env.DEV_OIDC === '1' ? `Sign in with the development provider: http://localhost:${port}/auth/oauth/dev (any name, any password)\n` : ''}Walk-through with curl: docs/getting-started.md (each captcha's answer appears in this log: an aid of the example only).
 `)
 }
