@@ -41,24 +41,53 @@ async function instance () {
 const apps = [await instance(), await instance()]
 
 const counts = { ok: 0, unavailable: 0, other: 0 }
+// The other failures by code: a refresh whose record a failover lost is FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN (the
+// client logs in again); a false reuse would be FST_JWT_AUTH_REFRESH_TOKEN_REUSED.
+const others = {}
 let lastCause = ''
 const state = { running: true }
+// What a session went through before another failure (the first few), to tell a lost answer from a lost write.
+const traces = []
+async function step (app, session, w, n) {
+  if (session === null) return ['issue', await app.jwtAuth.issue({ id: `user${w}-${n}` })]
+  if (n % 10 === 9) { await app.jwtAuth.revoke(session.accessToken); return ['revoke', null] }
+  if (n % 3 === 0) return ['refresh', await app.jwtAuth.refresh(session.refreshToken)]
+  await app.inject({ url: '/me', headers: { authorization: `Bearer ${session.accessToken}` } })
+  return ['me', session]
+}
+// For a refused refresh token: what the store holds of it and of its family now.
+async function storeSays (app, session) {
+  if (session === null) return ''
+  const claims = JSON.parse(Buffer.from(session.refreshToken.split('.')[1], 'base64url'))
+  const found = await app.jwtAuth.store.refreshTokens.find(claims.fam, claims.jti).catch((error) => error.code)
+  const generation = await app.jwtAuth.store.refreshTokens.generation(claims.fam).catch((error) => error.code)
+  return ` [token gen ${claims.gen}: ${found?.state ?? found}; family generation ${generation}]`
+}
 async function worker (w) {
   let session = null
+  let trail = []
   for (let n = 0; state.running; n++) {
     const app = apps[n % 2]
+    const at = Date.now() - started
     try {
-      if (session === null) session = await app.jwtAuth.issue({ id: `user${w}-${n}` })
-      else if (n % 10 === 9) { await app.jwtAuth.revoke(session.accessToken); session = null } else if (n % 3 === 0) session = await app.jwtAuth.refresh(session.refreshToken)
-      else await app.inject({ url: '/me', headers: { authorization: `Bearer ${session.accessToken}` } })
+      const [op, next] = await step(app, session, w, n)
+      if (session === null) trail = []
+      trail = [...trail.slice(-4), `${op} ok @${at}`]
+      session = next
       counts.ok++
     } catch (error) {
+      trail = [...trail.slice(-4), `${error.code} @${at}`]
       if (error.code === 'FST_JWT_AUTH_STORE_UNAVAILABLE') {
         counts.unavailable++
         lastCause = String(error.cause?.message)
         // A client backs off: without it, the failing loop would take the CPU the Redis servers need to recover.
         await new Promise((resolve) => setTimeout(resolve, 20))
-      } else { counts.other++; session = null }
+      } else {
+        counts.other++
+        others[error.code ?? error.message] = (others[error.code ?? error.message] ?? 0) + 1
+        if (traces.length < 8) traces.push(trail.join(' > ') + await storeSays(app, session))
+        session = null
+      }
     }
     if (n % 50 === 49) await new Promise((resolve) => setImmediate(resolve))
   }
@@ -99,7 +128,8 @@ const growth = (key) => (100 * (last[key] - first[key]) / first[key]).toFixed(1)
 console.log('samples (s: rss / heap used / heap total / external / array buffers, MiB): ' +
   samples.map((s) => `${Math.round(s.at / 1000)}: ${[s.rss, s.heapUsed, s.heapTotal, s.external, s.arrayBuffers].map(mib).join('/')}`)
     .join(', '))
-console.log(`${JSON.stringify(counts)} operations`)
+console.log(`${JSON.stringify(counts)} operations; other failures by code: ${JSON.stringify(others)}`)
+for (const trace of traces) console.log(`  a session before another failure: ${trace}`)
 console.log(`after minute 2: rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +
   `heap ${mib(first.heapUsed)} -> ${mib(last.heapUsed)} MiB (${growth('heapUsed')}%, peak ${mib(peak('heapUsed'))})`)
 await Promise.all(apps.map((app) => app.close()))
