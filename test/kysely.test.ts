@@ -178,6 +178,8 @@ t.test('SQLite: what create refuses before any query, and lookups that find noth
   }
   t.equal(await users.findByLogin(42 as never), null, 'a login that is not a string')
   t.equal(await users.findByLogin('x'.repeat(600)), null, 'longer than any folded name')
+  t.equal(await users.findByEmail!(42 as never), null, 'an address that is not a string')
+  t.equal(await users.findByEmail!(`${'x'.repeat(300)}@y.test`), null, 'longer than any stored address')
   // A row of a later sign-in method: no password. Nothing logs in with one.
   const row = { id: 'no-password', username: 'nopass', username_folded: 'nopass', password_hash: null }
   await db.insertInto('users').values({ ...row, roles: '[]', profile: '{}', created_at: '', updated_at: '' }).execute()
