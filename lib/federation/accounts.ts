@@ -26,7 +26,8 @@ export function createAccounts (users: JwtAuthUsers) {
     if (!provider.linkVerifiedEmail || !profile.emailVerified || profile.email === null) return null
     const user = await users.findByEmail!(profile.email) as AccountUser | null | undefined
     if (user == null || user.emailVerified !== true) return null
-    if (!await identities.linkIdentity(String(user.id), identityOf(provider, profile))) throw new OAuthIdentityTakenError()
+    const linked = await identities.linkIdentity(String(user.id), identityOf(provider, profile))
+    if (!linked) throw new OAuthIdentityTakenError()
     return user
   }
 
@@ -35,7 +36,10 @@ export function createAccounts (users: JwtAuthUsers) {
     // Only an address the provider verified is the user's; the name is free for the app to change.
     const email = profile.emailVerified && profile.email !== null ? profile.email : undefined
     // No passwordHash: the oauth option asks for a create that takes a NewUser (see JwtAuthUsers.create).
-    const input: NewUser = { username: `${provider.name}-${randomBytes(6).toString('hex')}`, ...(email === undefined ? {} : { email }) }
+    const input: NewUser = {
+      username: `${provider.name}-${randomBytes(6).toString('hex')}`,
+      ...(email === undefined ? {} : { email })
+    }
     const user = await (users.create as (input: NewUser) => unknown)(input) as AccountUser
     if (email !== undefined) await users.markEmailVerified?.(String(user.id))
     if (!await identities.linkIdentity(String(user.id), identityOf(provider, profile))) {
@@ -48,7 +52,9 @@ export function createAccounts (users: JwtAuthUsers) {
   }
 
   return {
-    async signIn (provider: ResolvedProvider, profile: ProviderProfile): Promise<{ user: AccountUser, arrival: Arrival }> {
+    async signIn (
+      provider: ResolvedProvider, profile: ProviderProfile
+    ): Promise<{ user: AccountUser, arrival: Arrival }> {
       const found = await identities.findByIdentity(provider.name, profile.subject) as AccountUser | null | undefined
       if (found != null) return { user: found, arrival: 'found' }
       const linked = await linkByEmail(provider, profile)

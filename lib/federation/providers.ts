@@ -35,7 +35,9 @@ const UNREACHABLE = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT'])
 export function providerFailure (client: Client, error: unknown): Error & { reason?: FailureReason } {
   const code = (error as { code?: unknown } | null)?.code
   // fetch's own failure (a refused connection, a TLS error) is a TypeError.
-  if (error instanceof TypeError || UNREACHABLE.has(code as string)) return new OAuthProviderUnavailableError({ cause: error })
+  if (error instanceof TypeError || UNREACHABLE.has(code as string)) {
+    return new OAuthProviderUnavailableError({ cause: error })
+  }
   if (NOT_AN_ANSWER.has(code as string)) return new OAuthProviderError({ cause: error })
   const reason: FailureReason = error instanceof client.AuthorizationResponseError
     ? 'provider_error'

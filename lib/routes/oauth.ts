@@ -2,12 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createDecoder } from 'fast-jwt'
 import type { ResolvedOAuth, ResolvedProvider } from '../config/oauth.js'
 import {
-  OAuthCodeInvalidError, OAuthLastLoginError, OAuthNotLinkedError, OAuthRedirectError, OAuthStateError, OAuthUnknownProviderError
+  OAuthCodeInvalidError, OAuthLastLoginError, OAuthNotLinkedError, OAuthRedirectError, OAuthStateError,
+  OAuthUnknownProviderError
 } from '../errors.js'
 import { createAccounts, type Accounts } from '../federation/accounts.js'
 import { ATTEMPT_TTL, createAttempts, random, type Attempts } from '../federation/attempts.js'
 import { createProviders, type Providers } from '../federation/providers.js'
-import type { MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
+import type { IssuableUser, MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
 import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { errorResponses, loginResponse, routeSchema } from './schemas.js'
 
@@ -81,8 +82,10 @@ export async function beginAttempt (
   const { providers, attempts, cookie } = federation
   const state = random()
   const request = await providers.authorize(provider, federation.callbackOf(provider), state)
-  const value = await attempts.begin(state, { provider: provider.name, verifier: request.verifier, nonce: request.nonce, landing, linkUserId })
-  reply.setCookie(cookie.name, value, { path: '/', httpOnly: true, secure: cookie.secure, sameSite: 'lax', maxAge: ATTEMPT_TTL })
+  const { verifier, nonce } = request
+  const value = await attempts.begin(state, { provider: provider.name, verifier, nonce, landing, linkUserId })
+  const options = { path: '/', httpOnly: true, secure: cookie.secure, sameSite: 'lax', maxAge: ATTEMPT_TTL } as const
+  reply.setCookie(cookie.name, value, options)
   noStore(reply)
   return request.url.href
 }
@@ -124,8 +127,8 @@ interface CallbackQuery { state?: string, code?: string, error?: string }
  * user of the sign-in (or the link of a link flow) and the landing URL, with a one-time code for a sign-in.
  */
 async function callback (
-  context: RoutesContext, federation: Federation, request: FastifyRequest<{ Params: { provider: string }, Querystring: CallbackQuery }>,
-  reply: FastifyReply
+  context: RoutesContext, federation: Federation,
+  request: FastifyRequest<{ Params: { provider: string }, Querystring: CallbackQuery }>, reply: FastifyReply
 ): Promise<string> {
   const provider = providerOf(federation, request.params.provider)
   // Spent whatever happens next: an attempt is one callback.
@@ -147,8 +150,11 @@ async function callback (
   const { user, arrival } = await federation.accounts.signIn(provider, profile)
   const userId = String(user.id)
   if (arrival === 'created') context.emit('register', { userId, provider: provider.name, ...metadata })
-  if (arrival === 'linked') context.emit('oauth.link', { userId, provider: provider.name, reason: 'verified_email', ...metadata })
-  const code = await federation.attempts.issueCode({ userId, provider: provider.name, authTime: Math.floor(Date.now() / 1000) })
+  if (arrival === 'linked') {
+    context.emit('oauth.link', { userId, provider: provider.name, reason: 'verified_email', ...metadata })
+  }
+  const authTime = Math.floor(Date.now() / 1000)
+  const code = await federation.attempts.issueCode({ userId, provider: provider.name, authTime })
   landing.searchParams.set('code', code)
   return landing.href
 }
@@ -162,7 +168,7 @@ async function exchange (
   context: RoutesContext, federation: Federation, code: unknown, metadata: SessionMetadata, csrfHash: string | undefined
 ): Promise<TokenPair | MfaChallenge> {
   const signedIn = await federation.attempts.redeem(code)
-  const user = await context.config.users.findById!(signedIn.userId) as { id: string | number, roles?: string[] } | null | undefined
+  const user = await context.config.users.findById!(signedIn.userId) as IssuableUser | null | undefined
   // Deleted or disabled since the callback.
   if (user == null) throw new OAuthCodeInvalidError()
   const claims = { idp: signedIn.provider }
@@ -173,7 +179,8 @@ async function exchange (
   const mfaSetup = await second?.needsSetup(user)
   const pair = await context.sessions.issue(user, { metadata, claims },
     { csrfHash, mfaSetup, proofs: { amr: [FEDERATED_AMR], authTime: signedIn.authTime } })
-  context.emit('oauth.login', { userId: signedIn.userId, familyId: familyOf(pair), provider: signedIn.provider, ...metadata })
+  const { userId, provider } = signedIn
+  context.emit('oauth.login', { userId, familyId: familyOf(pair), provider, ...metadata })
   return pair
 }
 
@@ -182,6 +189,8 @@ const providerParams = {
   required: ['provider'],
   properties: { provider: { type: 'string', maxLength: 64, description: 'A provider of the oauth option' } }
 } as const
+
+const linkBody = { type: 'object', properties: { redirect_to: { type: 'string' } } } as const
 
 export async function oauthRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
   const { oauth } = context.config
@@ -259,16 +268,21 @@ const identityList = {
       items: {
         type: 'object',
         properties: {
-          provider: { type: 'string' }, email: { type: 'string', nullable: true }, emailVerified: { type: 'boolean' }, linkedAt: { type: 'string' }
+          provider: { type: 'string' },
+          email: { type: 'string', nullable: true },
+          emailVerified: { type: 'boolean' },
+          linkedAt: { type: 'string' }
         }
       }
     }
   }
 } as const
 
+type Fields = Record<string, unknown>
+
 /** Whether the user has a password: what findByLogin (required with routes) gives for their username. */
 async function hasPassword (context: RoutesContext, user: Record<string, unknown>): Promise<boolean> {
-  const byLogin = await context.config.users.findByLogin!(String(user.username)) as Record<string, unknown> | null | undefined
+  const byLogin = await context.config.users.findByLogin!(String(user.username)) as Fields | null | undefined
   return byLogin != null && String(byLogin.id) === String(user.id) && typeof byLogin.passwordHash === 'string'
 }
 
@@ -287,8 +301,11 @@ export async function identityRoutes (app: FastifyInstance, context: RoutesConte
       summary: 'Begin linking a provider to the logged-in user: the URL to send the browser to',
       ...security,
       params: providerParams,
-      body: { content: { 'application/json': { schema: { type: 'object', properties: { redirect_to: { type: 'string' } } } } } },
-      response: { 200: { type: 'object', properties: { url: { type: 'string' } } }, ...errorResponses(400, 401, 404, 429, 502, 503) }
+      body: { content: { 'application/json': { schema: linkBody } } },
+      response: {
+        200: { type: 'object', properties: { url: { type: 'string' } } },
+        ...errorResponses(400, 401, 404, 429, 502, 503)
+      }
     })
   }, async (request, reply) => failing(context, request, request.params.provider, async () => {
     const provider = providerOf(federation, request.params.provider)
@@ -299,10 +316,17 @@ export async function identityRoutes (app: FastifyInstance, context: RoutesConte
   app.get('/identities', {
     onRequest: authenticate,
     config: routeConfig,
-    schema: routeSchema({ summary: 'The providers linked to the logged-in user', ...security, response: { 200: identityList, ...errorResponses(401, 429, 503) } })
+    schema: routeSchema({
+      summary: 'The providers linked to the logged-in user',
+      ...security,
+      response: { 200: identityList, ...errorResponses(401, 429, 503) }
+    })
   }, async (request) => {
     const identities = await federation.accounts.list(String(request.auth!.claims.sub))
-    return { identities: identities.map(({ provider, email, emailVerified, linkedAt }) => ({ provider, email, emailVerified, linkedAt })) }
+    // Only what the list shows: an adapter's own fields (the subject) stay out.
+    const shown = identities.map(({ provider, email, emailVerified, linkedAt }) =>
+      ({ provider, email, emailVerified, linkedAt }))
+    return { identities: shown }
   })
 
   app.delete<{ Params: { provider: string } }>('/identities/:provider', {
@@ -321,7 +345,7 @@ export async function identityRoutes (app: FastifyInstance, context: RoutesConte
     if (!identities.some((identity) => identity.provider === provider)) throw new OAuthNotLinkedError()
     // Another identity, or a password: never the last way to log in.
     const another = identities.some((identity) => identity.provider !== provider)
-    if (!another && !await hasPassword(context, request.user as Record<string, unknown>)) throw new OAuthLastLoginError()
+    if (!another && !await hasPassword(context, request.user as Fields)) throw new OAuthLastLoginError()
     // Of two DELETEs at once, both answer 204: the identity is gone.
     await federation.accounts.unlink(userId, provider)
     context.emit('oauth.unlink', { userId, provider, ...sessionMetadata(request) })

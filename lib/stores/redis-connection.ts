@@ -29,7 +29,8 @@ export function openClient (connection: Connection): { client: IoRedisClient, ow
       const { redisOptions } = connection
       const sentinel = Array.isArray(redisOptions.sentinels) && redisOptions.sentinels.length > 0
       const options = { ...FAIL_FAST_OPTIONS, ...(sentinel ? SENTINEL_OPTIONS : {}), ...redisOptions }
-      return { client: new Redis(options as RedisOptions), owned: true, restartOnEnd: options.failoverDetector === true }
+      const client = new Redis(options as RedisOptions)
+      return { client, owned: true, restartOnEnd: options.failoverDetector === true }
     }
     case 'cluster': {
       const options = connection.options as ClusterOptions | undefined

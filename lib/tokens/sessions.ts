@@ -252,7 +252,8 @@ export function createLoginSessions (
       const epoch = continues === undefined ? await revocation.epochOf(sub) : continues.epoch
       const generation = continues?.generation ??
         (extras.goesOn === true ? generationAbove(await store.refreshTokens.generation(fam)) : 0)
-      const claims: PairClaims = pairs.claimsFor({ sub, fam, epoch, roles, claims: extra, generation }, reservation?.jti)
+      const pairInput = { sub, fam, epoch, roles, claims: extra, generation }
+      const claims: PairClaims = pairs.claimsFor(pairInput, reservation?.jti)
       const createdAt = continues?.createdAt ?? Date.now()
       const refreshRecord: RefreshRecord = { sub, fam, createdAt, roles, claims: extra }
       // Over the reservation, if any: a write in place needs no room.
