@@ -16,6 +16,20 @@ const FROM_PROOFS: Record<string, string> = {
   acr: ' (it follows from options.amr and the acr option)'
 }
 
+// `idp` names the provider a session began at: the oauth routes set it, and the plugin's own flows carry it on with
+// the session's claims (a second step, a password change, a reauthentication). An app's issue() cannot give it.
+const ROUTE_CLAIMS: Record<string, string> = { idp: ' (a sign-in with a provider sets it)' }
+
+/** The claims of issue() as an app calls it: the ones the plugin's routes set are refused too. */
+export function checkAppClaims (claims: unknown): void {
+  // Not an object: issue's own check says so.
+  if (claims === null || typeof claims !== 'object') return
+  const name = Object.keys(claims).find((claim) => Object.hasOwn(ROUTE_CLAIMS, claim))
+  if (name !== undefined) {
+    throw new TypeError(`issue: the ${name} claim is set by the plugin and cannot be given${ROUTE_CLAIMS[name]!}`)
+  }
+}
+
 // Claims the plugin sets itself, and the two issue() takes apart (roles from the user, the scope): the rest of a
 // token's claims (the app's own) go on with its session.
 const PLUGIN_CLAIMS = new Set([...RESERVED_CLAIMS, 'roles', 'scope'])
