@@ -31,11 +31,13 @@ export function createFederation (context: RoutesContext, oauth: ResolvedOAuth):
 
 function makeFederation (context: RoutesContext, oauth: ResolvedOAuth): Federation {
   const secure = oauth.baseUrl.startsWith('https:')
+  const verificationRequired = context.routes.emailVerification?.required === true
   return {
     oauth,
     providers: createProviders(oauth),
     attempts: createAttempts(context.store.challenges),
-    accounts: createAccounts(context.config.users),
+    // A user who must verify their address keeps the one the provider did not verify, to verify it.
+    accounts: createAccounts(context.config.users, { keepUnverifiedEmail: verificationRequired }),
     cookie: { name: secure ? '__Host-oauth_attempt' : 'oauth_attempt', secure },
     callbackOf: (provider) => `${oauth.baseUrl}${context.routes.prefix}/oauth/${provider.name}/callback`
   }
@@ -88,7 +90,8 @@ export function reasonOf (error: unknown): string {
     FST_JWT_AUTH_OAUTH_PROVIDER_ERROR: 'provider_unavailable',
     FST_JWT_AUTH_OAUTH_NO_ACCOUNT: 'no_account',
     FST_JWT_AUTH_OAUTH_IDENTITY_TAKEN: 'identity_taken',
-    FST_JWT_AUTH_EMAIL_TAKEN: 'email_taken'
+    FST_JWT_AUTH_EMAIL_TAKEN: 'email_taken',
+    FST_JWT_AUTH_EMAIL_NOT_VERIFIED: 'email_not_verified'
   }
   return known[code as string] ?? 'error'
 }

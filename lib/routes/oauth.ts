@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createDecoder } from 'fast-jwt'
-import { OAuthCodeInvalidError, OAuthStateError } from '../errors.js'
+import { EmailNotVerifiedError, OAuthCodeInvalidError, OAuthStateError } from '../errors.js'
+import type { AccountUser } from '../federation/accounts.js'
 import type { IssuableUser, MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
 import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { createFederation, failing, landingOf, beginAttempt, providerOf, type Federation } from './federation.js'
@@ -15,6 +16,16 @@ export const FEDERATED_AMR = 'fed'
 
 const decode = createDecoder()
 const familyOf = (pair: TokenPair): string => (decode(pair.refreshToken) as { fam: string }).fam
+
+/**
+ * routes.emailVerification.required: a user whose address is not verified (the provider did not say it verified it)
+ * signs in as a password user logs in, not before they verify it; a new message goes out (403).
+ */
+async function requireVerifiedEmail (context: RoutesContext, user: AccountUser): Promise<void> {
+  if (context.routes.emailVerification?.required !== true || user.emailVerified === true) return
+  await context.emailVerification.request(user.id, user)
+  throw new EmailNotVerifiedError()
+}
 
 interface CallbackQuery { state?: string, code?: string, error?: string }
 
@@ -46,6 +57,7 @@ async function callback (
   const { user, arrival } = await federation.accounts.signIn(provider, profile)
   const userId = String(user.id)
   if (arrival === 'created') context.emit('register', { userId, provider: provider.name, ...metadata })
+  await requireVerifiedEmail(context, user)
   if (arrival === 'linked') {
     context.emit('oauth.link', { userId, provider: provider.name, reason: 'verified_email', ...metadata })
   }
