@@ -7,28 +7,16 @@ import type { AccountMessage } from '../../lib/index.js'
 import { underTestCa } from '../helpers/test-ca.js'
 import { Browser } from '../helpers/browser.js'
 import { eventually } from '../helpers/eventually.js'
-import { signInAt, startProvider } from '../helpers/oidc-provider.js'
-import { appAddress, startOAuthApp, type OAuthApp } from '../helpers/oauth-app.js'
+import { appAndProvider, exchange, signIn, startOAuthApp, type OAuthApp } from '../helpers/oauth-app.js'
 
 const tls = await underTestCa(t, import.meta.url)
 
-async function signIn (browser: Browser, app: OAuthApp, account: string, issuer: string) {
-  const begin = await browser.request(`${app.baseUrl}/auth/oauth/test`)
-  const back = await signInAt(browser, begin.location!, account, issuer)
-  return await browser.request(back.location!)
-}
-
-async function exchange (browser: Browser, app: OAuthApp, landing: string) {
-  const code = new URL(landing).searchParams.get('code')!
-  return await browser.request(`${app.baseUrl}/auth/oauth/exchange`, { json: { code } })
-}
+/** Up to the callback's answer. */
+const callbackOf = async (browser: Browser, app: OAuthApp, account: string, issuer: string) =>
+  (await signIn(browser, app, account, issuer)).callback!
 
 if (tls !== undefined) {
-  const address = await appAddress()
-  const op = await startProvider(tls, [{
-    client_id: 'app', client_secret: 'a-client-secret', redirect_uris: [`${address.baseUrl}/auth/oauth/test/callback`]
-  }])
-  t.teardown(() => op.close())
+  const { address, op } = await appAndProvider(t, tls)
   const sent: AccountMessage[] = []
   const app = await startOAuthApp(tls, address, {
     providers: { test: { issuer: op.issuer, clientId: 'app', clientSecret: 'a-client-secret' } },
@@ -40,7 +28,7 @@ if (tls !== undefined) {
   t.test('an address the provider verified: the new user is verified and signs in', async (t) => {
     op.accounts.set('ann', { email: 'ann@example.test', email_verified: true })
     const browser = new Browser()
-    const callback = await signIn(browser, app, 'ann', op.issuer)
+    const callback = await callbackOf(browser, app, 'ann', op.issuer)
     t.equal(callback.status, 302)
     t.match(await userOf('ann@example.test'), { email: 'ann@example.test', emailVerified: true }, 'markEmailVerified ran')
     const pair = await exchange(browser, app, callback.location!)
@@ -51,7 +39,7 @@ if (tls !== undefined) {
   t.test('an address the provider did not verify: kept unverified, refused as a password login, until verified',
     async (t) => {
       op.accounts.set('bob', { email: 'bob@example.test', email_verified: false })
-      const callback = await signIn(new Browser(), app, 'bob', op.issuer)
+      const callback = await callbackOf(new Browser(), app, 'bob', op.issuer)
       t.equal(callback.status, 403)
       t.match(JSON.parse(callback.body), { code: 'FST_JWT_AUTH_EMAIL_NOT_VERIFIED' })
       const bob = await userOf('bob@example.test')
@@ -65,14 +53,14 @@ if (tls !== undefined) {
       t.notOk(callback.location, 'no code')
 
       // Again before the address is verified: the same user, refused again.
-      const again = await signIn(new Browser(), app, 'bob', op.issuer)
+      const again = await callbackOf(new Browser(), app, 'bob', op.issuer)
       t.equal(again.status, 403)
       t.equal((await app.db.selectFrom('users').select('id').execute()).length, 2, 'no other user')
 
       const verify = await app.app.inject({ method: 'POST', url: '/auth/email/verify', payload: { token: sent[0]!.token } })
       t.equal(verify.statusCode, 204)
       const browser = new Browser()
-      const verified = await signIn(browser, app, 'bob', op.issuer)
+      const verified = await callbackOf(browser, app, 'bob', op.issuer)
       t.equal(verified.status, 302, 'once verified, the sign-in goes on')
       const pair = await exchange(browser, app, verified.location!)
       t.equal(pair.status, 200)
