@@ -41,6 +41,18 @@ export function openClient (connection: Connection): { client: IoRedisClient, ow
   }
 }
 
+/**
+ * @internal
+ * Closes a connection the store opened: a connected one quits, so that replies on their way arrive (a hung Redis:
+ * until commandTimeout); one that is connecting or waiting to reconnect has nothing to wait for. disconnect() then
+ * stops it and any reconnection in flight.
+ */
+export async function closeConnection (client: IoRedisClient): Promise<void> {
+  if (client.status === 'end') return
+  if (client.status === 'ready') await client.quit().catch(() => {})
+  client.disconnect()
+}
+
 const DEFAULT_PORT = 6379
 const SENTINEL_PORT = 26379
 
