@@ -4,7 +4,7 @@ import type { SessionInfo, SessionMetadata } from '../types.js'
 import type { Revocation } from './revocation.js'
 
 /** What the session index keeps of a login session. */
-interface SessionRecord {
+export interface SessionRecord {
   createdAt: number
   lastRefreshedAt: number
   expiresAt: number
