@@ -14,6 +14,7 @@ import { toJwks } from './tokens/keys.js'
 import type { Pairs } from './tokens/pairs.js'
 import { createRefresh } from './tokens/refresh.js'
 import type { Revocation } from './tokens/revocation.js'
+import { checkAppClaims } from './tokens/issue-options.js'
 import type { LoginSessions } from './tokens/sessions.js'
 import type { ChangePasswordOptions, JwtAuthApi, MfaApi, PasswordHasher, SessionMetadata } from './types.js'
 import { createCredentialCheck } from './users/credentials.js'
@@ -83,7 +84,10 @@ export function createApi (parts: ApiParts) {
 
   const api: JwtAuthApi = {
     ...passwords,
-    issue: (user, options) => sessions.issue(user, options),
+    async issue (user, options) {
+      checkAppClaims(options?.claims)
+      return await sessions.issue(user, options)
+    },
     refresh: challenged(createRefresh(parts)),
     verify: challenged(createAccessVerifier(parts.jwt, revocation)),
     revoke: challenged(async (token: string, metadata?: SessionMetadata) => {

@@ -184,7 +184,8 @@ export const OAuthIdentityTakenError = define<'FST_JWT_AUTH_OAUTH_IDENTITY_TAKEN
 
 // DELETE /identities/:provider of the user's last way to log in (no password, no other identity).
 export const OAuthLastLoginError = define<'FST_JWT_AUTH_OAUTH_LAST_LOGIN', 409, [Cause?]>(
-  'FST_JWT_AUTH_OAUTH_LAST_LOGIN', 'This is the account\'s last way to log in: set a password or link another first', 409)
+  'FST_JWT_AUTH_OAUTH_LAST_LOGIN',
+  'This is the account\'s last way to log in: set a password or link another first', 409)
 
 export const OAuthNotLinkedError = define<'FST_JWT_AUTH_OAUTH_NOT_LINKED', 404, [Cause?]>(
   'FST_JWT_AUTH_OAUTH_NOT_LINKED', 'The account has no identity of this provider', 404)

@@ -19,7 +19,8 @@ export type {
 } from './config/account.js'
 export type { RateLimitOptions, RouteClass, RouteClassLimits } from './config/rate-limit.js'
 export type {
-  JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm, StoredFactors, NewUser, NewIdentity, UserIdentity
+  JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm, StoredFactors, NewUser, NewIdentity,
+  UserIdentity
 } from './config/options.js'
 export type { MfaOptions, MfaEncryptionKey, MfaTotpOptions } from './config/mfa.js'
 export type { OAuthOptions, OAuthProviderOptions } from './config/oauth.js'

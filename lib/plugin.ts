@@ -102,7 +102,8 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   })
 
   // Token cookies, and the attempt cookie that binds a provider sign-in to its browser.
-  if ((config.cookies !== null || config.oauth !== null) && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
+  const needsCookies = config.cookies !== null || config.oauth !== null
+  if (needsCookies && !app.hasPlugin('@fastify/cookie')) await app.register(cookie)
 
   decorate(app, authenticate, authorize, api)
   installRouteChecks(app)

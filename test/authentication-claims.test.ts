@@ -82,6 +82,9 @@ t.test('issue refuses the authentication claims given as claims, and bad amr or 
   await t.rejects(app.jwtAuth.issue({ id: 1 }, { claims: { auth_time: 1 } }), /auth_time claim .* \(give options\.authTime\)/)
   await t.rejects(app.jwtAuth.issue({ id: 1 }, { claims: { acr: 'mfa' } }), /acr claim .* follows from options\.amr and the acr option/)
   await t.rejects(app.jwtAuth.issue({ id: 1 }, { claims: { jti: 'x' } }), /the jti claim is set by the plugin and cannot be given$/)
+  // The provider of a session a provider's sign-in began: an app's issue() cannot pass one off as such a session.
+  await t.rejects(app.jwtAuth.issue({ id: 1 }, { claims: { idp: 'google' } }),
+    /the idp claim is set by the plugin and cannot be given \(a sign-in with a provider sets it\)$/)
   for (const amr of ['pwd', [1], ['two words'], ['']]) {
     await t.rejects(app.jwtAuth.issue({ id: 1 }, { amr: amr as string[] }), /options\.amr must be an array of RFC 8176 method names/)
   }

@@ -5,14 +5,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Kysely, PostgresDialect, type Dialect } from 'kysely'
+import { Kysely, type Dialect } from 'kysely'
 import { Migrator } from 'kysely/migration'
-import pg from 'pg'
 import t, { type Test } from 'tap'
 import { foldLogin, UsernameTakenError, type JwtAuthUsers, type NewIdentity, type UserIdentity } from '../lib/index.js'
 import { kyselyMigrations, kyselyUsers, migrateToLatest, MIGRATIONS, sqliteDialect } from '../lib/kysely.js'
 import { usersConformance, type UsersConformanceOptions } from '../lib/testing.js'
-import { sharedPostgres } from './helpers/postgres.js'
+import { postgresDialect } from './helpers/postgres.js'
+import { failuresOf } from './helpers/conformance.js'
 
 const CHECKS = {
   noPassword: 'create without a passwordHash makes a user without a password (identities group)',
@@ -68,20 +68,8 @@ function memoryUsers (patch: (users: JwtAuthUsers, links: Array<UserIdentity & {
   }
 }
 
-async function failures (options: Omit<UsersConformanceOptions, 'test'>): Promise<Map<string, Error>> {
-  const failed = new Map<string, Error>()
-  await usersConformance({
-    ...options,
-    test: async (name, fn) => {
-      try {
-        await fn()
-      } catch (error) {
-        failed.set(name, error as Error)
-      }
-    }
-  })
-  return failed
-}
+const failures = (options: Omit<UsersConformanceOptions, 'test'>): Promise<Map<string, Error>> =>
+  failuresOf(usersConformance, options)
 
 t.test('the in-memory reference adapter with the identities group passes', (t) =>
   usersConformance({ test: t.test.bind(t), createUsers: memoryUsers() }))
@@ -181,12 +169,7 @@ const DATABASES: Array<{ name: string, dialect: (t: Test) => Promise<Dialect> }>
   { name: 'SQLite', dialect: async (t) => sqliteDialect(join(tempDir(t), 'users.sqlite')) },
   {
     name: 'PostgreSQL',
-    dialect: async () => {
-      const pool = new pg.Pool({ connectionString: await (await sharedPostgres()).createDatabase(), max: 4 })
-      // An idle client told by the stopping test server to go ('terminating connection') must not end the file.
-      pool.on('error', () => {})
-      return new PostgresDialect({ pool })
-    }
+    dialect: async () => await postgresDialect()
   }
 ]
 

@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import { CamelCasePlugin, Kysely, MysqlDialect, PostgresDialect, sql, type Dialect } from 'kysely'
+import { CamelCasePlugin, Kysely, MysqlDialect, sql, type Dialect } from 'kysely'
 import { Migrator } from 'kysely/migration'
-import pg from 'pg'
 import t, { type Test } from 'tap'
 import jwtAuth, { memoryStore, type AccountMessage } from '../lib/index.js'
 import { kyselyMigrations, kyselyUsers, migrateToLatest, MIGRATIONS, sqliteDialect } from '../lib/kysely.js'
@@ -15,7 +14,7 @@ import { loadNodeSqlite } from '../lib/adapters/kysely/sqlite.js'
 import { HOSTILE } from '../lib/testing/users-checks/hostile.js'
 import { SECRET } from './helpers/app.js'
 import { mysqlDatabase, mysqlPool } from './helpers/mysql.js'
-import { sharedPostgres } from './helpers/postgres.js'
+import { postgresDialect } from './helpers/postgres.js'
 
 const PASSWORD = 'a-long-enough-password'
 
@@ -29,9 +28,7 @@ const DATABASES: Array<{ name: string, dialect: (t: Test) => Promise<Dialect> }>
   { name: 'SQLite', dialect: async (t) => sqliteDialect(join(tempDir(t), 'users.sqlite')) },
   {
     name: 'PostgreSQL',
-    dialect: async () => new PostgresDialect({
-      pool: new pg.Pool({ connectionString: await (await sharedPostgres()).createDatabase(), max: 16 })
-    })
+    dialect: async () => await postgresDialect(16)
   },
   { name: 'MySQL (MariaDB)', dialect: async (t) => new MysqlDialect({ pool: mysqlPool(await mysqlDatabase(t)) }) }
 ]

@@ -47,6 +47,15 @@ t.test('the store on a 3-master cluster: keys spread over the masters, no cross-
   t.ok(perNode.every((count) => count > 0), `keys on every master: ${perNode.join(', ')}`)
 })
 
+t.test('replicas on a cluster: the write and its WAIT reach the master of its slot; too few replicas refuse it',
+  async (t) => {
+    // This cluster's masters have no replica: the WAIT answers 0, the write is not acknowledged.
+    const store = redisStore({ cluster: { nodes: cluster.nodes }, keyPrefix: 'clr:', replicas: 1, replicaTimeout: '100ms' })
+    t.teardown(() => store.close())
+    await t.rejects(store.revocations.raise('user', 'u1', 1, 60), { message: /the write reached 0 of 1 replicas/ })
+    t.equal(await store.revocations.read('user', 'u1'), '1', 'the master took it; the store\'s own connection reads it')
+  })
+
 t.test('sessions on the cluster: rotation, reuse detection and revocation across two instances', async (t) => {
   const [a, b] = await Promise.all([0, 1].map(async () => {
     // Strict rotation: of concurrent refreshes one wins, and the others are reuses (no grace to replay within).

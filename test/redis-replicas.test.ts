@@ -69,6 +69,29 @@ t.test('replicas: 1: a password reset\'s revocations wait too (503 without the r
     'the reset ended the session')
 })
 
+t.test('replicas: 1: a read answers while a write waits for a paused replica (its own connection)',
+  async (t) => {
+    const store = redisStore({ url: master.url, keyPrefix: 'apart:', replicas: 1, replicaTimeout: '800ms' })
+    let closed = false
+    t.teardown(async () => { if (!closed) await store.close() })
+    await store.revocations.raise('user', 'before', 1, 60)
+    replica.pause()
+    t.teardown(() => { replica.resume() })
+    const started = performance.now()
+    const write = store.revocations.raise('user', 'u1', 2, 60).then(() => undefined, (error: Error) => error)
+    // The write and its WAIT are on their way before the read.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    t.equal(await store.revocations.read('user', 'before'), '1', 'the read answers')
+    const readMs = performance.now() - started
+    t.ok(readMs < 500, `at once, not behind the WAIT (${Math.round(readMs)} ms)`)
+    t.match(await write, { message: /the write reached 0 of 1 replicas within 800 ms/ }, 'the write still waits')
+    t.ok(performance.now() - started >= 700, 'for its replicaTimeout')
+    replica.resume()
+    await store.close()
+    closed = true
+    await t.rejects(store.revocations.raise('user', 'u2', 3, 60), 'a closed store opens no connection again')
+  })
+
 t.test('a write the master refuses (min-replicas-to-write, no replica) is a 503 too', async (t) => {
   const lonely = await startRedis()
   t.teardown(() => lonely.stop())

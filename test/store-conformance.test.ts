@@ -7,6 +7,7 @@ import { redisStore } from '../lib/redis.js'
 import { checkStore, storeConformance, type StoreConformanceOptions } from '../lib/testing.js'
 import { keyValueStore } from './helpers/kv-store.js'
 import { sharedRedis } from './helpers/redis.js'
+import { failuresOf } from './helpers/conformance.js'
 
 type AnyStore = AuthStore | KeyValueStore
 
@@ -101,24 +102,8 @@ t.test('one store without the optional parts seen as two instances passes', (t) 
   return storeConformance({ test: t.test.bind(t), createStore: () => ({ ...shared, close: undefined }), shared: true, expiry: false })
 })
 
-/** Runs the suite with a runner that records each check's outcome: the names of the checks that failed, and why. */
-async function failures (options: Omit<StoreConformanceOptions<AnyStore>, 'test'>): Promise<Map<string, Error>> {
-  const failed = new Map<string, Error>()
-  let checks = 0
-  await storeConformance({
-    ...options,
-    test: async (name, fn) => {
-      checks++
-      try {
-        await fn()
-      } catch (error) {
-        failed.set(name, error as Error)
-      }
-    }
-  })
-  if (checks === 0) throw new Error('no check ran')
-  return failed
-}
+const failures = (options: Omit<StoreConformanceOptions<AnyStore>, 'test'>): Promise<Map<string, Error>> =>
+  failuresOf(storeConformance, options)
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -4,14 +4,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Kysely, MysqlDialect, PostgresDialect, sql, type Dialect } from 'kysely'
-import pg from 'pg'
+import { Kysely, MysqlDialect, sql, type Dialect } from 'kysely'
 import t, { type Test } from 'tap'
 import { EmailTakenError, foldLogin, UsernameTakenError, type JwtAuthUsers } from '../lib/index.js'
 import { kyselyUsers, migrateToLatest, sqliteDialect } from '../lib/kysely.js'
 import { fakeUsers, usersConformance, type UsersConformanceOptions } from '../lib/testing.js'
 import { mysqlDatabase, mysqlPool } from './helpers/mysql.js'
-import { sharedPostgres } from './helpers/postgres.js'
+import { postgresDialect } from './helpers/postgres.js'
+import { failuresOf } from './helpers/conformance.js'
 
 const PROFILE = ['displayName', 'locale']
 
@@ -41,8 +41,7 @@ t.test('kyselyUsers passes on SQLite (node:sqlite, a file)', async (t) => {
 })
 
 t.test('kyselyUsers passes on PostgreSQL', async (t) => {
-  const url = await (await sharedPostgres()).createDatabase()
-  await passes(t, new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 16 }) }), 'varchar(100)', 16)
+  await passes(t, await postgresDialect(16), 'varchar(100)', 16)
 })
 
 t.test('kyselyUsers passes on MySQL (MariaDB)', async (t) => {
@@ -152,21 +151,8 @@ function memoryUsers (flaws: Flaws = {}, patch: (table: Record[], users: BaseUse
   }
 }
 
-/** Runs the suite with a runner that records each check's outcome: the names of the checks that failed, and why. */
-async function failures (options: Omit<UsersConformanceOptions, 'test'>): Promise<Map<string, Error>> {
-  const failed = new Map<string, Error>()
-  await usersConformance({
-    ...options,
-    test: async (name, fn) => {
-      try {
-        await fn()
-      } catch (error) {
-        failed.set(name, error as Error)
-      }
-    }
-  })
-  return failed
-}
+const failures = (options: Omit<UsersConformanceOptions, 'test'>): Promise<Map<string, Error>> =>
+  failuresOf(usersConformance, options)
 
 t.test('the in-memory reference adapter passes', (t) =>
   usersConformance({ test: t.test.bind(t), createUsers: memoryUsers(), profile: PROFILE, uniqueEmail: true }))

@@ -44,7 +44,8 @@ function resolveLevel (level: unknown, index: number): AcrLevel {
 export function resolveAcr (acr: unknown): AcrLevel[] {
   if (acr === undefined) return []
   if (!Array.isArray(acr) || acr.length === 0) {
-    fail('acr must be a non-empty array of levels, strongest first, such as [{ value: \'mfa\', amr: [\'pwd\', \'otp\'] }]')
+    fail('acr must be a non-empty array of levels, strongest first, ' +
+      'such as [{ value: \'mfa\', amr: [\'pwd\', \'otp\'] }]')
   }
   const levels = acr.map(resolveLevel)
   // The order ranks the levels (a stronger one meets a weaker requirement): one level's entries stay together.

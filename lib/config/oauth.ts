@@ -14,7 +14,10 @@ export interface OAuthProviderOptions {
   clientId: string
   /** The client secret; none for a public client (PKCE alone). */
   clientSecret?: string
-  /** Default `['openid', 'email', 'profile']` (OpenID Connect; `openid` is required), `['read:user', 'user:email']` (GitHub). */
+  /**
+   * Default `['openid', 'email', 'profile']` (OpenID Connect; `openid` is required), `['read:user', 'user:email']`
+   * (GitHub).
+   */
   scopes?: string[]
   /**
    * Link a first sign-in to the user who has the same email address, when the provider says it verified it and the
@@ -83,7 +86,9 @@ function webUrl (value: unknown, path: string, what = 'an https URL (or http on 
   if (url === undefined || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname)))) {
     fail(`${path} must be ${what} (got ${JSON.stringify(value)})`)
   }
-  if (url.username !== '' || url.password !== '' || url.hash !== '') fail(`${path} must not carry credentials or a #fragment`)
+  if (url.username !== '' || url.password !== '' || url.hash !== '') {
+    fail(`${path} must not carry credentials or a #fragment`)
+  }
   return url
 }
 
@@ -121,7 +126,9 @@ function resolveProvider (name: string, options: unknown): ResolvedProvider {
   if (issuer === undefined) fail(`${path}.issuer is required: the OpenID Provider's https:// issuer`)
   const scopes = options.scopes ?? (type === 'github' ? ['read:user', 'user:email'] : ['openid', 'email', 'profile'])
   if (!Array.isArray(scopes) || !scopes.every(isScopeToken)) fail(`${path}.scopes must be an array of scope names`)
-  if (type === 'oidc' && !scopes.includes('openid')) fail(`${path}.scopes must include 'openid' (an OpenID Connect sign-in)`)
+  if (type === 'oidc' && !scopes.includes('openid')) {
+    fail(`${path}.scopes must include 'openid' (an OpenID Connect sign-in)`)
+  }
   const { linkVerifiedEmail = false, clientSecret, mfa = true } = options
   if (typeof linkVerifiedEmail !== 'boolean') fail(`${path}.linkVerifiedEmail must be a boolean`)
   if (typeof mfa !== 'boolean') fail(`${path}.mfa must be a boolean`)
@@ -166,7 +173,9 @@ export function resolveOAuth (oauth: unknown, users: Record<string, unknown>, ro
   if (!isObject(oauth.providers) || Object.keys(oauth.providers).length === 0) {
     fail('oauth.providers must name at least one provider: { google: { clientId, clientSecret } }')
   }
-  const providers = new Map(Object.entries(oauth.providers).map(([name, options]) => [name, resolveProvider(name, options)]))
+  const providers = new Map(
+    Object.entries(oauth.providers).map(([name, options]) => [name, resolveProvider(name, options)])
+  )
   const needed = ['findById', ...IDENTITY_USER_CALLBACKS,
     ...([...providers.values()].some((provider) => provider.linkVerifiedEmail) ? ['findByEmail'] : [])]
   const missing = needed.filter((name) => typeof users[name] !== 'function')

@@ -136,7 +136,9 @@ function resolveProfile (profile: unknown): ResolvedRoutes['profile'] {
 
 /** `routes.reauthenticate`: on by default where it can work (it reads the user's password hash by id). */
 function resolveReauthenticate (reauthenticate: unknown, hasFindById: boolean): boolean {
-  if (reauthenticate !== undefined && typeof reauthenticate !== 'boolean') fail('routes.reauthenticate must be a boolean')
+  if (reauthenticate !== undefined && typeof reauthenticate !== 'boolean') {
+    fail('routes.reauthenticate must be a boolean')
+  }
   if (reauthenticate === true && !hasFindById) fail('routes.reauthenticate needs users.findById')
   return reauthenticate ?? hasFindById
 }

@@ -16,9 +16,10 @@ const identityOf = (provider: ResolvedProvider, profile: ProviderProfile): NewId
 /**
  * The users a provider's sign-in is: the user linked to it; else, where the provider links by email, the user whose
  * address the provider verified and who verified it too (an address an attacker registered unverified links
- * nothing); else a new user (users.create, without a password) when sign-ups are open.
+ * nothing); else a new user (users.create, without a password) when sign-ups are open. `keepUnverifiedEmail`: a new
+ * user keeps an address the provider did not verify (then unverified).
  */
-export function createAccounts (users: JwtAuthUsers) {
+export function createAccounts (users: JwtAuthUsers, { keepUnverifiedEmail = false } = {}) {
   const identities = users as Required<Pick<JwtAuthUsers, 'findByIdentity' | 'linkIdentity' | 'listIdentities'
   | 'unlinkIdentity'>> & JwtAuthUsers
 
@@ -26,29 +27,37 @@ export function createAccounts (users: JwtAuthUsers) {
     if (!provider.linkVerifiedEmail || !profile.emailVerified || profile.email === null) return null
     const user = await users.findByEmail!(profile.email) as AccountUser | null | undefined
     if (user == null || user.emailVerified !== true) return null
-    if (!await identities.linkIdentity(String(user.id), identityOf(provider, profile))) throw new OAuthIdentityTakenError()
+    const linked = await identities.linkIdentity(String(user.id), identityOf(provider, profile))
+    if (!linked) throw new OAuthIdentityTakenError()
     return user
   }
 
   async function create (provider: ResolvedProvider, profile: ProviderProfile): Promise<AccountUser> {
     if (users.create === undefined) throw new OAuthNoAccountError()
-    // Only an address the provider verified is the user's; the name is free for the app to change.
-    const email = profile.emailVerified && profile.email !== null ? profile.email : undefined
+    // An address the provider verified is the user's, verified; one it did not verify is kept only where the user
+    // must verify it (routes.emailVerification.required), as a password user's is. The name is the app's to change.
+    const email = profile.email !== null && (profile.emailVerified || keepUnverifiedEmail) ? profile.email : undefined
+    const verified = email !== undefined && profile.emailVerified
     // No passwordHash: the oauth option asks for a create that takes a NewUser (see JwtAuthUsers.create).
-    const input: NewUser = { username: `${provider.name}-${randomBytes(6).toString('hex')}`, ...(email === undefined ? {} : { email }) }
+    const input: NewUser = {
+      username: `${provider.name}-${randomBytes(6).toString('hex')}`,
+      ...(email === undefined ? {} : { email })
+    }
     const user = await (users.create as (input: NewUser) => unknown)(input) as AccountUser
-    if (email !== undefined) await users.markEmailVerified?.(String(user.id))
+    if (verified) await users.markEmailVerified?.(String(user.id))
     if (!await identities.linkIdentity(String(user.id), identityOf(provider, profile))) {
       // Another callback of the same sign-in linked its own new user first: that one is the account.
       const winner = await identities.findByIdentity(provider.name, profile.subject) as AccountUser | null | undefined
       if (winner == null) throw new OAuthIdentityTakenError()
       return winner
     }
-    return { ...user, ...(email === undefined ? {} : { emailVerified: true }) }
+    return { ...user, ...(verified ? { emailVerified: true } : {}) }
   }
 
   return {
-    async signIn (provider: ResolvedProvider, profile: ProviderProfile): Promise<{ user: AccountUser, arrival: Arrival }> {
+    async signIn (
+      provider: ResolvedProvider, profile: ProviderProfile
+    ): Promise<{ user: AccountUser, arrival: Arrival }> {
       const found = await identities.findByIdentity(provider.name, profile.subject) as AccountUser | null | undefined
       if (found != null) return { user: found, arrival: 'found' }
       const linked = await linkByEmail(provider, profile)

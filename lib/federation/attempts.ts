@@ -52,7 +52,9 @@ export function createAttempts (challenges: Challenges) {
 
     /** Takes the attempt of `state`, once, if `cookie` is the one its browser got; else OAuthStateError. */
     async take (state: unknown, cookie: unknown): Promise<Attempt> {
-      if (typeof state !== 'string' || !TOKEN.test(state)) throw new OAuthStateError('The state is missing or malformed')
+      if (typeof state !== 'string' || !TOKEN.test(state)) {
+        throw new OAuthStateError('The state is missing or malformed')
+      }
       // Taken first, whatever the cookie: a state seen with another browser's cookie is spent (login CSRF).
       const stored = await challenges.take(`oauth-state:${state}`)
       if (stored === null) throw new OAuthStateError('The sign-in attempt is unknown, used or expired')

@@ -1,6 +1,7 @@
 import type { ResolvedProvider } from '../config/oauth.js'
 import { OAuthProviderError, OAuthSignInFailedError } from '../errors.js'
-import type { Client, Configuration, ProviderProfile } from './providers.js'
+import type { Client, Configuration } from './configurations.js'
+import type { ProviderProfile } from './providers.js'
 
 interface GitHubEmail { email?: unknown, primary?: unknown, verified?: unknown }
 

@@ -3,7 +3,7 @@ import type { ResolvedOptions } from '../config/options.js'
 import {
   InvalidRequestError, InvalidTokenError, MfaSetupRequiredError, TokenRevokedError, UserNotFoundError
 } from '../errors.js'
-import { MFA_SETUP_CLAIM } from '../tokens/sessions.js'
+import { MFA_SETUP_CLAIM } from '../tokens/issue-options.js'
 import type { ForeignRoute, ForeignToken, ForeignTokens } from '../tokens/foreign.js'
 import type { Jwt } from '../tokens/jwt.js'
 import type { Revocation } from '../tokens/revocation.js'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { proofsOf } from '../tokens/authentication.js'
-import { carriedOptions } from '../tokens/sessions.js'
+import { carriedOptions } from '../tokens/issue-options.js'
 import { csrfBinding, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { checkCurrentPassword } from './current-password.js'
 import {

@@ -70,7 +70,8 @@ export async function reauthenticateRoute (app: FastifyInstance, context: Routes
     const claims = request.auth!.claims
     const metadata = sessionMetadata(request)
     const csrf = csrfBinding(context)
-    const pair = await reauthenticate(user, claims, { amr, authTime: nowInSeconds() }, { csrfHash: csrf.hash, metadata })
+    const proofs = { amr, authTime: nowInSeconds() }
+    const pair = await reauthenticate(user, claims, proofs, { csrfHash: csrf.hash, metadata })
     context.emit('reauthenticate', { userId: claims.sub, familyId: claims.fam, ...metadata })
     return sendTokens(context, reply, pair, csrf.token)
   })

@@ -154,7 +154,9 @@ export const verificationPending = {
 } as const
 
 // A TOTP code: digits only (6 to 8, as mfa.totp.digits); any other shape is a 400 before anything is counted.
-const totpCode = { type: 'string', pattern: '^[0-9]{6,8}$', description: 'The code the authenticator app shows' } as const
+const totpCode = {
+  type: 'string', pattern: '^[0-9]{6,8}$', description: 'The code the authenticator app shows'
+} as const
 
 export const totpSetupResponse = {
   type: 'object',

@@ -29,7 +29,8 @@ export function openClient (connection: Connection): { client: IoRedisClient, ow
       const { redisOptions } = connection
       const sentinel = Array.isArray(redisOptions.sentinels) && redisOptions.sentinels.length > 0
       const options = { ...FAIL_FAST_OPTIONS, ...(sentinel ? SENTINEL_OPTIONS : {}), ...redisOptions }
-      return { client: new Redis(options as RedisOptions), owned: true, restartOnEnd: options.failoverDetector === true }
+      const client = new Redis(options as RedisOptions)
+      return { client, owned: true, restartOnEnd: options.failoverDetector === true }
     }
     case 'cluster': {
       const options = connection.options as ClusterOptions | undefined
@@ -38,6 +39,18 @@ export function openClient (connection: Connection): { client: IoRedisClient, ow
       return { client, owned: true, restartOnEnd: false }
     }
   }
+}
+
+/**
+ * @internal
+ * Closes a connection the store opened: a connected one quits, so that replies on their way arrive (a hung Redis:
+ * until commandTimeout); one that is connecting or waiting to reconnect has nothing to wait for. disconnect() then
+ * stops it and any reconnection in flight.
+ */
+export async function closeConnection (client: IoRedisClient): Promise<void> {
+  if (client.status === 'end') return
+  if (client.status === 'ready') await client.quit().catch(() => {})
+  client.disconnect()
 }
 
 const DEFAULT_PORT = 6379

@@ -158,7 +158,10 @@ evict(field)
 keep(rank)
 return count`
 
-/** Get-and-delete: the entry ('<expiresAt> <payload>', what a put back needs), nil if none or expired. ARGV[3]: field. */
+/**
+ * Get-and-delete: the entry ('<expiresAt> <payload>', what a put back needs), nil if none or expired.
+ * ARGV[3]: field.
+ */
 export const EPHEMERAL_TAKE = `${EPHEMERAL_PRELUDE}
 local current = redis.call('HGET', KEYS[2], ARGV[3])
 if not current then return nil end

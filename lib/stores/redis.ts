@@ -3,14 +3,14 @@ import { InvalidOptionError, StoreUnreachableError } from '../errors.js'
 import { REDIS_STORE } from './brand.js'
 import { INVALIDATE, parseMarker, StoreSubscription } from './mirror.js'
 import {
-  describeAddress, isCluster, openClient, untilReady, type IoRedisClient, type ReadyWait
+  closeConnection, describeAddress, isCluster, openClient, untilReady, type IoRedisClient, type ReadyWait
 } from './redis-connection.js'
 import { checkConnection, storeSettings, type RedisClient, type RedisStoreOptions } from './redis-options.js'
 import {
   ADVANCE_MARKER, CONFIRM_SPENT, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, HASH_SET, ROTATE
 } from './redis-scripts.js'
 import { toRefreshState } from './refresh-state.js'
-import { replicatedWrites, UnreplicatedWriteError } from './replicated-writes.js'
+import { replicatedWrites, UnreplicatedWriteError, type ReplicatedWrites } from './replicated-writes.js'
 import type {
   AuthStore, Challenges, Counters, Locks, RefreshState, RefreshTokens, Revocations, RevocationScope, SessionIndex,
   StoreContext, UserInvalidationListener, UserInvalidations
@@ -61,6 +61,18 @@ const markerField = (scope: RevocationScope, id: string): string => `${scope ===
 const EVICTION_WARNING = 'fastify-jwt-auth: Redis may evict keys (maxmemory-policy is not noeviction): ' +
   'an evicted revocation marker brings a revoked token back. Run Redis with maxmemory-policy noeviction'
 
+/** The store's scripts, as commands of a connection (the client, and the replicated writes' own). */
+function defineScripts (client: IoRedisClient): void {
+  client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
+  client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
+  client.defineCommand('jwtAuthRotate', { numberOfKeys: 4, lua: ROTATE })
+  client.defineCommand('jwtAuthConfirmSpent', { numberOfKeys: 1, lua: CONFIRM_SPENT })
+  client.defineCommand('jwtAuthEphemeralPut', { numberOfKeys: 2, lua: EPHEMERAL_PUT })
+  client.defineCommand('jwtAuthEphemeralIncrement', { numberOfKeys: 2, lua: EPHEMERAL_INCREMENT })
+  client.defineCommand('jwtAuthEphemeralTake', { numberOfKeys: 2, lua: EPHEMERAL_TAKE })
+  client.defineCommand('jwtAuthEphemeralDelete', { numberOfKeys: 2, lua: EPHEMERAL_DELETE })
+}
+
 /**
  * The store on Redis, for several instances: a single Redis, Sentinel or
  * Cluster. Every key is under `keyPrefix`, every write has a TTL, and every
@@ -81,7 +93,9 @@ export class RedisStore implements AuthStore {
   readonly #owned: boolean
   readonly #scripted: ScriptedClient
   /** Revocations, rotations, locks and one-time takes: waited for replicas when told so. */
-  readonly #durable: ReturnType<typeof replicatedWrites>
+  readonly #durable: ReplicatedWrites['durable']
+  /** Their connection, when replicas are waited for. */
+  readonly #writes: ReplicatedWrites
   /** `replicas` was given: security writes wait for them. */
   readonly #replicated: boolean
   readonly #markerExpiries: string
@@ -124,16 +138,15 @@ export class RedisStore implements AuthStore {
     this.#io = client
     this.#owned = owned
     this.#address = describeAddress(client, connection)
-    client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
-    client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
-    client.defineCommand('jwtAuthRotate', { numberOfKeys: 4, lua: ROTATE })
-    client.defineCommand('jwtAuthConfirmSpent', { numberOfKeys: 1, lua: CONFIRM_SPENT })
-    client.defineCommand('jwtAuthEphemeralPut', { numberOfKeys: 2, lua: EPHEMERAL_PUT })
-    client.defineCommand('jwtAuthEphemeralIncrement', { numberOfKeys: 2, lua: EPHEMERAL_INCREMENT })
-    client.defineCommand('jwtAuthEphemeralTake', { numberOfKeys: 2, lua: EPHEMERAL_TAKE })
-    client.defineCommand('jwtAuthEphemeralDelete', { numberOfKeys: 2, lua: EPHEMERAL_DELETE })
+    defineScripts(client)
     this.#scripted = client as ScriptedClient
-    this.#durable = replicatedWrites(client, settings.replication)
+    // The writer the replicated writes open is the store's own, whoever owns the client: as the client is, but quiet.
+    this.#writes = replicatedWrites(client, settings.replication, (writer) => {
+      defineScripts(writer)
+      writer.on('error', () => {})
+      if (restartOnEnd) writer.on('end', () => { this.#restart(writer) })
+    })
+    this.#durable = this.#writes.durable
     this.#replicated = settings.replication !== null
     this.#markerExpiries = `${keyPrefix}{revocations}:expiries`
     this.#markerValues = `${keyPrefix}{revocations}:values`
@@ -143,7 +156,7 @@ export class RedisStore implements AuthStore {
     this.#channel = `${keyPrefix}revocations`
     // An unhandled 'error' event would crash the process; failures surface as command errors (503).
     if (owned) client.on('error', () => {})
-    if (restartOnEnd) client.on('end', () => { this.#restart() })
+    if (restartOnEnd) client.on('end', () => { this.#restart(client) })
     this.#subscribe(settings.staleAfter)
   }
 
@@ -307,12 +320,8 @@ export class RedisStore implements AuthStore {
     for (const wait of this.#waits) wait.cancel('the store was closed')
     this.#subscription?.close()
     for (const check of this.#readyChecks.splice(0)) this.#io.off('ready', check)
-    if (!this.#owned || this.#io.status === 'end') return
-    // A connected client quits, so that replies on their way arrive (a hung Redis: until commandTimeout);
-    // one that is connecting or waiting to reconnect has nothing to wait for. disconnect() then stops
-    // the client and any reconnection in flight.
-    if (this.#io.status === 'ready') await this.#io.quit().catch(() => {})
-    this.#io.disconnect()
+    await this.#writes.close()
+    if (this.#owned) await closeConnection(this.#io)
   }
 
   #wait (unref: boolean): ReadyWait {
@@ -381,10 +390,10 @@ export class RedisStore implements AuthStore {
     return [ranks, values, Date.now(), this.#maxEphemeral]
   }
 
-  /** Starts the client again when it ended on its own (see openClient): requests answer 503 meanwhile. */
-  #restart (): void {
+  /** Starts a connection again when it ended on its own (see openClient): requests answer 503 meanwhile. */
+  #restart (client: IoRedisClient): void {
     setTimeout(() => {
-      if (!this.#closed && this.#io.status === 'end') this.#io.connect().catch(() => {})
+      if (!this.#closed && client.status === 'end') client.connect().catch(() => {})
     }, RESTART_DELAY_MS).unref()
   }
 
@@ -396,11 +405,13 @@ export class RedisStore implements AuthStore {
   }
 
   #subscribe (staleAfter: number): void {
-    // A client you own ends when you close it: the subscription's connection ends with it.
+    // A client you own ends when you close it: the subscription's and the replicated writes' connections end too.
     if (!this.#owned) {
       this.#io.once('end', () => {
         this.#clientEnded = true
         this.#subscription?.close()
+        // It never rejects (closeConnection): nothing to wait for here.
+        this.#writes.close()
       })
     }
     this.#openSubscription(staleAfter)

@@ -1,8 +1,10 @@
 // The Redis store's durable security writes (revocations and rotations), acknowledged only once `replicas`
 // replicas have them when the store is told so: each such write is sent with a WAIT behind it, in one pipeline,
-// so that the WAIT reaches the master that took the write (on a Cluster, the master of the write's slot).
+// so that the WAIT reaches the master that took the write (on a Cluster, the master of the write's slot). A WAIT
+// holds its connection until the replicas answer: these writes have a connection of their own, so that the
+// store's other commands never queue behind one.
 // Internal (stripInternal): the published declarations must not name ioredis (see redis-options.ts).
-import type { IoRedisClient } from './redis-connection.js'
+import { closeConnection, isCluster, type IoRedisClient } from './redis-connection.js'
 import type { RedisStoreSettings } from './redis-options.js'
 
 type Command = (...args: unknown[]) => unknown
@@ -25,13 +27,30 @@ export class UnreplicatedWriteError extends Error {
  * `replication`, only once as many replicas as asked have it: fewer within the timeout (a master that lost its
  * replicas, or was demoted under the client: a promoted replica no longer follows it) rejects, and the store's
  * guard answers 503. The write may still be on the master then: a rejection says only that it is not known safe.
+ * Those writes go through `writer` (a duplicate of the client, opened at the first of them, closed with the store:
+ * `prepare` gives it the store's scripts and its failover behaviour).
  */
-export function replicatedWrites (client: IoRedisClient, replication: RedisStoreSettings['replication']) {
+export function replicatedWrites (
+  client: IoRedisClient, replication: RedisStoreSettings['replication'], prepare: (writer: IoRedisClient) => void
+) {
   const commands = client as unknown as Record<string, Command>
-  return async function durable<T> (name: string, ...args: unknown[]): Promise<T> {
+  let writer: IoRedisClient | undefined
+  let closed = false
+
+  function writerOf (): IoRedisClient {
+    // Closed: nothing is opened again; the write goes where it went before (and fails as the client does).
+    if (closed) return client
+    if (writer === undefined) {
+      writer = isCluster(client) ? client.duplicate() : client.duplicate()
+      prepare(writer)
+    }
+    return writer
+  }
+
+  async function durable<T> (name: string, ...args: unknown[]): Promise<T> {
     if (replication === null) return await (commands[name]!.apply(client, args) as Promise<T>)
     const { replicas, timeoutMs } = replication
-    const batch = client.pipeline() as unknown as Batch
+    const batch = writerOf().pipeline() as unknown as Batch
     batch[name]!.apply(batch, args)
     batch.wait!(replicas, timeoutMs)
     // exec gives null only for a transaction that was discarded: never for a pipeline.
@@ -45,4 +64,15 @@ export function replicatedWrites (client: IoRedisClient, replication: RedisStore
     }
     return reply
   }
+
+  return {
+    durable,
+    async close (): Promise<void> {
+      closed = true
+      if (writer !== undefined) await closeConnection(writer)
+    }
+  }
 }
+
+/** @internal */
+export type ReplicatedWrites = ReturnType<typeof replicatedWrites>

@@ -7,7 +7,9 @@ import { identityChecks } from './users-checks/identities.js'
 import { lookupChecks } from './users-checks/lookups.js'
 import { nameChecks } from './users-checks/names.js'
 import { passwordChecks } from './users-checks/passwords.js'
-import { fresh, type IdentitiesSubject, type MfaSubject, type UsersCheck, type UsersSubject } from './users-checks/support.js'
+import {
+  fresh, type IdentitiesSubject, type MfaSubject, type UsersCheck, type UsersSubject
+} from './users-checks/support.js'
 import { MFA_USER_CALLBACKS } from '../config/mfa.js'
 import { IDENTITY_USER_CALLBACKS } from '../config/identities.js'
 
@@ -80,7 +82,9 @@ function subjectOf (users: JwtAuthUsers): UsersSubject {
 }
 
 /** A group of callbacks (MFA, identities), made async: all of it or none (the plugin's option needs all of it). */
-function groupOf<Group> (users: JwtAuthUsers, names: ReadonlyArray<keyof JwtAuthUsers>, label: string): Group | undefined {
+function groupOf<Group> (
+  users: JwtAuthUsers, names: ReadonlyArray<keyof JwtAuthUsers>, label: string
+): Group | undefined {
   const given = names.filter((name) => users[name] !== undefined)
   if (given.length === 0) return undefined
   const missing = names.filter((name) => typeof users[name] !== 'function')
@@ -135,7 +139,8 @@ async function runCheck<Users extends JwtAuthUsers> (
 export function usersConformance<Users extends JwtAuthUsers> (options: UsersConformanceOptions<Users>): Promise<void> {
   checkOptions(options as unknown as UsersConformanceOptions)
   const checks = [
-    ...lookupChecks, ...nameChecks, ...passwordChecks, ...emailChecks, ...hostileChecks, ...factorChecks, ...identityChecks
+    ...lookupChecks, ...nameChecks, ...passwordChecks, ...emailChecks, ...hostileChecks, ...factorChecks,
+    ...identityChecks
   ]
   const registered = checks.map((check) => options.test(check.name, () => runCheck(check, options)))
   return Promise.all(registered).then(() => {})

@@ -4,7 +4,9 @@ import type { ResolvedStore } from '../stores/resolve.js'
 import type { AccessTokenClaims, IssuableUser, SessionMetadata, TokenPair } from '../types.js'
 import type { Proofs } from './authentication.js'
 import type { Revocation } from './revocation.js'
-import { carriedOptions, generationAbove, type Head, type LoginSessions, type RecordWriter, type RefreshRecord } from './sessions.js'
+import { carriedOptions } from './issue-options.js'
+import type { Head } from './session-index.js'
+import { generationAbove, type LoginSessions, type RecordWriter, type RefreshRecord } from './sessions.js'
 
 /** What the route adds to a reauthentication: the CSRF binding of a cookie session, the request's details. */
 export interface ReauthenticationExtras {

@@ -1,6 +1,7 @@
 // The plugin with sign-in with providers, served over HTTPS (a certificate of the test CA) on a free loopback
 // port, with kyselyUsers on SQLite (the identities group of a real adapter) and its events recorded.
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
 import { Kysely } from 'kysely'
 import jwtAuth, { memoryStore, type AuthEvent, type JwtAuthOptions } from '../../lib/index.js'
 import { kyselyUsers, migrateToLatest, sqliteDialect, type KyselyUsers } from '../../lib/kysely.js'
@@ -8,6 +9,8 @@ import type { OAuthOptions } from '../../lib/config/oauth.js'
 import { SECRET } from './app.js'
 import { freePort } from './redis.js'
 import type { TestTls } from './test-ca.js'
+import type { Browser } from './browser.js'
+import { signInAt, startProvider } from './oidc-provider.js'
 
 export interface OAuthApp {
   app: FastifyInstance
@@ -53,4 +56,37 @@ export async function startOAuthApp (
     events,
     close: async () => { await app.close(); await db.destroy() }
   }
+}
+
+/** The app as a client of the test OpenID Provider. */
+export const APP_CLIENT = { clientId: 'app', clientSecret: 'a-client-secret' } as const
+
+/**
+ * The app's address, and an OpenID Provider started here where the app is a client for its `providers` (their
+ * callbacks), stopped when the file's tests end.
+ */
+export async function appAndProvider (t: Test, tls: TestTls, providers = ['test']) {
+  const address = await appAddress()
+  const op = await startProvider(tls, [{
+    client_id: APP_CLIENT.clientId,
+    client_secret: APP_CLIENT.clientSecret,
+    redirect_uris: providers.map((name) => `${address.baseUrl}/auth/oauth/${name}/callback`)
+  }])
+  t.teardown(() => op.close())
+  return { address, op }
+}
+
+/** The browser's way from the app's sign-in route (with `query`) to the landing URL: the hops at the app. */
+export async function signIn (browser: Browser, app: OAuthApp, account: string, issuer: string, query = '') {
+  const begin = await browser.request(`${app.baseUrl}/auth/oauth/test${query}`)
+  if (begin.status !== 302) return { begin }
+  const back = await signInAt(browser, begin.location!, account, issuer)
+  const callback = await browser.request(back.location!)
+  return { begin, back, callback }
+}
+
+/** Spends the one-time code of the landing URL at POST /oauth/exchange. */
+export async function exchange (browser: Browser, app: OAuthApp, landing: string) {
+  const code = new URL(landing).searchParams.get('code')!
+  return await browser.request(`${app.baseUrl}/auth/oauth/exchange`, { json: { code } })
 }

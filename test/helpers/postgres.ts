@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PostgresDialect } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
 import { freePort } from './redis.js'
@@ -122,4 +123,14 @@ export function sharedPostgres (): Promise<PostgresServer> {
     t.teardown(async () => { await (await shared!).stop() })
   }
   return shared
+}
+
+/**
+ * A Kysely dialect on a new database of the file's server (`max` clients). The server stops at the end of the file:
+ * an idle client it ends then ('terminating connection') is no failure of the test.
+ */
+export async function postgresDialect (max = 4): Promise<PostgresDialect> {
+  const pool = new pg.Pool({ connectionString: await (await sharedPostgres()).createDatabase(), max })
+  pool.on('error', () => {})
+  return new PostgresDialect({ pool })
 }

@@ -4,15 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import { Kysely, PostgresDialect, type Dialect } from 'kysely'
-import pg from 'pg'
+import { Kysely, type Dialect } from 'kysely'
 import t, { type Test } from 'tap'
 import jwtAuth, { memoryStore } from '../../lib/index.js'
 import { kyselyUsers, migrateToLatest, sqliteDialect } from '../../lib/kysely.js'
 import { totpCode } from '../../lib/testing.js'
 import { SECRET } from '../helpers/app.js'
 import { MFA_KEY } from '../helpers/mfa-app.js'
-import { sharedPostgres } from '../helpers/postgres.js'
+import { postgresDialect } from '../helpers/postgres.js'
 
 const DATABASES: Array<{ name: string, dialect: (t: Test) => Promise<Dialect> }> = [
   {
@@ -25,12 +24,7 @@ const DATABASES: Array<{ name: string, dialect: (t: Test) => Promise<Dialect> }>
   },
   {
     name: 'PostgreSQL',
-    dialect: async () => {
-      const pool = new pg.Pool({ connectionString: await (await sharedPostgres()).createDatabase(), max: 4 })
-      // The server stops at the end of the file: an idle client it ends then is no failure of the test.
-      pool.on('error', () => {})
-      return new PostgresDialect({ pool })
-    }
+    dialect: async () => await postgresDialect()
   }
 ]
 

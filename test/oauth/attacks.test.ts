@@ -6,25 +6,22 @@ import { createServer } from 'node:net'
 import t from 'tap'
 import { underTestCa } from '../helpers/test-ca.js'
 import { Browser } from '../helpers/browser.js'
-import { signInAt, startProvider } from '../helpers/oidc-provider.js'
+import { signInAt } from '../helpers/oidc-provider.js'
 import { startFakeProvider } from '../helpers/fake-provider.js'
-import { appAddress, startOAuthApp } from '../helpers/oauth-app.js'
+import { appAndProvider, startOAuthApp } from '../helpers/oauth-app.js'
 import { freePort } from '../helpers/redis.js'
 
 const tls = await underTestCa(t, import.meta.url)
 
 if (tls !== undefined) {
-  const address = await appAddress()
-  const op = await startProvider(tls, [{
-    client_id: 'app', client_secret: 'a-client-secret', redirect_uris: [`${address.baseUrl}/auth/oauth/test/callback`]
-  }])
+  const { address, op } = await appAndProvider(t, tls)
   const fake = await startFakeProvider(tls)
   const downPort = await freePort()
   // Accepts connections and never answers.
   const hanging = createServer(() => {})
   await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve))
   const hangPort = (hanging.address() as { port: number }).port
-  t.teardown(async () => { await op.close(); await fake.close(); hanging.close() })
+  t.teardown(async () => { await fake.close(); hanging.close() })
 
   const app = await startOAuthApp(tls, address, {
     providers: {

@@ -4,17 +4,13 @@
 import t from 'tap'
 import { underTestCa } from '../helpers/test-ca.js'
 import { Browser } from '../helpers/browser.js'
-import { signInAt, startProvider } from '../helpers/oidc-provider.js'
-import { appAddress, startOAuthApp } from '../helpers/oauth-app.js'
+import { signInAt } from '../helpers/oidc-provider.js'
+import { appAndProvider, startOAuthApp } from '../helpers/oauth-app.js'
 
 const tls = await underTestCa(t, import.meta.url)
 
 if (tls !== undefined) {
-  const address = await appAddress()
-  const op = await startProvider(tls, [{
-    client_id: 'app', client_secret: 'a-client-secret', redirect_uris: [`${address.baseUrl}/auth/oauth/test/callback`]
-  }])
-  t.teardown(() => op.close())
+  const { address, op } = await appAndProvider(t, tls)
   const app = await startOAuthApp(tls, address, {
     providers: { test: { issuer: op.issuer, clientId: 'app', clientSecret: 'a-client-secret' } },
     successRedirect: '/welcome',

@@ -5,17 +5,14 @@ import t from 'tap'
 import { totpCode } from '../../lib/testing.js'
 import { underTestCa } from '../helpers/test-ca.js'
 import { Browser } from '../helpers/browser.js'
-import { signInAt, startProvider } from '../helpers/oidc-provider.js'
-import { appAddress, startOAuthApp } from '../helpers/oauth-app.js'
+import { signInAt } from '../helpers/oidc-provider.js'
+import { appAndProvider, startOAuthApp } from '../helpers/oauth-app.js'
 import { MFA_KEY } from '../helpers/mfa-app.js'
 
 const tls = await underTestCa(t, import.meta.url)
 
 if (tls !== undefined) {
-  const address = await appAddress()
-  const redirect = (name: string) => `${address.baseUrl}/auth/oauth/${name}/callback`
-  const op = await startProvider(tls, [{ client_id: 'app', client_secret: 'a-client-secret', redirect_uris: [redirect('test'), redirect('trusted')] }])
-  t.teardown(() => op.close())
+  const { address, op } = await appAndProvider(t, tls, ['test', 'trusted'])
   const app = await startOAuthApp(tls, address, {
     providers: {
       test: { issuer: op.issuer, clientId: 'app', clientSecret: 'a-client-secret' },

@@ -5,31 +5,12 @@
 import t from 'tap'
 import { underTestCa } from '../helpers/test-ca.js'
 import { Browser } from '../helpers/browser.js'
-import { signInAt, startProvider } from '../helpers/oidc-provider.js'
-import { appAddress, startOAuthApp, type OAuthApp } from '../helpers/oauth-app.js'
+import { appAndProvider, exchange, signIn, startOAuthApp } from '../helpers/oauth-app.js'
 
 const tls = await underTestCa(t, import.meta.url)
 
-/** The browser's way from the app's sign-in route to the landing URL: the hops at the app. */
-async function signIn (browser: Browser, app: OAuthApp, account: string, issuer: string, query = '') {
-  const begin = await browser.request(`${app.baseUrl}/auth/oauth/test${query}`)
-  if (begin.status !== 302) return { begin }
-  const back = await signInAt(browser, begin.location!, account, issuer)
-  const callback = await browser.request(back.location!)
-  return { begin, back, callback }
-}
-
-async function exchange (browser: Browser, app: OAuthApp, landing: string) {
-  const code = new URL(landing).searchParams.get('code')!
-  return await browser.request(`${app.baseUrl}/auth/oauth/exchange`, { json: { code } })
-}
-
 if (tls !== undefined) {
-  const address = await appAddress()
-  const op = await startProvider(tls, [{
-    client_id: 'app', client_secret: 'a-client-secret', redirect_uris: [`${address.baseUrl}/auth/oauth/test/callback`]
-  }])
-  t.teardown(() => op.close())
+  const { address, op } = await appAndProvider(t, tls)
 
   t.test('a first sign-in creates the user; the next finds them; the code is spent for the pair', async (t) => {
     const app = await startOAuthApp(tls, address, {

@@ -6,7 +6,7 @@ import t from 'tap'
 import jwtAuth, { StoreUnavailableError, type JwtAuthUsers } from '../../lib/index.js'
 import { createAccounts } from '../../lib/federation/accounts.js'
 import { resolveOptions } from '../../lib/config/options.js'
-import { reasonOf } from '../../lib/routes/oauth.js'
+import { reasonOf } from '../../lib/routes/federation.js'
 import { fakeUsers } from '../../lib/testing.js'
 import { SECRET } from '../helpers/app.js'
 
