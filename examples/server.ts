@@ -21,6 +21,7 @@ import { kyselyUsers, migrateToLatest, sqliteDialect } from 'fastify-jwt-auth/ky
 import { redisStore } from 'fastify-jwt-auth/redis'
 import { Kysely, PostgresDialect, type Dialect } from 'kysely'
 import svgCaptcha from 'svg-captcha'
+import { passkeysDemo, wantsHtml } from './passkeys-demo.js'
 
 export interface ExampleOptions {
   logger?: boolean
@@ -123,11 +124,12 @@ export async function buildServer ({
     users: kyselyUsers(db, { defaultRoles: ['user'] })
   })
 
-  app.get('/', { schema: { summary: 'Public: no token needed' } as object }, async () => ({
-    hello: 'world',
-    docs: '/docs',
-    login: 'GET /auth/captcha, then POST /auth/login'
-  }))
+  // A browser opening the home page gets the page to try passkeys; curl and fetch get JSON.
+  const { page } = passkeysDemo(app)
+  app.get('/', { schema: { summary: 'Public: no token needed' } as object }, async (request, reply) => {
+    if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(page)
+    return { hello: 'world', docs: '/docs', login: 'GET /auth/captcha, then POST /auth/login' }
+  })
 
   app.get('/api/profile', { onRequest: app.authenticate, schema: { summary: 'Any logged-in user' } as object }, async (request) => ({
     user: request.user,
