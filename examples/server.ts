@@ -7,6 +7,7 @@
 // - users in a database through fastify-jwt-auth/kysely: SQLite in examples/data/ (created and migrated at the
 //   first start, alice and bob seeded once, kept across restarts), or PostgreSQL when DATABASE_URL is set
 // - in-memory store, or Redis when REDIS_URL is set
+// - passkeys, and a page to try them in a browser at http://localhost:3000 (examples/passkeys-demo/)
 // - a development aid of this example only: each captcha's answer is written to the log, so that the walk-through
 //   (docs/getting-started.md) needs no SVG viewer. The library never logs an answer.
 import { randomBytes } from 'node:crypto'
@@ -46,6 +47,19 @@ async function dialect (file: string): Promise<{ dialect: Dialect, where: string
   }
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
   return { dialect: sqliteDialect(file), where: `sqlite (${file})` }
+}
+
+/**
+ * Passkeys of the page at /: for rpID localhost, on http://localhost:PORT (a secure context without TLS), unless
+ * PASSKEY_RP_ID and PASSKEY_ORIGINS (comma-separated) say otherwise.
+ */
+export function passkeySettings (env = process.env): { rpID: string, rpName: string, origins: string[] } {
+  const origins = (env.PASSKEY_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
+  return {
+    rpID: env.PASSKEY_RP_ID ?? 'localhost',
+    rpName: 'fastify-jwt-auth example',
+    origins: origins.length > 0 ? origins : [`http://localhost:${env.PORT ?? 3000}`]
+  }
 }
 
 /** alice (admin, address verified) and bob, the first time only: a name that is taken is left as it is. */
@@ -118,6 +132,8 @@ export async function buildServer ({
         send: ({ user, token }) => { app.log.info(`email verification for ${String(user.username)}: /verify-email?token=${token}`) }
       }
     },
+    // Passkeys (WebAuthn): the page at / tries them in a browser.
+    passkeys: passkeySettings(),
     // Audit events, to the log (a real app would keep them).
     onEvent: (event) => { app.log.info({ event }, `auth event: ${event.type}`) },
     // findById, findByLogin, create (folded names and addresses unique), updatePasswordHash, markEmailVerified.
@@ -159,5 +175,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
 fastify-jwt-auth example on ${base}  (Swagger UI: ${base}/docs)
 Users: alice / ${DEFAULT_PASSWORDS.alice} (admin), bob / ${DEFAULT_PASSWORDS.bob}, as seeded at the first start; kept in ${kept}
 Walk-through with curl: docs/getting-started.md (each captcha's answer appears in this log: an aid of the example only).
+Passkeys: open ${passkeySettings().origins[0]}/ in a browser (docs/guides/passkeys.md).
 `)
 }

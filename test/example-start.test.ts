@@ -2,6 +2,7 @@
 // each must answer within the deadline, with the plugin loaded from source.
 import { Redis } from 'ioredis'
 import t from 'tap'
+import { passkeySettings } from '../examples/server.js'
 import { startExample as start } from './helpers/example-server.js'
 import { startRedis } from './helpers/redis.js'
 
@@ -53,6 +54,14 @@ t.test('npm run example with REDIS_URL: the Redis store (fastify-jwt-auth/redis)
   const admin = new Redis(server.url)
   t.teardown(() => admin.quit())
   t.ok(await admin.exists('jwt-auth-example:{ephemeral}:values'), 'under the example\'s key prefix')
+})
+
+t.test('the example\'s passkeys: localhost on PORT by default, PASSKEY_RP_ID and PASSKEY_ORIGINS otherwise', async (t) => {
+  t.match(passkeySettings({}), { rpID: 'localhost', origins: ['http://localhost:3000'] }, 'http://localhost:3000')
+  t.match(passkeySettings({ PORT: '8080' }), { rpID: 'localhost', origins: ['http://localhost:8080'] })
+  t.match(passkeySettings({ PASSKEY_RP_ID: 'example.com', PASSKEY_ORIGINS: 'https://example.com, https://app.example.com' }),
+    { rpID: 'example.com', origins: ['https://example.com', 'https://app.example.com'] })
+  t.match(passkeySettings({ PASSKEY_ORIGINS: ' , ' }), { origins: ['http://localhost:3000'] }, 'an empty list is none')
 })
 
 t.test('npm run example:quickstart answers on HOST/PORT', async (t) => {
