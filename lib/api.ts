@@ -19,6 +19,7 @@ import type { ChangePasswordOptions, JwtAuthApi, MfaApi, PasswordHasher, Session
 import { createCredentialCheck } from './users/credentials.js'
 import { createPasswordHasher } from './users/passwords.js'
 import { createMfa, type Mfa } from './factors/mfa.js'
+import { createPasskeys } from './factors/passkeys.js'
 import { DEFAULT_LOCKOUT } from './config/routes.js'
 import { createLockout } from './routes/lockout.js'
 import type { UserLookup } from './users/user-lookup.js'
@@ -67,6 +68,9 @@ export function createApi (parts: ApiParts) {
   }
   const passwordFlows = createPasswordFlows(accountDeps)
   const emailVerification = createEmailVerification(accountDeps)
+  const passkeys = config.passkeys === null
+    ? null
+    : createPasskeys({ passkeys: config.passkeys, users: config.users, store, emit, log })
   const mfa = config.mfa === null
     ? null
     : createMfa({
@@ -113,7 +117,7 @@ export function createApi (parts: ApiParts) {
     store: parts.given,
     mfa: mfaApi(mfa)
   } as JwtAuthApi
-  return { api, credentials, passwordFlows, emailVerification, mfa }
+  return { api, credentials, passwordFlows, emailVerification, mfa, passkeys }
 }
 
 /** `app.jwtAuth.mfa`: each method rejects when the mfa option is off. */

@@ -9,6 +9,7 @@ import { ATTEMPT_TTL, createAttempts, random, type Attempts } from '../federatio
 import { createProviders, type Providers } from '../federation/providers.js'
 import type { MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
 import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
+import { hasPassword } from './current-password.js'
 import { errorResponses, loginResponse, routeSchema } from './schemas.js'
 
 /**
@@ -266,12 +267,6 @@ const identityList = {
   }
 } as const
 
-/** Whether the user has a password: what findByLogin (required with routes) gives for their username. */
-async function hasPassword (context: RoutesContext, user: Record<string, unknown>): Promise<boolean> {
-  const byLogin = await context.config.users.findByLogin!(String(user.username)) as Record<string, unknown> | null | undefined
-  return byLogin != null && String(byLogin.id) === String(user.id) && typeof byLogin.passwordHash === 'string'
-}
-
 /** POST /oauth/:provider/link, GET /identities, DELETE /identities/:provider: a logged-in user's identities. */
 export async function identityRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
   const { oauth } = context.config
@@ -319,8 +314,9 @@ export async function identityRoutes (app: FastifyInstance, context: RoutesConte
     const provider = request.params.provider
     const identities = await federation.accounts.list(userId)
     if (!identities.some((identity) => identity.provider === provider)) throw new OAuthNotLinkedError()
-    // Another identity, or a password: never the last way to log in.
-    const another = identities.some((identity) => identity.provider !== provider)
+    // Another identity, a passkey, or a password: never the last way to log in.
+    const another = identities.some((identity) => identity.provider !== provider) ||
+      (context.passkeys !== null && (await context.passkeys.list(userId)).length > 0)
     if (!another && !await hasPassword(context, request.user as Record<string, unknown>)) throw new OAuthLastLoginError()
     // Of two DELETEs at once, both answer 204: the identity is gone.
     await federation.accounts.unlink(userId, provider)
