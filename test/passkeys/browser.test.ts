@@ -1,0 +1,191 @@
+/// <reference lib="dom" />
+// Passkeys in a real browser: Debian's Chromium driven by playwright-core (never a downloaded browser), with a CDP
+// virtual authenticator (a platform authenticator with resident keys and user verification), on the example
+// server's own page (examples/passkeys-demo/), which uses @simplewebauthn/browser. The example runs as
+// `npm run example` does; http://localhost is a secure context, so WebAuthn is on without TLS.
+// CI installs chromium (.ci/run); elsewhere this test skips loudly when there is none.
+import { existsSync } from 'node:fs'
+import t, { type Test } from 'tap'
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
+import { startExample } from '../helpers/example-server.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+// KNOWN ISSUE, for the lib (see the todo test below): where Node has post-quantum WebCrypto (24 and later),
+// @simplewebauthn/server offers ML-DSA-44 first and Chromium's authenticator takes it; its 2420-byte signatures
+// exceed the login schema's bound (1024 characters), so every login with such a passkey is a 400. Until the lib
+// offers classic algorithms only or takes such signatures, the flows below register with EdDSA, ES256 or RS256.
+const CLASSIC_ALGORITHMS = new Set([-8, -7, -257])
+const ANSWER = /captcha answer \(example only\): (\w+)/g
+
+interface VirtualCredential {
+  credentialId: string, isResidentCredential: boolean, rpId: string, privateKey: string, userHandle: string, signCount: number
+}
+
+interface Authenticator {
+  credentials: () => Promise<VirtualCredential[]>
+  add: (credential: VirtualCredential) => Promise<void>
+}
+
+/**
+ * A platform authenticator in the page's tab, as a laptop's or a phone's built-in one: it keeps resident keys and
+ * verifies the user. Its automatic presence also answers the page's conditional request (the autofill's pick).
+ */
+async function addAuthenticator (cdp: CDPSession): Promise<Authenticator> {
+  await cdp.send('WebAuthn.enable', { enableUI: false })
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true
+    }
+  })
+  return {
+    credentials: async () =>
+      (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials as VirtualCredential[],
+    add: async (credential) => { await cdp.send('WebAuthn.addCredential', { authenticatorId, credential }) }
+  }
+}
+
+// A browser without passkeys in autofill (conditional UI): the page then offers its button only. Without this, the
+// virtual authenticator answers the page's autofill request as soon as it has a passkey for the site.
+function withoutAutofill (): void {
+  PublicKeyCredential.isConditionalMediationAvailable = async () => false
+}
+
+if (!existsSync(CHROMIUM)) {
+  const message = `NO CHROMIUM at ${CHROMIUM}: the passkeys browser test is SKIPPED. Install it with: apt-get install -y chromium`
+  console.error(`\n*** ${message} ***\n`)
+  if (process.env.CI !== undefined) t.fail(`${message} (required in CI)`)
+  else t.test('passkeys in a real browser', { skip: message }, async () => {})
+} else {
+  const { chromium } = await import('playwright-core')
+
+  t.test('passkeys in a real browser, on the example server\'s page', async (t) => {
+    const example = await startExample(t, 'example', { logLevel: 'info' })
+    // The origin the example allows by default: localhost on its port (127.0.0.1 cannot be an rpID).
+    const base = example.base.replace('127.0.0.1', 'localhost')
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    })
+    t.teardown(() => browser.close())
+
+    /** A tab of its own (cookies, storage, authenticator), with the page loaded. */
+    async function open (
+      t: Test, { autofill = true, classic = true } = {}
+    ): Promise<{ page: Page, authenticator: Authenticator }> {
+      const context: BrowserContext = await (browser as Browser).newContext()
+      t.teardown(() => context.close())
+      if (!autofill) await context.addInitScript(withoutAutofill)
+      if (classic) {
+        // The known issue above: the server's creation options, less the algorithms the lib cannot log in with yet.
+        await context.route('**/auth/passkeys/register/options', async (route) => {
+          const reply = await route.fetch()
+          const options = await reply.json() as { pubKeyCredParams: Array<{ alg: number }> }
+          options.pubKeyCredParams = options.pubKeyCredParams.filter(({ alg }) => CLASSIC_ALGORITHMS.has(alg))
+          await route.fulfill({ response: reply, json: options })
+        })
+      }
+      const page = await context.newPage()
+      page.setDefaultTimeout(15_000)
+      const authenticator = await addAuthenticator(await context.newCDPSession(page))
+      await captchaAnswer(page, () => page.goto(`${base}/`))
+      return { page, authenticator }
+    }
+
+    /** The answer of the captcha the page is about to load, which the example (only) writes to its log. */
+    async function captchaAnswer (page: Page, load: () => Promise<unknown>): Promise<string> {
+      const seen = [...example.output().matchAll(ANSWER)].length
+      await Promise.all([page.waitForResponse((reply) => reply.url().endsWith('/auth/captcha')), load()])
+      for (let waited = 0; waited < 5_000; waited += 50) {
+        const answer = [...example.output().matchAll(ANSWER)][seen]?.[1]
+        if (answer !== undefined) return answer
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      throw new Error(`no captcha answer in the log:\n${example.output()}`)
+    }
+
+    /** Waits for the page's status line to say `text`; a failure tells what it says instead. */
+    async function status (page: Page, text: string): Promise<void> {
+      try {
+        await page.locator('#status').getByText(text).waitFor()
+      } catch (error) {
+        const shown = await page.locator('#status').innerText()
+        throw new Error(`the page says "${shown}", not "${text}"`, { cause: error })
+      }
+    }
+
+    async function passwordLogin (page: Page, username: string, password: string): Promise<void> {
+      const captcha = await captchaAnswer(page, () => page.locator('#new-captcha').click())
+      await page.locator('#username').fill(username)
+      await page.locator('#password').fill(password)
+      await page.locator('#captcha').fill(captcha)
+      await page.locator('#login').click()
+    }
+
+    async function profileAnswers200 (t: Test, page: Page): Promise<void> {
+      await page.locator('#call-profile').click()
+      await status(page, 'GET /api/profile: 200')
+      t.equal(await page.locator('#profile-status').innerText(), '200', 'a protected route answers 200')
+    }
+
+    let alicesPasskey: VirtualCredential | undefined
+
+    t.test('register a passkey after a password login, log out, sign in with it without a username', async (t) => {
+      const { page, authenticator } = await open(t, { autofill: false })
+      t.equal(await page.evaluate(() => window.isSecureContext), true, 'http://localhost is a secure context')
+      await passwordLogin(page, 'alice', 'alice-password')
+      await status(page, 'Signed in as alice')
+      t.equal(await page.locator('#amr').innerText(), 'pwd')
+
+      await page.locator('#passkey-name').fill('test laptop')
+      await page.locator('#register-passkey').click()
+      await status(page, 'Passkey "test laptop" added')
+      t.match(await page.locator('#passkeys').innerText(), /test laptop/, 'listed by GET /auth/passkeys')
+      const credentials = await authenticator.credentials()
+      t.equal(credentials.length, 1)
+      t.match(credentials[0], { rpId: 'localhost', isResidentCredential: true }, 'a discoverable credential of localhost')
+
+      await page.locator('#logout').click()
+      await status(page, 'Logged out')
+      await page.locator('#passkey-login').click()
+      await status(page, 'Signed in as alice')
+      t.equal(await page.locator('#amr').innerText(), 'hwk, user', 'a key bound to hardware, the user verified')
+      await profileAnswers200(t, page)
+      // Its signature counter as of now: a copy with an older one would be refused as a clone.
+      alicesPasskey = (await authenticator.credentials())[0]
+    })
+
+    t.test('conditional UI: the passkey offered in the username\'s autofill signs in', async (t) => {
+      t.ok(alicesPasskey, 'alice has a passkey')
+      // Another tab whose authenticator has alice's passkey (as a synced one): the page's autofill request finds it,
+      // and the virtual authenticator picks it as the user would in the list.
+      const { page, authenticator } = await open(t)
+      await authenticator.add(alicesPasskey!)
+      await page.reload()
+      await status(page, 'Signed in as alice')
+      t.equal(await page.locator('#amr').innerText(), 'hwk, user')
+      await profileAnswers200(t, page)
+    })
+
+    t.test('a passkey of the algorithm the server offers first (todo while the known issue above stands)', async (t) => {
+      const { page } = await open(t, { autofill: false, classic: false })
+      await passwordLogin(page, 'bob', 'bob-password')
+      await status(page, 'Signed in as bob')
+      await page.locator('#register-passkey').click()
+      await status(page, 'Passkey "Passkey" added')
+      await page.locator('#logout').click()
+      await status(page, 'Logged out')
+      await page.locator('#passkey-login').click()
+      const shown = page.locator('#status').filter({ hasText: /Signed in as bob|passkeys\/login\/verify: / })
+      await shown.waitFor()
+      t.match(await shown.innerText(), /^Signed in as bob/, 'bob signs in with it', {
+        todo: 'ML-DSA-44 on Node >= 24: its signature exceeds the login schema\'s 1024 characters (known issue above)'
+      })
+    })
+  })
+}
