@@ -7,7 +7,8 @@
 // - users in a database through fastify-jwt-auth/kysely: SQLite in examples/data/ (created and migrated at the
 //   first start, alice and bob seeded once, kept across restarts), or PostgreSQL when DATABASE_URL is set
 // - in-memory store, or Redis when REDIS_URL is set
-// - passkeys, and a page to try them in a browser at http://localhost:3000 (examples/passkeys-demo/)
+// - passkeys, and a page to try them in a browser at http://localhost:3000 (examples/passkeys-demo/); TOTP as a
+//   second factor (MFA_KEY encrypts the secrets), which a passkey can also complete
 // - a development aid of this example only: each captcha's answer is written to the log, so that the walk-through
 //   (docs/getting-started.md) needs no SVG viewer. The library never logs an answer.
 import { randomBytes } from 'node:crypto'
@@ -105,6 +106,10 @@ export async function buildServer ({
 
   const secret = process.env.JWT_SECRET
   if (secret === undefined) app.log.warn('JWT_SECRET is not set: using a random secret, so tokens die with the process')
+  const mfaKey = process.env.MFA_KEY
+  if (mfaKey === undefined) {
+    app.log.warn('MFA_KEY is not set: using a random key, so TOTP set up now does not open after a restart')
+  }
 
   await app.register(jwtAuth, {
     secret: secret ?? randomBytes(32),
@@ -134,6 +139,8 @@ export async function buildServer ({
     },
     // Passkeys (WebAuthn): the page at / tries them in a browser.
     passkeys: passkeySettings(),
+    // Second factors: TOTP (POST /auth/mfa/totp/setup), then a passkey also completes the login's second step.
+    mfa: { encryptionKey: mfaKey ?? randomBytes(32), totp: { issuer: 'fastify-jwt-auth example' } },
     // Audit events, to the log (a real app would keep them).
     onEvent: (event) => { app.log.info({ event }, `auth event: ${event.type}`) },
     // findById, findByLogin, create (folded names and addresses unique), updatePasswordHash, markEmailVerified.

@@ -11,6 +11,7 @@ const $ = (id) => document.getElementById(id)
 let accessToken = null
 let captchaId = null
 let mfaToken = null
+let shownPasskeys = []
 
 function show (message, error = false) {
   $('status').textContent = message
@@ -66,8 +67,11 @@ async function signedIn (pair) {
 }
 
 async function listPasskeys () {
-  const answer = await call('GET', `${AUTH}/passkeys`)
-  const passkeys = Array.isArray(answer) ? answer : answer.passkeys
+  showPasskeys((await call('GET', `${AUTH}/passkeys`)).passkeys)
+}
+
+function showPasskeys (passkeys) {
+  shownPasskeys = passkeys
   const list = $('passkeys')
   list.replaceChildren()
   for (const passkey of passkeys) {
@@ -79,7 +83,7 @@ async function listPasskeys () {
     remove.textContent = 'remove'
     remove.addEventListener('click', () => act(async () => {
       await call('DELETE', `${AUTH}/passkeys/${encodeURIComponent(passkey.id)}`)
-      await listPasskeys()
+      showPasskeys(shownPasskeys.filter((shown) => shown.id !== passkey.id))
       show(`Passkey "${passkey.name}" removed`)
     }))
     item.append(remove)
@@ -116,11 +120,11 @@ async function passkeyLogin () {
   await signedIn(await call('POST', `${AUTH}/passkeys/login/verify`, { response }))
 }
 
-/** The second step of a password login, with one of the user's passkeys. */
+/** The second step of a password login, with one of the user's passkeys (its TOTP would do too). */
 async function secondFactor () {
-  const optionsJSON = await call('POST', `${AUTH}/passkeys/login/options`, { mfa_token: mfaToken })
+  const optionsJSON = await call('POST', `${AUTH}/mfa/passkey/options`, { mfa_token: mfaToken })
   const response = await startAuthentication({ optionsJSON })
-  await signedIn(await call('POST', `${AUTH}/passkeys/login/verify`, { mfa_token: mfaToken, response }))
+  await signedIn(await call('POST', `${AUTH}/mfa/verify`, { mfa_token: mfaToken, passkey: response }))
 }
 
 /**
@@ -144,7 +148,9 @@ async function registerPasskey () {
   const name = $('passkey-name').value.trim()
   const passkey = await call('POST', `${AUTH}/passkeys/register/verify`, name === '' ? { response } : { response, name })
   $('passkey-name').value = ''
-  await listPasskeys()
+  // The list as shown, plus the new one: no second call (the account routes are rate-limited per client).
+  shownPasskeys.push(passkey)
+  showPasskeys(shownPasskeys)
   show(`Passkey "${passkey.name}" added`)
 }
 

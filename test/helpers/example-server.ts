@@ -41,7 +41,7 @@ export async function stop (child: ChildProcess): Promise<void> {
 }
 
 const INHERITED = new RegExp('^(NODE_OPTIONS|NODE_V8_COVERAGE|npm_config_local_prefix|npm_package_.*|npm_lifecycle_.*|' +
-  'REDIS_URL|DATABASE_URL|DATABASE_FILE|JWT_SECRET|PASSKEY_RP_ID|PASSKEY_ORIGINS)$')
+  'REDIS_URL|DATABASE_URL|DATABASE_FILE|JWT_SECRET|MFA_KEY|PASSKEY_RP_ID|PASSKEY_ORIGINS)$')
 
 /** The environment of a child: neither tap's loader and coverage, nor an outer npm's, nor the app's settings. */
 export function childEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

@@ -63,89 +63,106 @@ if (!existsSync(CHROMIUM)) {
 } else {
   const { chromium } = await import('playwright-core')
 
-  t.test('passkeys in a real browser, on the example server\'s page', async (t) => {
-    const example = await startExample(t, 'example', { logLevel: 'info' })
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  t.teardown(() => browser.close())
+
+  /**
+   * `npm run example` of its own (its rate limits count per client, and every tab here is 127.0.0.1) and what a test
+   * does with its page.
+   */
+  async function example (t: Test) {
+    const server = await startExample(t, 'example', { logLevel: 'info' })
     // The origin the example allows by default: localhost on its port (127.0.0.1 cannot be an rpID).
-    const base = example.base.replace('127.0.0.1', 'localhost')
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync']
-    })
-    t.teardown(() => browser.close())
+    const base = server.base.replace('127.0.0.1', 'localhost')
 
-    /** A tab of its own (cookies, storage, authenticator), with the page loaded. */
-    async function open (
-      t: Test, { autofill = true, classic = true } = {}
-    ): Promise<{ page: Page, authenticator: Authenticator }> {
-      const context: BrowserContext = await (browser as Browser).newContext()
-      t.teardown(() => context.close())
-      if (!autofill) await context.addInitScript(withoutAutofill)
-      if (classic) {
-        // The known issue above: the server's creation options, less the algorithms the lib cannot log in with yet.
-        await context.route('**/auth/passkeys/register/options', async (route) => {
-          const reply = await route.fetch()
-          const options = await reply.json() as { pubKeyCredParams: Array<{ alg: number }> }
-          options.pubKeyCredParams = options.pubKeyCredParams.filter(({ alg }) => CLASSIC_ALGORITHMS.has(alg))
-          await route.fulfill({ response: reply, json: options })
-        })
-      }
-      const page = await context.newPage()
-      page.setDefaultTimeout(15_000)
-      const authenticator = await addAuthenticator(await context.newCDPSession(page))
-      await captchaAnswer(page, () => page.goto(`${base}/`))
-      return { page, authenticator }
-    }
-
-    /** The answer of the captcha the page is about to load, which the example (only) writes to its log. */
-    async function captchaAnswer (page: Page, load: () => Promise<unknown>): Promise<string> {
-      const seen = [...example.output().matchAll(ANSWER)].length
-      await Promise.all([page.waitForResponse((reply) => reply.url().endsWith('/auth/captcha')), load()])
+    /** The answer of the captcha about to be made, which the example (only) writes to its log. */
+    async function captchaAnswer (make: () => Promise<unknown>): Promise<string> {
+      const seen = [...server.output().matchAll(ANSWER)].length
+      await make()
       for (let waited = 0; waited < 5_000; waited += 50) {
-        const answer = [...example.output().matchAll(ANSWER)][seen]?.[1]
+        const answer = [...server.output().matchAll(ANSWER)][seen]?.[1]
         if (answer !== undefined) return answer
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
-      throw new Error(`no captcha answer in the log:\n${example.output()}`)
+      throw new Error(`no captcha answer in the log:\n${server.output()}`)
     }
+    const pageCaptcha = (page: Page, load: () => Promise<unknown>) => captchaAnswer(() =>
+      Promise.all([page.waitForResponse((reply) => reply.url().endsWith('/auth/captcha')), load()]))
 
-    /** Waits for the page's status line to say `text`; a failure tells what it says instead. */
-    async function status (page: Page, text: string): Promise<void> {
-      try {
-        await page.locator('#status').getByText(text).waitFor()
-      } catch (error) {
-        const shown = await page.locator('#status').innerText()
-        throw new Error(`the page says "${shown}", not "${text}"`, { cause: error })
+    return {
+      base,
+      captchaAnswer,
+
+      /** A tab of its own (cookies, storage, authenticator), with the page loaded. */
+      async open (t: Test, { autofill = true, classic = true } = {}): Promise<{ page: Page, authenticator: Authenticator }> {
+        const context: BrowserContext = await (browser as Browser).newContext()
+        t.teardown(() => context.close())
+        if (!autofill) await context.addInitScript(withoutAutofill)
+        if (classic) {
+          // The known issue above: the server's creation options, less the algorithms the lib cannot log in with yet.
+          await context.route('**/auth/passkeys/register/options', async (route) => {
+            const reply = await route.fetch()
+            const options = await reply.json() as { pubKeyCredParams: Array<{ alg: number }> }
+            options.pubKeyCredParams = options.pubKeyCredParams.filter(({ alg }) => CLASSIC_ALGORITHMS.has(alg))
+            await route.fulfill({ response: reply, json: options })
+          })
+        }
+        const page = await context.newPage()
+        page.setDefaultTimeout(15_000)
+        const authenticator = await addAuthenticator(await context.newCDPSession(page))
+        await pageCaptcha(page, () => page.goto(`${base}/`))
+        return { page, authenticator }
+      },
+
+      async passwordLogin (page: Page, username: string, password: string): Promise<void> {
+        const captcha = await pageCaptcha(page, () => page.locator('#new-captcha').click())
+        await page.locator('#username').fill(username)
+        await page.locator('#password').fill(password)
+        await page.locator('#captcha').fill(captcha)
+        await page.locator('#login').click()
       }
     }
+  }
 
-    async function passwordLogin (page: Page, username: string, password: string): Promise<void> {
-      const captcha = await captchaAnswer(page, () => page.locator('#new-captcha').click())
-      await page.locator('#username').fill(username)
-      await page.locator('#password').fill(password)
-      await page.locator('#captcha').fill(captcha)
-      await page.locator('#login').click()
+  /** Waits for the page's status line to say `text`; a failure tells what it says instead. */
+  async function status (page: Page, text: string): Promise<void> {
+    try {
+      await page.locator('#status').getByText(text).waitFor()
+    } catch (error) {
+      const shown = await page.locator('#status').innerText()
+      throw new Error(`the page says "${shown}", not "${text}"`, { cause: error })
     }
+  }
 
-    async function profileAnswers200 (t: Test, page: Page): Promise<void> {
-      await page.locator('#call-profile').click()
-      await status(page, 'GET /api/profile: 200')
-      t.equal(await page.locator('#profile-status').innerText(), '200', 'a protected route answers 200')
-    }
+  async function profileAnswers200 (t: Test, page: Page): Promise<void> {
+    await page.locator('#call-profile').click()
+    await status(page, 'GET /api/profile: 200')
+    t.equal(await page.locator('#profile-status').innerText(), '200', 'a protected route answers 200')
+  }
 
+  async function registerPasskey (page: Page, name: string): Promise<void> {
+    await page.locator('#passkey-name').fill(name)
+    await page.locator('#register-passkey').click()
+    await status(page, `Passkey "${name}" added`)
+  }
+
+  t.test('passwordless: register a passkey, log out, sign in with it without a username', async (t) => {
+    const { open, passwordLogin } = await example(t)
     let alicesPasskey: VirtualCredential | undefined
 
-    t.test('register a passkey after a password login, log out, sign in with it without a username', async (t) => {
+    t.test('with the page\'s button', async (t) => {
       const { page, authenticator } = await open(t, { autofill: false })
       t.equal(await page.evaluate(() => window.isSecureContext), true, 'http://localhost is a secure context')
       await passwordLogin(page, 'alice', 'alice-password')
       await status(page, 'Signed in as alice')
       t.equal(await page.locator('#amr').innerText(), 'pwd')
 
-      await page.locator('#passkey-name').fill('test laptop')
-      await page.locator('#register-passkey').click()
-      await status(page, 'Passkey "test laptop" added')
-      t.match(await page.locator('#passkeys').innerText(), /test laptop/, 'listed by GET /auth/passkeys')
+      await registerPasskey(page, 'test laptop')
+      t.match(await page.locator('#passkeys').innerText(), /test laptop/, 'listed')
       const credentials = await authenticator.credentials()
       t.equal(credentials.length, 1)
       t.match(credentials[0], { rpId: 'localhost', isResidentCredential: true }, 'a discoverable credential of localhost')
@@ -155,6 +172,7 @@ if (!existsSync(CHROMIUM)) {
       await page.locator('#passkey-login').click()
       await status(page, 'Signed in as alice')
       t.equal(await page.locator('#amr').innerText(), 'hwk, user', 'a key bound to hardware, the user verified')
+      t.match(await page.locator('#passkeys').innerText(), /test laptop/, 'GET /auth/passkeys lists it')
       await profileAnswers200(t, page)
       // Its signature counter as of now: a copy with an older one would be refused as a clone.
       alicesPasskey = (await authenticator.credentials())[0]
@@ -176,14 +194,14 @@ if (!existsSync(CHROMIUM)) {
       const { page } = await open(t, { autofill: false, classic: false })
       await passwordLogin(page, 'bob', 'bob-password')
       await status(page, 'Signed in as bob')
-      await page.locator('#register-passkey').click()
-      await status(page, 'Passkey "Passkey" added')
+      await registerPasskey(page, 'Passkey')
       await page.locator('#logout').click()
       await status(page, 'Logged out')
       await page.locator('#passkey-login').click()
       const shown = page.locator('#status').filter({ hasText: /Signed in as bob|passkeys\/login\/verify: / })
-      await shown.waitFor()
-      t.match(await shown.innerText(), /^Signed in as bob/, 'bob signs in with it', {
+      await shown.waitFor().catch(() => {})
+      const said = await page.locator('#status').innerText()
+      t.match(said, /^Signed in as bob/, `bob signs in with it (the page says "${said}")`, {
         todo: 'ML-DSA-44 on Node >= 24: its signature exceeds the login schema\'s 1024 characters (known issue above)'
       })
     })
