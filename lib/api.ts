@@ -82,7 +82,8 @@ export function createApi (parts: ApiParts) {
       sessions,
       epochOf: (sub) => revocation.epochOf(sub),
       // A lockout of its own, with the logins' numbers (always on: a code is 6 digits).
-      lockout: createLockout(config.routes?.lockout ?? DEFAULT_LOCKOUT, store, 'mfa.')
+      lockout: createLockout(config.routes?.lockout ?? DEFAULT_LOCKOUT, store, 'mfa.'),
+      assertions: passkeys?.assertions ?? null
     })
 
   const api: JwtAuthApi = {
