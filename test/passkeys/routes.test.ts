@@ -175,3 +175,16 @@ t.test('races: a user gone before the handle is stored, a passkey removed meanwh
   const reply = await app.inject({ method: 'DELETE', url: `/auth/passkeys/${passkey.id}`, headers })
   t.equal(reply.statusCode, 404, 'removed by another request: not found')
 })
+
+t.test('rate limits: the login ceremony counts with the credentials class, the account\'s passkeys with mfa', async (t) => {
+  const app = await buildPasskeyApp(t, {
+    options: { rateLimit: { credentials: { max: 2, timeWindow: '1 minute' }, mfa: { max: 1, timeWindow: '1 minute' } } }
+  })
+  const statuses = []
+  for (let i = 0; i < 3; i++) statuses.push((await post(app, '/passkeys/login/options', {})).statusCode)
+  statuses.push((await post(app, '/passkeys/login/verify', {})).statusCode)
+  t.same(statuses, [200, 200, 429, 429])
+  const headers = await bearerOf(app, '1')
+  t.equal((await app.inject({ url: '/auth/passkeys', headers })).statusCode, 200)
+  t.equal((await post(app, '/passkeys/register/options', undefined, headers)).statusCode, 429)
+})

@@ -116,3 +116,30 @@ t.test('app.jwtAuth.mfa.verify takes a passkey too', async (t) => {
   const pair = await app.jwtAuth.mfa.verify(token, { passkey: authenticator.login((await passkeyOptions(app, token)).json()) })
   t.same(claimsOf(pair.accessToken).amr, ['pwd', 'hwk', 'user'])
 })
+
+t.test('TOTP turned off meanwhile: the passkey is a wrong proof; an adapter failing: its error passes', async (t) => {
+  let failing = false
+  const app = await buildPasskeyApp(t, {
+    mfa: true,
+    users: (users) => ({
+      ...users,
+      findPasskey: async (id: string) => { if (failing) throw new Error('database down'); return await users.findPasskey(id) }
+    })
+  })
+  await enrol(app, '1')
+  const { authenticator } = await registerPasskey(app, '1')
+  let token = await mfaTokenOf(t, app)
+  let options = (await passkeyOptions(app, token)).json()
+  await app.jwtAuth.mfa.disable('1')
+  const off = await verify(app, { mfa_token: token, passkey: authenticator.login(options) })
+  t.equal(off.statusCode, 401)
+  t.match(app.events.at(-1), { type: 'mfa.failure', reason: 'wrong_passkey' })
+  await enrol(app, '2')
+  const bob = await registerPasskey(app, '2')
+  token = await mfaTokenOf(t, app, 'bob')
+  options = (await passkeyOptions(app, token)).json()
+  failing = true
+  const down = await verify(app, { mfa_token: token, passkey: bob.authenticator.login(options) })
+  t.equal(down.statusCode, 500)
+  t.notMatch(down.body, /access_token/)
+})
