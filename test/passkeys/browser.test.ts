@@ -247,5 +247,13 @@ if (!existsSync(CHROMIUM)) {
     await status(page, 'Signed in as bob')
     t.equal(await page.locator('#amr').innerText(), 'pwd, hwk, user', 'the password and the passkey')
     await profileAnswers200(t, page)
+
+    // Removed (he keeps his password and TOTP): the second step no longer offers it.
+    await page.locator('#passkeys button', { hasText: 'remove' }).click()
+    await status(page, 'Passkey "phone" removed')
+    t.equal(await page.locator('#passkeys').innerText(), 'none yet')
+    await logout(page)
+    await passwordLogin(page, 'bob', 'bob-password')
+    await status(page, 'this account\'s second factor is totp or recovery_code: this page handles passkeys only')
   })
 }
