@@ -141,7 +141,9 @@ export async function passkeyLoginRoutes (app: FastifyInstance, context: RoutesC
     const { user, assertion } = await loginUser(context, passkeys, request.body.response, metadata)
     const csrf = csrfBinding(context)
     const proofs = { amr: assertionAmr(assertion), authTime: nowInSeconds() }
-    const pair = await context.sessions.issue(user, { metadata }, { csrfHash: csrf.hash, proofs })
+    // As after a password: with mfa.required, a user without a second factor is kept to its setup.
+    const mfaSetup = await context.mfa?.needsSetup(user)
+    const pair = await context.sessions.issue(user, { metadata }, { csrfHash: csrf.hash, proofs, mfaSetup })
     context.emit('passkey.login.success', {
       userId: String(user.id), credentialId: assertion.passkey.id, familyId: familyOf(pair), ...metadata
     })

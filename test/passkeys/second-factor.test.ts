@@ -143,3 +143,16 @@ t.test('TOTP turned off meanwhile: the passkey is a wrong proof; an adapter fail
   t.equal(down.statusCode, 500)
   t.notMatch(down.body, /access_token/)
 })
+
+t.test('mfa.required: a passkey login of a user without TOTP is kept to the setup, as a password login is', async (t) => {
+  const { MFA_KEY } = await import('../helpers/mfa-app.js')
+  const app = await buildPasskeyApp(t, { mfa: true, options: { mfa: { encryptionKey: MFA_KEY, required: true } } })
+  const { authenticator } = await registerPasskey(app, '1')
+  const reply = await post(app, '/passkeys/login/verify', { response: authenticator.login(await requestOptions(app)) })
+  t.equal(reply.statusCode, 200, reply.body)
+  const headers = { authorization: `Bearer ${reply.json().access_token}` }
+  t.equal((await post(app, '/mfa/totp/setup', undefined, headers)).statusCode, 200, 'the setup is open')
+  const list = await app.inject({ url: '/auth/passkeys', headers })
+  t.equal(list.statusCode, 403)
+  t.equal(list.json().code, 'FST_JWT_AUTH_MFA_SETUP_REQUIRED')
+})
