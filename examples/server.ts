@@ -11,6 +11,8 @@
 // - in-memory store, or Redis when REDIS_URL is set
 // - sign in with an OpenID Provider: `npm run example:oidc` starts a development provider of the example's own
 //   (examples/dev-provider.ts) and signs in with it at http://localhost:3000/auth/oauth/dev
+// - passkeys, and a page to try them in a browser at http://localhost:3000 (examples/passkeys-demo/); a passkey
+//   also completes the second step of a login with TOTP
 // - a development aid of this example only: each captcha's answer is written to the log, so that the walk-through
 //   (docs/getting-started.md) needs no SVG viewer. The library never logs an answer.
 import { randomBytes } from 'node:crypto'
@@ -27,6 +29,7 @@ import { totpCode } from 'fastify-jwt-auth/testing'
 import { startDevProvider } from './dev-provider.js'
 import { Kysely, PostgresDialect, type Dialect } from 'kysely'
 import svgCaptcha from 'svg-captcha'
+import { passkeysDemo, wantsHtml } from './passkeys-demo.js'
 
 export interface ExampleOptions {
   logger?: boolean
@@ -52,6 +55,19 @@ async function dialect (file: string): Promise<{ dialect: Dialect, where: string
   }
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
   return { dialect: sqliteDialect(file), where: `sqlite (${file})` }
+}
+
+/**
+ * Passkeys of the page at /: for rpID localhost, on http://localhost:PORT (a secure context without TLS), unless
+ * PASSKEY_RP_ID and PASSKEY_ORIGINS (comma-separated) say otherwise.
+ */
+export function passkeySettings (env = process.env): { rpID: string, rpName: string, origins: string[] } {
+  const origins = (env.PASSKEY_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
+  return {
+    rpID: env.PASSKEY_RP_ID ?? 'localhost',
+    rpName: 'fastify-jwt-auth example',
+    origins: origins.length > 0 ? origins : [`http://localhost:${env.PORT ?? 3000}`]
+  }
 }
 
 /**
@@ -173,7 +189,9 @@ export async function buildServer ({
       }
     },
     // TOTP and recovery codes (routes under /auth/mfa), sealed in the users table under this key.
-    mfa: { encryptionKey: mfaEncryptionKey(databaseFile, app.log) },
+    mfa: { encryptionKey: mfaEncryptionKey(databaseFile, app.log), totp: { issuer: 'fastify-jwt-auth example' } },
+    // Passkeys (WebAuthn): the page at / tries them in a browser.
+    passkeys: passkeySettings(),
     // Sign in with the development provider (npm run example:oidc); its addresses are verified ones, so a sign-in
     // as alice links to alice. The landing page spends the one-time code for the pair.
     ...(devProvider !== null && {
@@ -192,11 +210,12 @@ export async function buildServer ({
   })
   if (seeded.has('dana')) await enrolDana(app, seeded.get('dana')!)
 
-  app.get('/', { schema: { summary: 'Public: no token needed' } as object }, async () => ({
-    hello: 'world',
-    docs: '/docs',
-    login: 'GET /auth/captcha, then POST /auth/login'
-  }))
+  // A browser opening the home page gets the page to try passkeys; curl and fetch get JSON.
+  const { page } = passkeysDemo(app)
+  app.get('/', { schema: { summary: 'Public: no token needed' } as object }, async (request, reply) => {
+    if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(page)
+    return { hello: 'world', docs: '/docs', login: 'GET /auth/captcha, then POST /auth/login' }
+  })
 
   // Where a provider sign-in lands (?code=...): the page spends the code, as an SPA would.
   app.get('/signed-in', { schema: { hide: true } as object }, async (_request, reply) => reply.type('text/html').send(SIGNED_IN_PAGE))
@@ -244,5 +263,6 @@ fastify-jwt-auth example on ${base}  (Swagger UI: ${base}/docs)
 Users: alice / ${DEFAULT_PASSWORDS.alice} (admin), bob / ${DEFAULT_PASSWORDS.bob}, dana / ${DEFAULT_PASSWORDS.dana} (TOTP on),
 as seeded at the first start; kept in ${kept}
 ${process.env.DEV_OIDC === '1' ? `Sign in with the development provider: http://localhost:${port}/auth/oauth/dev (any name, any password)\n` : ''}Walk-through with curl: docs/getting-started.md (each captcha's answer appears in this log: an aid of the example only).
+Passkeys: open ${passkeySettings().origins[0]}/ in a browser (docs/guides/passkeys.md).
 `)
 }

@@ -20,6 +20,7 @@ import type { ChangePasswordOptions, JwtAuthApi, MfaApi, PasswordHasher, Session
 import { createCredentialCheck } from './users/credentials.js'
 import { createPasswordHasher } from './users/passwords.js'
 import { createMfa, type Mfa } from './factors/mfa.js'
+import { createPasskeys } from './factors/passkeys.js'
 import { DEFAULT_LOCKOUT } from './config/routes.js'
 import { createLockout } from './routes/lockout.js'
 import type { UserLookup } from './users/user-lookup.js'
@@ -68,6 +69,9 @@ export function createApi (parts: ApiParts) {
   }
   const passwordFlows = createPasswordFlows(accountDeps)
   const emailVerification = createEmailVerification(accountDeps)
+  const passkeys = config.passkeys === null
+    ? null
+    : createPasskeys({ passkeys: config.passkeys, users: config.users, store, emit, log })
   const mfa = config.mfa === null
     ? null
     : createMfa({
@@ -79,7 +83,8 @@ export function createApi (parts: ApiParts) {
       sessions,
       epochOf: (sub) => revocation.epochOf(sub),
       // A lockout of its own, with the logins' numbers (always on: a code is 6 digits).
-      lockout: createLockout(config.routes?.lockout ?? DEFAULT_LOCKOUT, store, 'mfa.')
+      lockout: createLockout(config.routes?.lockout ?? DEFAULT_LOCKOUT, store, 'mfa.'),
+      assertions: passkeys?.assertions ?? null
     })
 
   const api: JwtAuthApi = {
@@ -117,7 +122,7 @@ export function createApi (parts: ApiParts) {
     store: parts.given,
     mfa: mfaApi(mfa)
   } as JwtAuthApi
-  return { api, credentials, passwordFlows, emailVerification, mfa }
+  return { api, credentials, passwordFlows, emailVerification, mfa, passkeys }
 }
 
 /** `app.jwtAuth.mfa`: each method rejects when the mfa option is off. */

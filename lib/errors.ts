@@ -189,3 +189,24 @@ export const OAuthLastLoginError = define<'FST_JWT_AUTH_OAUTH_LAST_LOGIN', 409, 
 
 export const OAuthNotLinkedError = define<'FST_JWT_AUTH_OAUTH_NOT_LINKED', 404, [Cause?]>(
   'FST_JWT_AUTH_OAUTH_NOT_LINKED', 'The account has no identity of this provider', 404)
+
+// Passkeys (the passkeys option).
+// A registration that does not verify: malformed, of another origin or rpID, its challenge unknown, spent, expired,
+// of another user or ceremony. What failed is for the server's eyes (the log), not the client's.
+export const PasskeyInvalidError = define<'FST_JWT_AUTH_PASSKEY_INVALID', 400, [Cause?]>(
+  'FST_JWT_AUTH_PASSKEY_INVALID', 'The passkey registration does not verify; start it again', 400)
+
+// A login with a passkey that does not verify, for any reason (the passkey.login.failure event says which).
+export const PasskeyLoginFailedError = define<'FST_JWT_AUTH_PASSKEY_LOGIN_FAILED', 401, [Cause?]>(
+  'FST_JWT_AUTH_PASSKEY_LOGIN_FAILED', 'The login with a passkey failed', 401)
+
+// The credential is registered already (to this user or another).
+export const PasskeyTakenError = define<'FST_JWT_AUTH_PASSKEY_TAKEN', 409, [Cause?]>(
+  'FST_JWT_AUTH_PASSKEY_TAKEN', 'This passkey is registered already', 409)
+
+export const PasskeyNotFoundError = define<'FST_JWT_AUTH_PASSKEY_NOT_FOUND', 404, [Cause?]>(
+  'FST_JWT_AUTH_PASSKEY_NOT_FOUND', 'The account has no passkey of this id', 404)
+
+// DELETE /passkeys/:id of the user's last way to log in (no password, no other passkey, no identity).
+export const PasskeyLastLoginError = define<'FST_JWT_AUTH_PASSKEY_LAST_LOGIN', 409, [Cause?]>(
+  'FST_JWT_AUTH_PASSKEY_LAST_LOGIN', 'This is the account\'s last way to log in: set a password or add another first', 409)

@@ -20,10 +20,11 @@ export type {
 export type { RateLimitOptions, RouteClass, RouteClassLimits } from './config/rate-limit.js'
 export type {
   JwtAuthOptions, HmacOptions, KeysOptions, JwtAuthUsers, HmacAlgorithm, StoredFactors, NewUser, NewIdentity,
-  UserIdentity
+  UserIdentity, StoredPasskey, FoundPasskey, PasskeyUse
 } from './config/options.js'
 export type { MfaOptions, MfaEncryptionKey, MfaTotpOptions } from './config/mfa.js'
 export type { OAuthOptions, OAuthProviderOptions } from './config/oauth.js'
+export type { PasskeysOptions, PasskeyUserVerification } from './config/passkeys.js'
 export type { HmacSecret } from './config/options.js'
 export type { SigningKey, KeyInput, Jwk, AsymmetricAlgorithm } from './tokens/keys.js'
 export type { RefreshTokenClaims, TokenType } from './tokens/jwt.js'

@@ -97,7 +97,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   authHooks.add(authenticate)
 
   const emit = createEvents(config.onEvent, app.log)
-  const { api, credentials, passwordFlows, emailVerification, mfa } = createApi({
+  const { api, credentials, passwordFlows, emailVerification, mfa, passkeys } = createApi({
     config, store, given, jwt, pairs, revocation, sessions, users, emit, log: app.log
   })
 
@@ -116,7 +116,7 @@ async function fastifyJwtAuth (app: FastifyInstance, options: JwtAuthOptions): P
   reauthenticationVerifiers.set(api, verifiers)
   if (config.routes !== null) {
     const account = { credentials, passwordFlows, emailVerification, users, verifiers }
-    const parts = { config, api, authenticate, store, sessions, revocation, ...account, mfa, emit }
+    const parts = { config, api, authenticate, store, sessions, revocation, ...account, mfa, passkeys, emit }
     await registerRoutes(app, config.routes, { ...parts, foreign, routeConfig })
   }
 

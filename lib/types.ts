@@ -182,20 +182,26 @@ export interface MfaApi {
    */
   begin (user: IssuableUser, metadata?: SessionMetadata): Promise<MfaChallenge | null>
   /**
-   * The login's second step: spends the mfa_token with a TOTP `code` or a `recoveryCode`, and resolves to the pair
-   * of a new session (`amr` `['pwd', 'otp']`). A wrong code is `FST_JWT_AUTH_INVALID_MFA_CODE` (401, counted by the
+   * The login's second step: spends the mfa_token with a TOTP `code`, a `recoveryCode` or a `passkey` (the answer to
+   * POST /mfa/passkey/options, as @simplewebauthn/browser gives it), and resolves to the pair of a new session (`amr`
+   * `['pwd', 'otp']`, or `['pwd', 'hwk']` and `user` when the authenticator verified the user). A wrong code is `FST_JWT_AUTH_INVALID_MFA_CODE` (401, counted by the
    * account's MFA lockout: 429 `FST_JWT_AUTH_ACCOUNT_LOCKED` past it); a bad, spent or expired token
    * `FST_JWT_AUTH_MFA_TOKEN_INVALID` (401).
    */
-  verify (mfaToken: string, proof: { code: string } | { recoveryCode: string }, metadata?: SessionMetadata):
+  verify (
+    mfaToken: string, proof: { code: string } | { recoveryCode: string } | { passkey: unknown }, metadata?: SessionMetadata
+  ):
   Promise<TokenPair>
 }
 
 /** What a login with the right password gets for a user with TOTP on, instead of tokens. */
 export interface MfaChallenge {
   mfaToken: string
-  /** The second factors this user may give: `totp`, and `recovery_code` while some are left. */
-  methods: Array<'totp' | 'recovery_code'>
+  /**
+   * The second factors this user may give: `totp`, `recovery_code` while some are left, `passkey` when the user has
+   * one (with the passkeys option: POST /mfa/passkey/options, then POST /mfa/verify with `passkey`).
+   */
+  methods: Array<'totp' | 'recovery_code' | 'passkey'>
 }
 
 /** `app.jwtAuth` */

@@ -225,8 +225,9 @@ t.test('migrations: idempotent, per prefix, namespaced, with a down; a table in 
   t.same((await migrateToLatest(db, { tablePrefix: 'auth_' })).map((result) => result.migrationName), [...MIGRATIONS])
   const tables = (await db.introspection.getTables()).map((table) => table.name).sort()
   t.same(tables, ['auth_fastify_jwt_auth_migration', 'auth_fastify_jwt_auth_migration_lock', 'auth_user_identities',
-    'auth_user_recovery_codes', 'auth_user_totp', 'auth_users', 'fastify_jwt_auth_migration', 'fastify_jwt_auth_migration_lock',
-    'user_identities', 'user_recovery_codes', 'user_totp', 'users'])
+    'auth_user_passkey_handles', 'auth_user_passkeys', 'auth_user_recovery_codes', 'auth_user_totp', 'auth_users',
+    'fastify_jwt_auth_migration', 'fastify_jwt_auth_migration_lock', 'user_identities', 'user_passkey_handles',
+    'user_passkeys', 'user_recovery_codes', 'user_totp', 'users'])
   const prefixed = kyselyUsers(db, { tablePrefix: 'auth_' })
   await prefixed.create({ username: 'alice', passwordHash: 'h' })
   t.equal(await kyselyUsers(db).findByLogin('alice'), null, 'the prefixed table is another table')
@@ -239,7 +240,11 @@ t.test('migrations: idempotent, per prefix, namespaced, with a down; a table in 
   t.ok((await db.introspection.getTables()).some((table) => table.name === 'mine_users'))
   const mine = async () => (await db.introspection.getTables()).map((table) => table.name)
     .filter((name) => name.startsWith('mine_user')).sort()
-  t.same(await mine(), ['mine_user_identities', 'mine_user_recovery_codes', 'mine_user_totp', 'mine_users'])
+  t.same(await mine(), ['mine_user_identities', 'mine_user_passkey_handles', 'mine_user_passkeys', 'mine_user_recovery_codes',
+    'mine_user_totp', 'mine_users'])
+  t.equal((await migrator.migrateDown()).error, undefined)
+  t.same(await mine(), ['mine_user_identities', 'mine_user_recovery_codes', 'mine_user_totp', 'mine_users'],
+    'the down of 0004 drops its tables only')
   t.equal((await migrator.migrateDown()).error, undefined)
   t.same(await mine(), ['mine_user_recovery_codes', 'mine_user_totp', 'mine_users'], 'the down of 0003 drops its table only')
   t.equal((await migrator.migrateDown()).error, undefined)

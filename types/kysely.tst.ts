@@ -53,7 +53,10 @@ test('migrations: a Kysely MigrationProvider, and migrateToLatest', () => {
   expect(Migrator).type.toBeConstructableWith({ db, provider: kyselyMigrations() })
   expect(migrateToLatest(db)).type.toBe<Promise<KyselyMigrationResult[]>>()
   expect(migrateToLatest).type.not.toBeCallableWith(db, { tablePrefix: 1 })
-  expect(MIGRATIONS).type.toBe<readonly ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities']>()
+  expect(MIGRATIONS).type.toBe<readonly [
+    'fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities',
+    'fastify-jwt-auth-0004-passkeys'
+  ]>()
 })
 
 test('sqliteDialect: a path or a database of node:sqlite\'s shape', () => {

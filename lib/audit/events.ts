@@ -12,6 +12,7 @@ export type AuthEventType =
   | 'mfa.enable' | 'mfa.disable' | 'mfa.success' | 'mfa.failure' | 'mfa.recovery_code.used'
   | 'mfa.recovery_codes.regenerate'
   | 'oauth.login' | 'oauth.link' | 'oauth.unlink' | 'oauth.failure'
+  | 'passkey.register' | 'passkey.remove' | 'passkey.login.success' | 'passkey.login.failure'
 
 /** Why a login failed: for the server's eyes only (the client gets one answer for all). */
 export type LoginFailureReason = 'unknown_user' | 'wrong_password' | 'captcha' | 'locked' | 'email_not_verified'
@@ -28,6 +29,8 @@ export interface AuthEvent {
   reason?: string
   /** The sign-in provider of an `oauth.*` event (its name in the `oauth.providers` option). */
   provider?: string
+  /** The passkey of a `passkey.*` event: its credential id (public, as the browser gives it). */
+  credentialId?: string
 }
 
 export type AuthEventFields = Omit<AuthEvent, 'type' | 'at'>

@@ -25,6 +25,7 @@ import { resolvePermissions, type PermissionsOption } from './permissions.js'
 import { resolveAcr, type AcrLevel } from './acr.js'
 import { MFA_USER_CALLBACKS, resolveMfa, type MfaOptions, type ResolvedMfa } from './mfa.js'
 import { IDENTITY_USER_CALLBACKS } from './identities.js'
+import { PASSKEY_USER_CALLBACKS, resolvePasskeys, type PasskeysOptions, type ResolvedPasskeys } from './passkeys.js'
 import { resolveOAuth, type OAuthOptions, type ResolvedOAuth } from './oauth.js'
 import type { AuthStore, KeyValueStore } from '../stores/types.js'
 import type { FoundUser } from '../types.js'
@@ -102,6 +103,63 @@ export interface JwtAuthUsers {
    * provider's sign-in by a verified address (`linkVerifiedEmail`); null when there is none.
    */
   findByEmail?: (email: string) => MaybePromise<FoundUser | null | undefined>
+  // The passkeys group: all of it when the `passkeys` option is on. It stores public keys only (no secret), and a
+  // random handle per user that authenticators keep in place of the user id. `usersConformance` checks it.
+  /**
+   * The user's passkey handle: the one stored, else `candidate` (random, from the plugin), stored atomically so
+   * that of concurrent calls every one resolves to the same handle; null for an unknown user.
+   */
+  passkeyUserHandle?: (id: string, candidate: string) => MaybePromise<string | null | undefined>
+  /** The user's passkeys, oldest first; [] for an unknown user. */
+  listPasskeys?: (id: string) => MaybePromise<StoredPasskey[]>
+  /** The passkey of this credential id, with its user and the user's handle; null when there is none. */
+  findPasskey?: (credentialId: string) => MaybePromise<FoundPasskey | null | undefined>
+  /**
+   * Stores a new passkey of the user, atomically: false (storing nothing) when the credential id is stored already
+   * (the user's or anyone's) or the user is unknown.
+   */
+  addPasskey?: (id: string, passkey: StoredPasskey) => MaybePromise<boolean>
+  /**
+   * After a login with the passkey: its new counter, backed-up flag and last use, only while its counter is still
+   * `previousCounter` (false, changing nothing, otherwise: two logins at once with one counter value).
+   */
+  updatePasskey?: (credentialId: string, update: PasskeyUse, context: { previousCounter: number }) => MaybePromise<boolean>
+  /** Removes the user's passkey: false when the user has no passkey of that id. */
+  removePasskey?: (id: string, credentialId: string) => MaybePromise<boolean>
+}
+
+/** A passkey as the `users` passkeys group stores it: public data only. */
+export interface StoredPasskey {
+  /** The credential id, base64url. */
+  id: string
+  /** The COSE public key, base64url. */
+  publicKey: string
+  /** The authenticator's signature counter at the last use (0 for authenticators that do not count). */
+  counter: number
+  /** How the browser can reach the authenticator (`internal`, `hybrid`, `usb`...), as it said. */
+  transports: string[]
+  /** Whether the passkey is synced (backed up) by its provider. */
+  backedUp: boolean
+  /** The user's name for it. */
+  name: string
+  /** ISO 8601. */
+  createdAt: string
+  /** ISO 8601; null until its first login. */
+  lastUsedAt: string | null
+}
+
+/** A passkey as `users.findPasskey` gives it: with its user's id and passkey handle. */
+export interface FoundPasskey extends StoredPasskey {
+  userId: string
+  userHandle: string
+}
+
+/** What a login with a passkey changes of it. */
+export interface PasskeyUse {
+  counter: number
+  backedUp: boolean
+  /** ISO 8601. */
+  lastUsedAt: string
 }
 
 /** A user's second factors, as the `users` MFA group stores them: never a usable secret or code. */
@@ -205,6 +263,11 @@ interface CommonOptions {
    * this plugin's own token pair. Needs `routes` and the `users` identities group (kyselyUsers has it). Default off.
    */
   oauth?: OAuthOptions
+  /**
+   * Passkeys (WebAuthn): passwordless login and a second factor. Needs `routes` and the `users` passkeys group
+   * (kyselyUsers has it). Default off.
+   */
+  passkeys?: PasskeysOptions
 }
 
 /** One HMAC secret of a list (rotation): the first signs, each verifies the tokens carrying its kid. */
@@ -283,6 +346,7 @@ export interface ResolvedOptions {
   acr: AcrLevel[]
   mfa: ResolvedMfa | null
   oauth: ResolvedOAuth | null
+  passkeys: ResolvedPasskeys | null
 }
 
 const HMAC_MIN_BYTES: Record<HmacAlgorithm, number> = { HS256: 32, HS384: 48, HS512: 64 }
@@ -290,13 +354,13 @@ const HMAC_SECRET_OPTIONS = ['kid', 'secret', 'algorithm']
 const KNOWN_OPTIONS = ['secret', 'algorithm', 'keys', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'refreshGrace', 'clockTolerance', 'users', 'userCacheTtl', 'userCacheMax', 'verifyCacheMax', 'store', 'storeTimeout',
   'realm', 'password', 'maxTokenLength', 'routes', 'rateLimit', 'protectByDefault', 'cookies', 'onEvent',
-  'permissions', 'trustedIssuers', 'legacy', 'acr', 'mfa', 'oauth']
+  'permissions', 'trustedIssuers', 'legacy', 'acr', 'mfa', 'oauth', 'passkeys']
 // Access tokens are short-lived (a stolen one cannot be called back before it expires); a day is already long.
 const MAX_ACCESS_TTL = 86_400
 const MAX_REFRESH_TTL = 400 * 86_400
 const USER_CALLBACKS = [
   'findById', 'findByLogin', 'create', 'updatePasswordHash', 'markEmailVerified', ...MFA_USER_CALLBACKS,
-  ...IDENTITY_USER_CALLBACKS, 'findByEmail'
+  ...IDENTITY_USER_CALLBACKS, 'findByEmail', ...PASSKEY_USER_CALLBACKS
 ] as const
 // token68-safe realm: it is put in a quoted-string as is
 const SAFE_REALM = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/
@@ -488,5 +552,6 @@ export function resolveOptions (options: JwtAuthOptions): ResolvedOptions {
     fail('store must be a store: memoryStore(), redisStore(...) or an object with the store ports')
   }
   const oauth = resolveOAuth(options.oauth, users as Record<string, unknown>, resolved.routes !== null)
-  return { ...resolved, refreshGrace, store: options.store, oauth }
+  const passkeys = resolvePasskeys(options.passkeys, users as Record<string, unknown>, resolved.routes !== null)
+  return { ...resolved, refreshGrace, store: options.store, oauth, passkeys }
 }

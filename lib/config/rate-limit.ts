@@ -4,12 +4,13 @@ import { checkKeys, fail, isObject } from './check.js'
 /**
  * The auth routes, by what a client does with them. Each class has its own
  * bucket per client, so that reading `/me` never uses up the logins.
- * - credentials: the routes that check a password or spend a one-time token (login, register, password,
- *   email verification, reauthenticate): strict.
+ * - credentials: the routes that check a password, a passkey or spend a one-time token (login, register, password,
+ *   email verification, reauthenticate, passkey login): strict.
  * - session: what a logged-in client does often (refresh, logout, me).
  * - captcha: a new challenge per login or register attempt.
  * - jwks: the public keys, fetched by other services.
- * - mfa: the second factor's routes (setup, confirmation, the login's second step, codes): strict.
+ * - mfa: the second factor's routes (setup, confirmation, the login's second step, codes) and the passkeys of an
+ *   account (registration, list, removal): strict.
  */
 export type RouteClass = 'credentials' | 'session' | 'captcha' | 'jwks' | 'mfa'
 
@@ -32,7 +33,7 @@ export type RouteClassLimits = Pick<RateLimitPluginOptions, typeof LIMIT_OPTIONS
  */
 export interface RateLimitOptions extends Pick<RateLimitPluginOptions, typeof LIMIT_OPTIONS[number] |
   typeof BACKEND_OPTIONS[number]> {
-  /** login, register, swagger-login, password, email and reauthenticate routes: default 10 a minute per client. */
+  /** login, register, swagger-login, password, email, reauthenticate, passkey login routes: default 10 a minute per client. */
   credentials?: false | RouteClassLimits
   /** refresh, logout, me: default 120 a minute per client. */
   session?: false | RouteClassLimits
@@ -40,7 +41,7 @@ export interface RateLimitOptions extends Pick<RateLimitPluginOptions, typeof LI
   captcha?: false | RouteClassLimits
   /** the JWKS: default 300 a minute per client. */
   jwks?: false | RouteClassLimits
-  /** the MFA routes (with the mfa option): default 10 a minute per client. */
+  /** the MFA routes (with the mfa option), the account's passkey routes: default 10 a minute per client. */
   mfa?: false | RouteClassLimits
 }
 

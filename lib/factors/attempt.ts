@@ -44,6 +44,19 @@ function parse (stored: string | null): PendingAttempt | null {
  */
 export function createAttempts (store: ResolvedStore) {
   const keyOf = (hash: string): string => `mfa:${hash}`
+  /** Stores the attempt again, for the rest of its life. */
+  const putBack = async (hash: string, attempt: PendingAttempt): Promise<void> => {
+    const seconds = Math.max(1, Math.ceil((attempt.expiresAt - Date.now()) / 1000))
+    await store.challenges.put(keyOf(hash), JSON.stringify(attempt), seconds)
+  }
+
+  /** Spends the token: its attempt, or null when malformed, unknown, spent or expired. */
+  async function take (token: unknown): Promise<{ attempt: PendingAttempt, hash: string } | null> {
+    if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null
+    const hash = digest(token)
+    const attempt = parse(await store.challenges.take(keyOf(hash)))
+    return attempt === null ? null : { attempt, hash }
+  }
 
   return {
     async begin (sub: string, epoch: string | null, metadata: SessionMetadata, first?: FirstStep): Promise<string> {
@@ -55,20 +68,23 @@ export function createAttempts (store: ResolvedStore) {
       return token
     },
 
-    /** Spends the token: its attempt, or null when malformed, unknown, spent or expired. */
-    async take (token: unknown): Promise<{ attempt: PendingAttempt, hash: string } | null> {
-      if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null
-      const hash = digest(token)
-      const attempt = parse(await store.challenges.take(keyOf(hash)))
-      return attempt === null ? null : { attempt, hash }
-    },
+    take,
 
     /** A wrong code: the token works again, for the rest of its life, while failures remain. */
     async failed (hash: string, attempt: PendingAttempt): Promise<void> {
       const failures = attempt.failures + 1
       if (failures >= ATTEMPT_FAILURES) return
-      const seconds = Math.max(1, Math.ceil((attempt.expiresAt - Date.now()) / 1000))
-      await store.challenges.put(keyOf(hash), JSON.stringify({ ...attempt, failures }), seconds)
+      await putBack(hash, { ...attempt, failures })
+    },
+
+    /**
+     * The attempt of a token, left in place (the passkey options of its second step): null as for `take`. Taken and
+     * put back: a verification at that very moment finds no token (401), and the client asks again.
+     */
+    async peek (token: unknown): Promise<PendingAttempt | null> {
+      const taken = await take(token)
+      if (taken !== null) await putBack(taken.hash, taken.attempt)
+      return taken?.attempt ?? null
     }
   }
 }

@@ -11,6 +11,7 @@ import type { LoginSessions } from '../tokens/sessions.js'
 import type { AuthUser, SessionMetadata } from '../types.js'
 import { withoutSecrets } from '../users/without-secrets.js'
 import { createAttempts } from './attempt.js'
+import type { Assertions } from './passkey-assertion.js'
 import { createRecoveryCodes } from './recovery-codes.js'
 import { createSealing } from './sealing.js'
 import { createSecondStep, type FactorLockout } from './second-step.js'
@@ -26,6 +27,8 @@ export interface MfaDeps {
   sessions: LoginSessions
   epochOf: (userId: string) => Promise<string | undefined>
   lockout: FactorLockout
+  /** Passkey assertions (a passkey as the second step's proof); null without the passkeys option. */
+  assertions: Assertions | null
 }
 
 /** Which session a setup belongs to (its refresh family), and the user when the caller has it at hand. */

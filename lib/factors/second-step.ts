@@ -1,36 +1,23 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Emit } from '../audit/events.js'
-import type { JwtAuthUsers, StoredFactors } from '../config/options.js'
-import { AccountLockedError, InvalidMfaCodeError, MfaTokenInvalidError } from '../errors.js'
+import type { JwtAuthUsers } from '../config/options.js'
+import { MfaTokenInvalidError } from '../errors.js'
 import { nowInSeconds, type CodeVerifier } from '../tokens/authentication.js'
 import { familyOf } from '../tokens/pairs.js'
 import type { LoginExtras, LoginSessions } from '../tokens/sessions.js'
 import type { IssuableUser, MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
 import type { Attempts, FirstStep } from './attempt.js'
-import type { RecoveryCodes } from './recovery-codes.js'
-import type { Sealing } from './sealing.js'
-import type { Totp } from './totp.js'
+import type { Assertions } from './passkey-assertion.js'
+import { createProving, type FactorLockout } from './proving.js'
+import type { Factors, MfaProof } from './second-proof.js'
 
-/** The second factor of a login: a TOTP code, or one of the recovery codes. */
-export type MfaProof = { code: string } | { recoveryCode: string }
-
-/** The per-account lockout of the second factor (routes/lockout.ts, under a namespace of its own). */
-export interface FactorLockout {
-  begin (subject: { userId: string }): Promise<{ lastChance: boolean }>
-  failed (subject: { userId: string }): Promise<void>
-  succeeded (subject: { userId: string }): Promise<void>
-}
-
-/** The factors themselves, and the user's as stored. */
-export interface Factors {
-  sealing: Sealing
-  totp: Totp
-  recoveryCodes: RecoveryCodes
-  factorsOf (sub: string): Promise<StoredFactors>
-}
+export type { MfaProof, Factors } from './second-proof.js'
+export type { FactorLockout } from './proving.js'
 
 export interface SecondStepDeps {
   mfa: Factors
+  /** Passkey assertions; null without the passkeys option. */
+  assertions: Assertions | null
   attempts: Attempts
   users: JwtAuthUsers
   lockout: FactorLockout
@@ -40,15 +27,9 @@ export interface SecondStepDeps {
   log: FastifyBaseLogger
 }
 
-/**
- * RFC 8176 methods of a login with a second factor: the password, and a one-time password. A recovery code is one
- * too (RFC 4949's "one-time password": a secret good for one use), of the same strength as a TOTP code against a
- * guess; the `mfa.recovery_code.used` event tells them apart where that matters.
- */
-const SECOND_FACTOR_AMR = ['pwd', 'otp'] as const
-// After a first step other than a password (a provider's sign-in): its methods, then the one-time password.
-const afterFirst = (first: FirstStep | undefined): readonly string[] =>
-  first === undefined ? SECOND_FACTOR_AMR : [...first.amr, 'otp']
+// After the first step (a password, or another: a provider's sign-in), the second factor's methods.
+const afterFirst = (first: FirstStep | undefined, second: readonly string[]): string[] =>
+  [...(first?.amr ?? ['pwd']), ...second]
 
 /**
  * The login's second step: after the right password, a user with a confirmed factor gets an `mfa_token` (an attempt
@@ -56,65 +37,9 @@ const afterFirst = (first: FirstStep | undefined): readonly string[] =>
  * lockout of its own, and issues the pair, its proofs the password and the code.
  */
 export function createSecondStep (deps: SecondStepDeps) {
-  const { mfa, attempts, users, lockout, sessions, emit, log } = deps
+  const { mfa, attempts, users, sessions, emit } = deps
 
-  /** A secret sealed under an older key moves to the first one; a failure to store it fails nothing. */
-  async function reseal (sub: string, sealed: string, plaintext: string): Promise<void> {
-    try {
-      await users.updateTotp!(sub, mfa.sealing.seal(sub, plaintext), { previous: sealed })
-    } catch (error) {
-      log.warn({ err: error, userId: sub }, 'fastify-jwt-auth: could not store the TOTP secret under the new key')
-    }
-  }
-
-  /** Which factor the proof is, when it is right (and spent: a code or recovery code works once); else null. */
-  async function check (sub: string, factors: StoredFactors & { totp: string }, proof: MfaProof) {
-    if ('code' in proof) {
-      const opened = mfa.sealing.open(sub, factors.totp)
-      if (opened === null) {
-        log.error({ userId: sub }, 'fastify-jwt-auth: a TOTP secret does not open with mfa.encryptionKey (its key ' +
-          'is no longer listed?): the user can log in with a recovery code only')
-        return null
-      }
-      if (!await mfa.totp.verify(sub, opened.plaintext, proof.code)) return null
-      if (!opened.current) await reseal(sub, factors.totp, opened.plaintext)
-      return 'totp'
-    }
-    const hash = mfa.recoveryCodes.find(sub, proof.recoveryCode, factors.recoveryCodes)
-    return hash !== undefined && await users.useRecoveryCode!(sub, hash) ? 'recovery_code' : null
-  }
-
-  /**
-   * Checks a proof under the account's MFA lockout: the factor it is, or a 401 (a wrong proof, counted: the last
-   * allowed one locks; else `onWrong` runs) or a 429 (locked). Emits the mfa events.
-   */
-  async function prove (sub: string, proof: MfaProof, metadata: SessionMetadata, onWrong: () => Promise<void>) {
-    const emitFor = (type: 'mfa.success' | 'mfa.failure' | 'mfa.recovery_code.used', reason?: string) =>
-      emit(type, { userId: sub, reason, ...metadata })
-    let lastChance: boolean
-    try {
-      ({ lastChance } = await lockout.begin({ userId: sub }))
-    } catch (error) {
-      if (error instanceof AccountLockedError) emitFor('mfa.failure', 'locked')
-      throw error
-    }
-    const factors = await mfa.factorsOf(sub)
-    const method = factors.totp === null ? null : await check(sub, factors as StoredFactors & { totp: string }, proof)
-    if (method === null) {
-      emitFor('mfa.failure', 'code' in proof ? 'wrong_code' : 'wrong_recovery_code')
-      if (lastChance) {
-        await lockout.failed({ userId: sub })
-        emit('lockout', { userId: sub, ...metadata })
-      } else {
-        await onWrong()
-      }
-      throw new InvalidMfaCodeError()
-    }
-    await lockout.succeeded({ userId: sub })
-    emitFor('mfa.success')
-    if (method === 'recovery_code') emitFor('mfa.recovery_code.used')
-    return method
-  }
+  const prove = createProving(deps)
 
   return {
     /**
@@ -126,10 +51,19 @@ export function createSecondStep (deps: SecondStepDeps) {
       const factors = await mfa.factorsOf(sub)
       if (factors.totp === null) return null
       const mfaToken = await attempts.begin(sub, await deps.epochOf(sub) ?? null, metadata, first)
-      return { mfaToken, methods: factors.recoveryCodes.length > 0 ? ['totp', 'recovery_code'] : ['totp'] }
+      const methods: MfaChallenge['methods'] = factors.recoveryCodes.length > 0 ? ['totp', 'recovery_code'] : ['totp']
+      if (deps.assertions !== null && (await users.listPasskeys!(sub)).length > 0) methods.push('passkey')
+      return { mfaToken, methods }
     },
 
-    /** Spends the mfa_token with a code: the pair of a new session. */
+    /** POST /mfa/passkey/options: the request options of the mfa_token's user (the token stays). */
+    async passkeyOptions (mfaToken: unknown) {
+      const attempt = await attempts.peek(mfaToken)
+      if (attempt === null || deps.assertions === null) throw new MfaTokenInvalidError()
+      return await deps.assertions.options('mfa', attempt.sub)
+    },
+
+    /** Spends the mfa_token with a code or a passkey: the pair of a new session. */
     async verify (mfaToken: unknown, proof: MfaProof, metadata: SessionMetadata, extras: LoginExtras = {}) {
       const taken = await attempts.take(mfaToken)
       if (taken === null) throw new MfaTokenInvalidError()
@@ -140,10 +74,10 @@ export function createSecondStep (deps: SecondStepDeps) {
         emit('mfa.failure', { userId: sub, reason: 'stale_token', ...metadata })
         throw new MfaTokenInvalidError()
       }
-      await prove(sub, proof, metadata, () => attempts.failed(hash, attempt))
+      const amr = await prove(sub, proof, metadata, () => attempts.failed(hash, attempt))
       const user = await users.findById!(sub) as IssuableUser | null | undefined
       if (user == null) throw new MfaTokenInvalidError()
-      const proofs = { amr: afterFirst(attempt.first), authTime: nowInSeconds() }
+      const proofs = { amr: afterFirst(attempt.first, amr), authTime: nowInSeconds() }
       const pair: TokenPair = await sessions.issue(user, { metadata, claims: attempt.first?.claims }, { ...extras, proofs })
       emit('login.success', { userId: sub, familyId: familyOf(pair), ...metadata })
       return pair
@@ -157,8 +91,7 @@ export function createSecondStep (deps: SecondStepDeps) {
       async verify (userId: string, code: string, metadata: SessionMetadata): Promise<readonly string[]> {
         // Digits are a TOTP code; a recovery code has 10 characters.
         const proof = /^\d{6,8}$/.test(code) ? { code } : { recoveryCode: code }
-        await prove(userId, proof, metadata, async () => {})
-        return ['otp']
+        return await prove(userId, proof, metadata, async () => {})
       }
     } satisfies CodeVerifier
   }

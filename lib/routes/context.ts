@@ -3,6 +3,7 @@ import type { EmailVerification } from '../account/email.js'
 import type { PasswordFlows } from '../account/passwords.js'
 import type { Emit } from '../audit/events.js'
 import type { Mfa } from '../factors/mfa.js'
+import type { Passkeys } from '../factors/passkeys.js'
 import { newCsrfToken, setTokenCookies } from '../request/cookies.js'
 import type { Captchas } from './captchas.js'
 import type { CredentialCheck } from '../users/credentials.js'
@@ -35,6 +36,8 @@ export interface RoutesContext {
   verifiers: ReauthenticationVerifiers
   /** Second factors; null without the mfa option. */
   mfa: Mfa | null
+  /** Passkeys; null without the passkeys option. */
+  passkeys: Passkeys | null
   emit: Emit
   /** Config of every auth route: what the Swagger integration reads. */
   routeConfig: Record<string, unknown>

@@ -1,16 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { OAuthLastLoginError, OAuthNotLinkedError } from '../errors.js'
 import { sessionMetadata, type RoutesContext } from './context.js'
+import { hasPassword } from './current-password.js'
 import { beginAttempt, createFederation, failing, landingOf, providerOf } from './federation.js'
 import { identitiesSchema, linkSchema, unlinkSchema } from './oauth-schemas.js'
-
-type Fields = Record<string, unknown>
-
-/** Whether the user has a password: what findByLogin (required with routes) gives for their username. */
-async function hasPassword (context: RoutesContext, user: Fields): Promise<boolean> {
-  const byLogin = await context.config.users.findByLogin!(String(user.username)) as Fields | null | undefined
-  return byLogin != null && String(byLogin.id) === String(user.id) && typeof byLogin.passwordHash === 'string'
-}
 
 /** POST /oauth/:provider/link, GET /identities, DELETE /identities/:provider: a logged-in user's identities. */
 export async function identityRoutes (app: FastifyInstance, context: RoutesContext): Promise<void> {
@@ -43,9 +36,10 @@ export async function identityRoutes (app: FastifyInstance, context: RoutesConte
     const provider = request.params.provider
     const identities = await federation.accounts.list(userId)
     if (!identities.some((identity) => identity.provider === provider)) throw new OAuthNotLinkedError()
-    // Another identity, or a password: never the last way to log in.
-    const another = identities.some((identity) => identity.provider !== provider)
-    if (!another && !await hasPassword(context, request.user as Fields)) throw new OAuthLastLoginError()
+    // Another identity, a passkey, or a password: never the last way to log in.
+    const another = identities.some((identity) => identity.provider !== provider) ||
+      (context.passkeys !== null && (await context.passkeys.list(userId)).length > 0)
+    if (!another && !await hasPassword(context, request.user as Record<string, unknown>)) throw new OAuthLastLoginError()
     // Of two DELETEs at once, both answer 204: the identity is gone.
     await federation.accounts.unlink(userId, provider)
     context.emit('oauth.unlink', { userId, provider, ...sessionMetadata(request) })

@@ -9,6 +9,7 @@ import { loginRoutes } from './login.js'
 import { mfaRoutes } from './mfa.js'
 import { identityRoutes } from './identities.js'
 import { oauthRoutes } from './oauth.js'
+import { passkeyAccountRoutes, passkeyLoginRoutes } from './passkeys.js'
 import { passwordRoutes } from './password.js'
 import { rateLimitOptions } from './rate-limit.js'
 import { reauthenticateRoute } from './reauthenticate.js'
@@ -19,10 +20,12 @@ type Routes = (app: FastifyInstance, context: RoutesContext) => Promise<void>
 
 const ROUTES_BY_CLASS: Array<[RouteClass, Routes[]]> = [
   ['captcha', [captchaRoute]],
-  ['credentials', [loginRoutes, registerRoute, passwordRoutes, emailRoutes, reauthenticateRoute, oauthRoutes]],
+  ['credentials', [
+    loginRoutes, registerRoute, passwordRoutes, emailRoutes, reauthenticateRoute, oauthRoutes, passkeyLoginRoutes
+  ]],
   ['session', [sessionRoutes, identityRoutes]],
   ['jwks', [jwksRoute]],
-  ['mfa', [mfaRoutes]]
+  ['mfa', [mfaRoutes, passkeyAccountRoutes]]
 ]
 
 /**

@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Mfa, SetupContext } from '../factors/mfa.js'
 import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
+import { requestOptions } from './passkey-schemas.js'
 import {
-  errorResponses, mfaVerifyBody, recoveryCodesResponse, routeSchema, tokenPair, totpConfirmBody, totpSetupResponse
+  errorResponses, mfaPasskeyOptionsBody, mfaVerifyBody, recoveryCodesResponse, routeSchema, tokenPair, totpConfirmBody,
+  totpSetupResponse
 } from './schemas.js'
 
-interface VerifyBody { mfa_token: string, code?: string, recovery_code?: string }
+interface VerifyBody { mfa_token: string, code?: string, recovery_code?: string, passkey?: unknown }
 
 /** The caller's session, for the setup it starts or confirms: the same session does both. */
 function setupContext (request: FastifyRequest): SetupContext {
@@ -89,18 +91,35 @@ async function verifyRoute (app: FastifyInstance, context: RoutesContext, mfa: M
   app.post<{ Body: VerifyBody }>('/mfa/verify', {
     config: { ...context.routeConfig, public: true },
     schema: routeSchema({
-      summary: 'Log in with the mfa_token of POST /login and a TOTP code or a recovery code',
+      summary: 'Log in with the mfa_token of POST /login and a TOTP code, a recovery code or a passkey',
       tags: ['mfa'],
       body: mfaVerifyBody,
       response: { 200: tokenPair, ...errorResponses(400, 401, 429, 503) }
     })
   }, async (request, reply) => {
-    const { mfa_token: mfaToken, code, recovery_code: recoveryCode } = request.body
-    // The schema lets one of the two through.
-    const proof = code === undefined ? { recoveryCode: recoveryCode! } : { code }
+    const { mfa_token: mfaToken, code, recovery_code: recoveryCode, passkey } = request.body
+    // The schema lets one of the three through.
+    const proof = code !== undefined ? { code } : passkey !== undefined ? { passkey } : { recoveryCode: recoveryCode! }
     const csrf = csrfBinding(context)
     const pair = await mfa.secondStep.verify(mfaToken, proof, sessionMetadata(request), { csrfHash: csrf.hash })
     return sendTokens(context, reply, pair, csrf.token)
+  })
+}
+
+/** POST /mfa/passkey/options: the request options of the mfa_token's user, for POST /mfa/verify with a passkey. */
+async function passkeyOptionsRoute (app: FastifyInstance, context: RoutesContext, mfa: Mfa): Promise<void> {
+  if (context.passkeys === null) return
+  app.post<{ Body: { mfa_token: string } }>('/mfa/passkey/options', {
+    config: { ...context.routeConfig, public: true },
+    schema: routeSchema({
+      summary: 'The passkey request options of the mfa_token of POST /login (the token stays for POST /mfa/verify)',
+      tags: ['mfa', 'passkeys'],
+      body: mfaPasskeyOptionsBody,
+      response: { 200: requestOptions, ...errorResponses(400, 401, 429, 503) }
+    })
+  }, async (request, reply) => {
+    noStore(reply)
+    return await mfa.secondStep.passkeyOptions(request.body.mfa_token)
   })
 }
 
@@ -108,5 +127,6 @@ export async function mfaRoutes (app: FastifyInstance, context: RoutesContext): 
   if (context.mfa === null) return
   await enrolmentRoutes(app, context, context.mfa)
   await verifyRoute(app, context, context.mfa)
+  await passkeyOptionsRoute(app, context, context.mfa)
   await managementRoutes(app, context, context.mfa)
 }

@@ -1,5 +1,6 @@
 import type { FastifySchema } from 'fastify'
 import { MAX_PASSWORD_LENGTH } from '../config/routes.js'
+import { authenticationResponse } from './passkey-schemas.js'
 
 // JSON schemas of the auth routes: Fastify validates the input and serializes
 // the output with them, and @fastify/swagger documents them.
@@ -190,7 +191,7 @@ export const mfaChallenge = {
   properties: {
     mfa_required: { type: 'boolean', enum: [true] },
     mfa_token: { type: 'string', description: 'For POST /mfa/verify: works once, for 5 minutes' },
-    methods: { type: 'array', items: { type: 'string', enum: ['totp', 'recovery_code'] } }
+    methods: { type: 'array', items: { type: 'string', enum: ['totp', 'recovery_code', 'passkey'] } }
   }
 } as const
 
@@ -201,8 +202,8 @@ export const mfaVerifyBody = {
   type: 'object',
   required: ['mfa_token'],
   additionalProperties: false,
-  // A TOTP code or a recovery code, never both.
-  oneOf: [{ required: ['code'] }, { required: ['recovery_code'] }],
+  // A TOTP code, a recovery code or a passkey's assertion: one of them.
+  oneOf: [{ required: ['code'] }, { required: ['recovery_code'] }, { required: ['passkey'] }],
   properties: {
     mfa_token: { type: 'string', minLength: 1, maxLength: 128, description: 'From POST /login' },
     code: totpCode,
@@ -212,6 +213,17 @@ export const mfaVerifyBody = {
       maxLength: 32,
       pattern: '^[0-9A-Za-z][0-9A-Za-z -]*$',
       description: 'One of the recovery codes (each works once)'
+    },
+    passkey: {
+      ...authenticationResponse,
+      description: 'The answer to the options of POST /mfa/passkey/options (passkeys option)'
     }
   }
+} as const
+
+export const mfaPasskeyOptionsBody = {
+  type: 'object',
+  required: ['mfa_token'],
+  additionalProperties: false,
+  properties: { mfa_token: { type: 'string', minLength: 1, maxLength: 128, description: 'From POST /login' } }
 } as const

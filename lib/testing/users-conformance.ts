@@ -6,12 +6,14 @@ import { hostileChecks } from './users-checks/hostile.js'
 import { identityChecks } from './users-checks/identities.js'
 import { lookupChecks } from './users-checks/lookups.js'
 import { nameChecks } from './users-checks/names.js'
+import { passkeyChecks } from './users-checks/passkeys.js'
 import { passwordChecks } from './users-checks/passwords.js'
 import {
-  fresh, type IdentitiesSubject, type MfaSubject, type UsersCheck, type UsersSubject
+  fresh, type IdentitiesSubject, type MfaSubject, type PasskeysSubject, type UsersCheck, type UsersSubject
 } from './users-checks/support.js'
 import { MFA_USER_CALLBACKS } from '../config/mfa.js'
 import { IDENTITY_USER_CALLBACKS } from '../config/identities.js'
+import { PASSKEY_USER_CALLBACKS } from '../config/passkeys.js'
 
 export interface UsersConformanceOptions<Users extends JwtAuthUsers = JwtAuthUsers> {
   /**
@@ -77,7 +79,8 @@ function subjectOf (users: JwtAuthUsers): UsersSubject {
     markEmailVerified: optional('markEmailVerified'),
     findByEmail: optional('findByEmail'),
     mfa: groupOf<MfaSubject>(users, MFA_USER_CALLBACKS, 'MFA'),
-    identities: groupOf<IdentitiesSubject>(users, IDENTITY_USER_CALLBACKS, 'identities')
+    identities: groupOf<IdentitiesSubject>(users, IDENTITY_USER_CALLBACKS, 'identities'),
+    passkeys: groupOf<PasskeysSubject>(users, PASSKEY_USER_CALLBACKS, 'passkeys')
   }
 }
 
@@ -131,8 +134,9 @@ async function runCheck<Users extends JwtAuthUsers> (
  * username under concurrent creates, the conditional password update, email verification, unique addresses
  * (`uniqueEmail`), hostile strings in names and profile fields, the MFA group (second factors stored once,
  * recovery codes spent once, of concurrent calls too) and the identities group (users without a password, a
- * provider's sign-in linked to one user at most, of concurrent links too; `findByEmail`). Checks of an optional
- * callback (updatePasswordHash, markEmailVerified, findByEmail) or group (MFA, identities) pass at once when the
+ * provider's sign-in linked to one user at most, of concurrent links too; `findByEmail`) and the passkeys group (one
+ * handle per user, a credential stored once for one user, counters moved only from the value read). Checks of an
+ * optional callback (updatePasswordHash, markEmailVerified, findByEmail) or group (MFA, identities, passkeys) pass at once when the
  * adapter lacks it. Resolves when every
  * registered check has (for runners whose `test` returns a promise: await it inside a parent test).
  */
@@ -140,7 +144,7 @@ export function usersConformance<Users extends JwtAuthUsers> (options: UsersConf
   checkOptions(options as unknown as UsersConformanceOptions)
   const checks = [
     ...lookupChecks, ...nameChecks, ...passwordChecks, ...emailChecks, ...hostileChecks, ...factorChecks,
-    ...identityChecks
+    ...identityChecks, ...passkeyChecks
   ]
   const registered = checks.map((check) => options.test(check.name, () => runCheck(check, options)))
   return Promise.all(registered).then(() => {})

@@ -40,12 +40,14 @@ export async function stop (child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
+const INHERITED = new RegExp('^(NODE_OPTIONS|NODE_V8_COVERAGE|npm_config_local_prefix|npm_package_.*|npm_lifecycle_.*|' +
+  'REDIS_URL|DATABASE_URL|DATABASE_FILE|JWT_SECRET|MFA_ENCRYPTION_KEY|PASSKEY_RP_ID|PASSKEY_ORIGINS)$')
+
 /** The environment of a child: neither tap's loader and coverage, nor an outer npm's, nor the app's settings. */
 export function childEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const name of Object.keys(env)) {
-    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|REDIS_URL|DATABASE_URL|DATABASE_FILE|JWT_SECRET|MFA_ENCRYPTION_KEY|npm_config_local_prefix|npm_package_.*|npm_lifecycle_.*)$/
-      .test(name)) delete env[name]
+    if (INHERITED.test(name)) delete env[name]
   }
   return { ...env, ...extra }
 }

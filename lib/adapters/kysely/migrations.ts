@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely' with { 'resolution-mode': 'import' }
 import { identitiesMigration } from './identities.js'
+import { passkeysMigration } from './passkeys.js'
 import { factorsMigration, resolveTables, usersMigration, type UsersMigration } from './schema.js'
 
 /** Kysely's MigrationProvider (kysely/migration), as kyselyMigrations gives it. */
@@ -38,7 +39,10 @@ export interface KyselyMigrationsOptions {
  * The migrations' names: namespaced, and sortable, so that each release appends the next number and never
  * rewrites an earlier one.
  */
-export const MIGRATIONS = ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities'] as const
+export const MIGRATIONS = [
+  'fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities',
+  'fastify-jwt-auth-0004-passkeys'
+] as const
 
 /**
  * The schema of fastify-jwt-auth/kysely as a Kysely MigrationProvider, for your own Migrator (or kysely-ctl). Run
@@ -51,7 +55,8 @@ export function kyselyMigrations (options: KyselyMigrationsOptions = {}): Kysely
     getMigrations: async () => ({
       [MIGRATIONS[0]]: usersMigration(names),
       [MIGRATIONS[1]]: factorsMigration(names),
-      [MIGRATIONS[2]]: identitiesMigration(names)
+      [MIGRATIONS[2]]: identitiesMigration(names),
+      [MIGRATIONS[3]]: passkeysMigration(names)
     })
   }
 }

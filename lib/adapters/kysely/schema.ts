@@ -17,7 +17,16 @@ export const LIMITS = {
   /** A provider's name in the `oauth.providers` option. */
   provider: 64,
   /** A provider's id of a user: OpenID Connect caps `sub` at 255 ASCII characters. */
-  subject: 255
+  subject: 255,
+  /**
+   * A passkey's credential id, base64url: 525 bytes at most here, within every index key limit (WebAuthn allows
+   * 1023; authenticators give 16 to 64).
+   */
+  credentialId: 700,
+  /** A passkey's name, as its user gives it. */
+  passkeyName: 64,
+  /** A user's passkey handle: 32 random bytes, base64url (64 bytes at most, as WebAuthn allows). */
+  passkeyHandle: 86
 } as const
 
 /** The JSON columns (roles, profile) hold at most this many bytes of UTF-8: MySQL's TEXT. */
@@ -38,6 +47,10 @@ export interface TableNames {
   recoveryCodes: string
   identities: string
   identityUserIndex: string
+  passkeys: string
+  passkeyUserIndex: string
+  passkeyHandles: string
+  passkeyHandleIndex: string
   migrationTable: string
   migrationLockTable: string
 }
@@ -67,13 +80,17 @@ export function resolveTables (options: unknown, caller: string, known: readonly
     recoveryCodes: `${prefix}user_recovery_codes`,
     identities: `${prefix}user_identities`,
     identityUserIndex: `${prefix}user_identities_user_unique`,
+    passkeys: `${prefix}user_passkeys`,
+    passkeyUserIndex: `${prefix}user_passkeys_user`,
+    passkeyHandles: `${prefix}user_passkey_handles`,
+    passkeyHandleIndex: `${prefix}user_passkey_handles_unique`,
     migrationTable: `${prefix}fastify_jwt_auth_migration`,
     migrationLockTable: `${prefix}fastify_jwt_auth_migration_lock`
   }
 }
 
 /** On MySQL, a table in utf8mb4 with a binary collation (what 0001 made the users table: its keys compare alike). */
-function binaryOnMysql (db: Kysely<any>, table: CreateTableBuilder<string>): CreateTableBuilder<string> {
+export function binaryOnMysql (db: Kysely<any>, table: CreateTableBuilder<string>): CreateTableBuilder<string> {
   return db.getExecutor().adapter instanceof MysqlAdapter
     ? table.modifyEnd(sql`character set utf8mb4 collate utf8mb4_bin`)
     : table

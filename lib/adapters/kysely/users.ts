@@ -9,8 +9,11 @@ import { checkNewUsername, foldLogin } from '../../users/login-name.js'
 import type { FoundUser } from '../../types.js'
 import type { StoredFactors } from '../../config/options.js'
 import { kyselyFactors } from './factors.js'
-import type { NewIdentity, NewUser, UserIdentity } from '../../config/options.js'
+import type {
+  FoundPasskey, NewIdentity, NewUser, PasskeyUse, StoredPasskey, UserIdentity
+} from '../../config/options.js'
 import { kyselyIdentities } from './identities.js'
+import { kyselyPasskeys } from './passkeys.js'
 import { checkIdentifier, LIMITS, MAX_JSON_BYTES, resolveTables } from './schema.js'
 import { fits, lookupKey, storedText } from './text.js'
 
@@ -60,6 +63,12 @@ export interface KyselyUsers {
   linkIdentity (id: string, identity: NewIdentity): Promise<boolean>
   listIdentities (id: string): Promise<UserIdentity[]>
   unlinkIdentity (id: string, provider: string): Promise<boolean>
+  passkeyUserHandle (id: string, candidate: string): Promise<string | null>
+  listPasskeys (id: string): Promise<StoredPasskey[]>
+  findPasskey (credentialId: string): Promise<FoundPasskey | null>
+  addPasskey (id: string, passkey: StoredPasskey): Promise<boolean>
+  updatePasskey (credentialId: string, use: PasskeyUse, context: { previousCounter: number }): Promise<boolean>
+  removePasskey (id: string, credentialId: string): Promise<boolean>
 }
 
 // Fields of a user that are never profile: what the adapter itself sets, and the credentials.
@@ -264,6 +273,7 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
 
     linkIdentity: identities.linkIdentity,
     listIdentities: identities.listIdentities,
-    unlinkIdentity: identities.unlinkIdentity
+    unlinkIdentity: identities.unlinkIdentity,
+    ...kyselyPasskeys(db, names, isUniqueViolation)
   }
 }

@@ -16,6 +16,8 @@ export interface UsersSubject {
   mfa?: MfaSubject
   /** The identities group, when the adapter has it (all of it). */
   identities?: IdentitiesSubject
+  /** The passkeys group, when the adapter has it (all of it). */
+  passkeys?: PasskeysSubject
 }
 
 /** The `users` MFA group, each callback made async. */
@@ -35,6 +37,29 @@ export interface IdentitiesSubject {
   Promise<boolean>
   listIdentities (id: string): Promise<unknown>
   unlinkIdentity (id: string, provider: string): Promise<boolean>
+}
+
+/** A passkey as the `users` passkeys group stores it. */
+interface PasskeyRecord {
+  id: string
+  publicKey: string
+  counter: number
+  transports: string[]
+  backedUp: boolean
+  name: string
+  createdAt: string
+  lastUsedAt: string | null
+}
+
+/** The `users` passkeys group, each callback made async. */
+export interface PasskeysSubject {
+  passkeyUserHandle (id: string, candidate: string): Promise<string | null | undefined>
+  listPasskeys (id: string): Promise<PasskeyRecord[]>
+  findPasskey (credentialId: string): Promise<(PasskeyRecord & { userId: string, userHandle: string }) | null | undefined>
+  addPasskey (id: string, passkey: PasskeyRecord): Promise<boolean>
+  updatePasskey (credentialId: string, use: { counter: number, backedUp: boolean, lastUsedAt: string },
+    context: { previousCounter: number }): Promise<boolean>
+  removePasskey (id: string, credentialId: string): Promise<boolean>
 }
 
 /** A user as the checks read one: what the plugin reads of it. */
