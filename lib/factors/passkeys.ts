@@ -32,6 +32,9 @@ export interface PasskeyView {
 // What kyselyUsers' columns hold (LIMITS.credentialId): WebAuthn allows longer ids, authenticators give 16 to 64 bytes.
 const MAX_CREDENTIAL_ID = 700
 const DEFAULT_NAME = 'Passkey'
+// COSE algorithms: Ed25519, ES256, RS256. Given, not the library's default: that one probes the runtime for
+// post-quantum keys, which Node 24 answers with an experimental-feature warning in the app's output.
+export const ALGORITHMS = [-8, -7, -257]
 
 /** The name an authenticator shows for the account. */
 function accountName (user: unknown, sub: string): string {
@@ -63,7 +66,8 @@ export function createPasskeys (deps: PasskeysDeps) {
         expectedChallenge: challenge!,
         expectedOrigin: config.origins,
         expectedRPID: config.rpID,
-        requireUserVerification: config.userVerification === 'required'
+        requireUserVerification: config.userVerification === 'required',
+        supportedAlgorithmIDs: ALGORITHMS
       })
       // Verified, and of the credential the response names: the library would store the attested one.
       if (registrationInfo?.credential.id !== (response as { id: unknown }).id) {
@@ -93,7 +97,8 @@ export function createPasskeys (deps: PasskeysDeps) {
         timeout: config.timeout * 1000,
         attestationType: 'none',
         excludeCredentials: existing.map(({ id, transports }) => ({ id, transports })),
-        authenticatorSelection: { residentKey: 'required', userVerification: config.userVerification }
+        authenticatorSelection: { residentKey: 'required', userVerification: config.userVerification },
+        supportedAlgorithmIDs: ALGORITHMS
       })
       await challenges.put('register', options.challenge, sub)
       return options

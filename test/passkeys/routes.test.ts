@@ -16,7 +16,8 @@ t.test('register: creation options for the user, then the passkey stored; its ev
     excludeCredentials: [],
     authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
     attestation: 'none',
-    timeout: 300_000
+    timeout: 300_000,
+    pubKeyCredParams: [{ alg: -8 }, { alg: -7 }, { alg: -257 }]
   })
   t.equal(Buffer.from(options.user.id, 'base64url').length, 32, 'the user handle is 32 random bytes')
   t.not(options.user.id, Buffer.from('1').toString('base64url'), 'not the user id')

@@ -13,3 +13,12 @@ t.test('challengeOf reads the challenge of client data, or null', async (t) => {
     t.equal(challengeOf(value), null, JSON.stringify(value))
   }
 })
+
+t.test('a proof for a user whose TOTP is off is a wrong one, of its kind', async (t) => {
+  const { createProofChecks } = await import('../../lib/factors/second-proof.js')
+  const checks = createProofChecks({ mfa: {} as never, users: {}, log: {} as never, assertions: null })
+  const none = { totp: null, recoveryCodes: [] }
+  t.same(await checks.check('1', none, { code: '123456' }), { wrong: 'wrong_code' })
+  t.same(await checks.check('1', none, { recoveryCode: 'abcde-fghij' }), { wrong: 'wrong_recovery_code' })
+  t.same(await checks.check('1', none, { passkey: {} }), { wrong: 'wrong_passkey' })
+})
