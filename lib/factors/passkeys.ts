@@ -32,8 +32,9 @@ export interface PasskeyView {
 // What kyselyUsers' columns hold (LIMITS.credentialId): WebAuthn allows longer ids, authenticators give 16 to 64 bytes.
 const MAX_CREDENTIAL_ID = 700
 const DEFAULT_NAME = 'Passkey'
-// COSE algorithms: Ed25519, ES256, RS256. Given, not the library's default: that one probes the runtime for
-// post-quantum keys, which Node 24 answers with an experimental-feature warning in the app's output.
+// COSE algorithms: Ed25519, ES256, RS256. Given, not the library's default: that one offers ML-DSA first where the
+// runtime has it (Node 24 and later, with an experimental-feature warning), which Chromium then picks; such a key
+// would not verify on Node 22, a line the package supports, and its signatures are larger than the login allows.
 export const ALGORITHMS = [-8, -7, -257]
 
 /** The name an authenticator shows for the account. */
