@@ -23,6 +23,12 @@ test('the passkeys option', () => {
   expect<PasskeysOptions>().type.toBeAssignableFrom({ rpID: 'example.com', rpName: 'Example', origins: ['https://example.com'] })
   expect<PasskeysOptions>().type.not.toBeAssignableFrom({ rpID: 'example.com', rpName: 'Example' })
   expect<PasskeysOptions>().type.not.toBeAssignableFrom({ rpID: 'example.com', rpName: 'Example', origins: 'https://example.com' })
+  expect<PasskeysOptions>().type.toBeAssignableFrom({
+    rpID: 'example.com', rpName: 'Example', origins: ['https://example.com'], registrationMaxAge: '5m'
+  })
+  expect<PasskeysOptions>().type.not.toBeAssignableFrom({
+    rpID: 'example.com', rpName: 'Example', origins: ['https://example.com'], registrationMaxAge: true
+  })
   expect<PasskeyUserVerification>().type.toBe<'required' | 'preferred' | 'discouraged'>()
 })
 

@@ -17,6 +17,11 @@ export interface PasskeysOptions {
   userVerification?: PasskeyUserVerification
   /** How long a ceremony's challenge lasts, 10 s to 10 min; default '5m'. */
   timeout?: Duration
+  /**
+   * Registering a passkey needs a login (or POST /reauthenticate) at most this old (RFC 9470 `max_age`: past it,
+   * 401 `insufficient_user_authentication`), so that a stolen session cannot add a way in. Default: any session.
+   */
+  registrationMaxAge?: Duration
 }
 
 export interface ResolvedPasskeys {
@@ -26,6 +31,8 @@ export interface ResolvedPasskeys {
   userVerification: PasskeyUserVerification
   /** Seconds. */
   timeout: number
+  /** Seconds, or null: any session registers. */
+  registrationMaxAge: number | null
 }
 
 /** The `users` passkeys group: what the `passkeys` option needs of the users adapter, every one of them. */
@@ -33,7 +40,7 @@ export const PASSKEY_USER_CALLBACKS = [
   'passkeyUserHandle', 'listPasskeys', 'findPasskey', 'addPasskey', 'updatePasskey', 'removePasskey'
 ] as const
 
-const OPTIONS = ['rpID', 'rpName', 'origins', 'userVerification', 'timeout']
+const OPTIONS = ['rpID', 'rpName', 'origins', 'userVerification', 'timeout', 'registrationMaxAge']
 const USER_VERIFICATION = ['required', 'preferred', 'discouraged']
 // A host name of letters, digits, hyphens and dots (an IDN in its ASCII form), lower case as browsers compare it.
 const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/
@@ -77,11 +84,18 @@ export function resolvePasskeys (
   }
   const timeout = toSeconds(passkeys.timeout ?? '5m', 'passkeys.timeout')
   if (timeout < 10 || timeout > 600) fail(`passkeys.timeout must be from 10 s to 10 min (got ${String(passkeys.timeout)})`)
+  const { registrationMaxAge } = passkeys
+  const maxAge = registrationMaxAge === undefined ? null : toSeconds(registrationMaxAge, 'passkeys.registrationMaxAge')
   const missing = ['findById', ...PASSKEY_USER_CALLBACKS].filter((name) => users[name] === undefined)
   if (missing.length > 0) {
     fail(`passkeys needs ${missing.map((name) => `users.${name}`).join(', ')} (kyselyUsers has them all)`)
   }
   return {
-    rpID, rpName, origins: resolved, userVerification: userVerification as PasskeyUserVerification, timeout: Math.ceil(timeout)
+    rpID,
+    rpName,
+    origins: resolved,
+    userVerification: userVerification as PasskeyUserVerification,
+    timeout: Math.ceil(timeout),
+    registrationMaxAge: maxAge
   }
 }

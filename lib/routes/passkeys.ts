@@ -29,9 +29,13 @@ export async function passkeyAccountRoutes (app: FastifyInstance, context: Route
   const passkeys = context.passkeys
   if (passkeys === null) return
   const { authenticate, routeConfig } = context
+  // passkeys.registrationMaxAge: a recent login, checked as authorize({ maxAge }) checks it (RFC 9470).
+  const maxAge = context.config.passkeys!.registrationMaxAge
+  const recent = maxAge === null ? {} : { preHandler: app.authorize({ maxAge }) }
 
   app.post('/passkeys/register/options', {
     onRequest: authenticate,
+    ...recent,
     config: routeConfig,
     schema: routeSchema({
       summary: 'Start registering a passkey: the creation options (the user\'s passkeys excluded)',
@@ -141,8 +145,9 @@ export async function passkeyLoginRoutes (app: FastifyInstance, context: RoutesC
     const { user, assertion } = await loginUser(context, passkeys, request.body.response, metadata)
     const csrf = csrfBinding(context)
     const proofs = { amr: assertionAmr(assertion), authTime: nowInSeconds() }
-    // As after a password: with mfa.required, a user without a second factor is kept to its setup.
-    const mfaSetup = await context.mfa?.needsSetup(user)
+    // With mfa.required, a user without a second factor is kept to its setup, as after a password; unless the
+    // authenticator verified the user: the key and a PIN or biometrics are two factors already.
+    const mfaSetup = proofs.amr.includes('user') ? false : await context.mfa?.needsSetup(user)
     const pair = await context.sessions.issue(user, { metadata }, { csrfHash: csrf.hash, proofs, mfaSetup })
     context.emit('passkey.login.success', {
       userId: String(user.id), credentialId: assertion.passkey.id, familyId: familyOf(pair), ...metadata

@@ -22,7 +22,7 @@ const resolve = (passkeys: unknown, extra: Record<string, unknown> = {}) =>
   resolveOptions({ secret: SECRET, users: USERS, routes: true, passkeys, ...extra } as JwtAuthOptions)
 
 t.test('defaults: preferred user verification, 5 minutes; off without the option', async (t) => {
-  t.same(resolve(BASE).passkeys, { ...BASE, userVerification: 'preferred', timeout: 300 })
+  t.same(resolve(BASE).passkeys, { ...BASE, userVerification: 'preferred', timeout: 300, registrationMaxAge: null })
   t.equal(resolveOptions({ secret: SECRET }).passkeys, null)
 })
 
@@ -32,9 +32,10 @@ t.test('every setting; origins of hosts under rpID, and localhost over http', as
     rpName: 'My App',
     origins: ['https://example.com', 'https://app.example.com:8443'],
     userVerification: 'required',
-    timeout: '90s'
+    timeout: '90s',
+    registrationMaxAge: '10m'
   }
-  t.same(resolve(passkeys).passkeys, { ...passkeys, timeout: 90 })
+  t.same(resolve(passkeys).passkeys, { ...passkeys, timeout: 90, registrationMaxAge: 600 })
   t.same(resolve({ rpID: 'localhost', rpName: 'Dev', origins: ['http://localhost:3000'] }).passkeys?.origins,
     ['http://localhost:3000'])
 })
@@ -63,7 +64,9 @@ t.test('mistakes are refused, naming the option', async (t) => {
     [{ ...BASE, userVerification: 1 }, /passkeys\.userVerification must be one of/],
     [{ ...BASE, timeout: '1s' }, /passkeys\.timeout must be from 10 s to 10 min \(got 1s\)/],
     [{ ...BASE, timeout: '1h' }, /passkeys\.timeout must be from 10 s to 10 min/],
-    [{ ...BASE, timeout: 'soon' }, /passkeys\.timeout must be a duration/]
+    [{ ...BASE, timeout: 'soon' }, /passkeys\.timeout must be a duration/],
+    [{ ...BASE, registrationMaxAge: 'recently' }, /passkeys\.registrationMaxAge must be a duration/],
+    [{ ...BASE, registrationMaxAge: 0 }, /passkeys\.registrationMaxAge must be/]
   ]
   for (const [passkeys, message] of cases) t.throws(() => resolve(passkeys), { code: 'FST_JWT_AUTH_INVALID_OPTION', message })
 })

@@ -189,3 +189,17 @@ t.test('rate limits: the login ceremony counts with the credentials class, the a
   t.equal((await app.inject({ url: '/auth/passkeys', headers })).statusCode, 200)
   t.equal((await post(app, '/passkeys/register/options', undefined, headers)).statusCode, 429)
 })
+
+t.test('passkeys.registrationMaxAge: registering needs a recent login (RFC 9470), as the app asks', async (t) => {
+  const app = await buildPasskeyApp(t, { passkeys: { registrationMaxAge: '5m' } })
+  const issued = async (authTime: number) => {
+    const pair = await app.jwtAuth.issue({ id: '1', roles: ['user'] }, { amr: ['pwd'], authTime: new Date(authTime * 1000) })
+    return { authorization: `Bearer ${pair.accessToken}` }
+  }
+  const now = Math.floor(Date.now() / 1000)
+  const old = await post(app, '/passkeys/register/options', undefined, await issued(now - 301))
+  t.equal(old.statusCode, 401, 'a login of 5 minutes and 1 second ago')
+  t.match(old.headers['www-authenticate'], /error="insufficient_user_authentication".*max_age="300"/)
+  t.equal((await post(app, '/passkeys/register/options', undefined, await issued(now - 60))).statusCode, 200)
+  t.equal((await post(app, '/passkeys/register/options')).statusCode, 401, 'and a login at all')
+})

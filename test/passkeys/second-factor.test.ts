@@ -144,15 +144,23 @@ t.test('TOTP turned off meanwhile: the passkey is a wrong proof; an adapter fail
   t.notMatch(down.body, /access_token/)
 })
 
-t.test('mfa.required: a passkey login of a user without TOTP is kept to the setup, as a password login is', async (t) => {
+t.test('mfa.required: a passkey login without user verification is kept to the setup, as a password login is; ' +
+  'with it (the key and a PIN or biometrics: two factors), it is not', async (t) => {
   const { MFA_KEY } = await import('../helpers/mfa-app.js')
   const app = await buildPasskeyApp(t, { mfa: true, options: { mfa: { encryptionKey: MFA_KEY, required: true } } })
   const { authenticator } = await registerPasskey(app, '1')
-  const reply = await post(app, '/passkeys/login/verify', { response: authenticator.login(await requestOptions(app)) })
+  const presence = { flags: FLAGS.UP | FLAGS.BE | FLAGS.BS }
+  const reply = await post(app, '/passkeys/login/verify', { response: authenticator.login(await requestOptions(app), undefined, presence) })
   t.equal(reply.statusCode, 200, reply.body)
+  t.same(claimsOf(reply.json().access_token).amr, ['hwk'])
   const headers = { authorization: `Bearer ${reply.json().access_token}` }
   t.equal((await post(app, '/mfa/totp/setup', undefined, headers)).statusCode, 200, 'the setup is open')
   const list = await app.inject({ url: '/auth/passkeys', headers })
   t.equal(list.statusCode, 403)
   t.equal(list.json().code, 'FST_JWT_AUTH_MFA_SETUP_REQUIRED')
+
+  const verified = await post(app, '/passkeys/login/verify', { response: authenticator.login(await requestOptions(app)) })
+  t.same(claimsOf(verified.json().access_token).amr, ['hwk', 'user'])
+  const full = { authorization: `Bearer ${verified.json().access_token}` }
+  t.equal((await app.inject({ url: '/auth/passkeys', headers: full })).statusCode, 200, 'a verified user reaches every route')
 })
