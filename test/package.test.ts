@@ -114,7 +114,8 @@ t.test('fastify-jwt-auth/kysely: in the exports map for import and require, with
     for (const name of ['kyselyUsers', 'kyselyMigrations', 'migrateToLatest', 'sqliteDialect']) {
       t.equal(typeof entry[name], 'function', name)
     }
-    t.same(entry.MIGRATIONS, ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities'])
+    t.same(entry.MIGRATIONS, ['fastify-jwt-auth-0001-users', 'fastify-jwt-auth-0002-mfa', 'fastify-jwt-auth-0003-identities',
+      'fastify-jwt-auth-0004-passkeys'])
   }
   // The import entry is written by scripts/build.js (it explains a missing kysely): the same exports as require's.
   t.same(Object.keys(esm).sort(), Object.keys(cjs).filter((name) => name !== '__esModule').sort())
