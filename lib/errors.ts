@@ -209,4 +209,5 @@ export const PasskeyNotFoundError = define<'FST_JWT_AUTH_PASSKEY_NOT_FOUND', 404
 
 // DELETE /passkeys/:id of the user's last way to log in (no password, no other passkey, no identity).
 export const PasskeyLastLoginError = define<'FST_JWT_AUTH_PASSKEY_LAST_LOGIN', 409, [Cause?]>(
-  'FST_JWT_AUTH_PASSKEY_LAST_LOGIN', 'This is the account\'s last way to log in: set a password or add another first', 409)
+  'FST_JWT_AUTH_PASSKEY_LAST_LOGIN',
+  'This is the account\'s last way to log in: set a password or add another first', 409)

@@ -184,12 +184,14 @@ export interface MfaApi {
   /**
    * The login's second step: spends the mfa_token with a TOTP `code`, a `recoveryCode` or a `passkey` (the answer to
    * POST /mfa/passkey/options, as @simplewebauthn/browser gives it), and resolves to the pair of a new session (`amr`
-   * `['pwd', 'otp']`, or `['pwd', 'hwk']` and `user` when the authenticator verified the user). A wrong code is `FST_JWT_AUTH_INVALID_MFA_CODE` (401, counted by the
-   * account's MFA lockout: 429 `FST_JWT_AUTH_ACCOUNT_LOCKED` past it); a bad, spent or expired token
-   * `FST_JWT_AUTH_MFA_TOKEN_INVALID` (401).
+   * `['pwd', 'otp']`, or `['pwd', 'hwk']` and `user` when the authenticator verified the user). A wrong code is
+   * `FST_JWT_AUTH_INVALID_MFA_CODE` (401, counted by the account's MFA lockout: 429 `FST_JWT_AUTH_ACCOUNT_LOCKED`
+   * past it); a bad, spent or expired token `FST_JWT_AUTH_MFA_TOKEN_INVALID` (401).
    */
   verify (
-    mfaToken: string, proof: { code: string } | { recoveryCode: string } | { passkey: unknown }, metadata?: SessionMetadata
+    mfaToken: string,
+    proof: { code: string } | { recoveryCode: string } | { passkey: unknown },
+    metadata?: SessionMetadata
   ):
   Promise<TokenPair>
 }

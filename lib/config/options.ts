@@ -123,7 +123,9 @@ export interface JwtAuthUsers {
    * After a login with the passkey: its new counter, backed-up flag and last use, only while its counter is still
    * `previousCounter` (false, changing nothing, otherwise: two logins at once with one counter value).
    */
-  updatePasskey?: (credentialId: string, update: PasskeyUse, context: { previousCounter: number }) => MaybePromise<boolean>
+  updatePasskey?: (
+    credentialId: string, update: PasskeyUse, context: { previousCounter: number }
+  ) => MaybePromise<boolean>
   /** Removes the user's passkey: false when the user has no passkey of that id. */
   removePasskey?: (id: string, credentialId: string) => MaybePromise<boolean>
 }

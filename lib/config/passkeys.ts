@@ -70,7 +70,8 @@ export function resolvePasskeys (
   checkKeys(passkeys, OPTIONS, 'passkeys')
   const { rpID, rpName, origins, userVerification = 'preferred' } = passkeys
   if (typeof rpID !== 'string' || !HOST.test(rpID)) {
-    fail(`passkeys.rpID must be a lower-case host name such as 'example.com', no scheme or port (got ${JSON.stringify(rpID)})`)
+    fail('passkeys.rpID must be a lower-case host name such as \'example.com\', no scheme or port ' +
+      `(got ${JSON.stringify(rpID)})`)
   }
   if (typeof rpName !== 'string' || rpName.trim() === '' || rpName.length > 64) {
     fail('passkeys.rpName must be 1 to 64 characters: the name authenticators show')
@@ -83,7 +84,9 @@ export function resolvePasskeys (
     fail(`passkeys.userVerification must be one of ${USER_VERIFICATION.join(', ')} (got ${String(userVerification)})`)
   }
   const timeout = toSeconds(passkeys.timeout ?? '5m', 'passkeys.timeout')
-  if (timeout < 10 || timeout > 600) fail(`passkeys.timeout must be from 10 s to 10 min (got ${String(passkeys.timeout)})`)
+  if (timeout < 10 || timeout > 600) {
+    fail(`passkeys.timeout must be from 10 s to 10 min (got ${String(passkeys.timeout)})`)
+  }
   const { registrationMaxAge } = passkeys
   const maxAge = registrationMaxAge === undefined ? null : toSeconds(registrationMaxAge, 'passkeys.registrationMaxAge')
   const missing = ['findById', ...PASSKEY_USER_CALLBACKS].filter((name) => users[name] === undefined)

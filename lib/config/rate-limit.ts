@@ -33,7 +33,10 @@ export type RouteClassLimits = Pick<RateLimitPluginOptions, typeof LIMIT_OPTIONS
  */
 export interface RateLimitOptions extends Pick<RateLimitPluginOptions, typeof LIMIT_OPTIONS[number] |
   typeof BACKEND_OPTIONS[number]> {
-  /** login, register, swagger-login, password, email, reauthenticate, passkey login routes: default 10 a minute per client. */
+  /**
+   * login, register, swagger-login, password, email, reauthenticate, passkey login routes: default 10 a minute per
+   * client.
+   */
   credentials?: false | RouteClassLimits
   /** refresh, logout, me: default 120 a minute per client. */
   session?: false | RouteClassLimits

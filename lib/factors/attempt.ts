@@ -62,7 +62,12 @@ export function createAttempts (store: ResolvedStore) {
     async begin (sub: string, epoch: string | null, metadata: SessionMetadata, first?: FirstStep): Promise<string> {
       const token = randomBytes(32).toString('base64url')
       const attempt: PendingAttempt = {
-        sub, epoch, failures: 0, expiresAt: Date.now() + ATTEMPT_TTL * 1000, metadata, ...(first === undefined ? {} : { first })
+        sub,
+        epoch,
+        failures: 0,
+        expiresAt: Date.now() + ATTEMPT_TTL * 1000,
+        metadata,
+        ...(first === undefined ? {} : { first })
       }
       await store.challenges.put(keyOf(digest(token)), JSON.stringify(attempt), ATTEMPT_TTL)
       return token

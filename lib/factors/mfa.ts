@@ -108,7 +108,9 @@ export function createMfa (deps: MfaDeps) {
       const sub = String(userId)
       if ((await factorsOf(sub)).totp !== null) throw new MfaAlreadyEnabledError()
       const enrolment = await totp.enrol(labelOf(await findUser(sub, context.user), sub))
-      const pending: PendingSetup = { totp: sealing.seal(sub, enrolment.secret), expiresAt: Date.now() + SETUP_TTL * 1000 }
+      const pending: PendingSetup = {
+        totp: sealing.seal(sub, enrolment.secret), expiresAt: Date.now() + SETUP_TTL * 1000
+      }
       // Over the session's earlier setup, if any: a second setup replaces an unconfirmed one.
       await store.challenges.put(setupKey(sub, context.familyId), JSON.stringify(pending), SETUP_TTL)
       return enrolment

@@ -89,7 +89,9 @@ export function createAssertions (deps: AssertionDeps) {
     if (passkey == null) throw new AssertionError('unknown_credential')
     if (pending.sub !== null && passkey.userId !== pending.sub) throw new AssertionError('other_user', about(passkey))
     const userHandle = assertion.response.userHandle
-    if (userHandle !== undefined && userHandle !== passkey.userHandle) throw new AssertionError('user_handle', about(passkey))
+    if (userHandle !== undefined && userHandle !== passkey.userHandle) {
+      throw new AssertionError('user_handle', about(passkey))
+    }
     const { verified, authenticationInfo: info } = await check(passkey, assertion, challenge!)
     if (!verified) throw new AssertionError('invalid', about(passkey))
     // Counters of 0 (synced passkeys) never move; one that does must go up (WebAuthn section 6.1.1).

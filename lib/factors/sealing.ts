@@ -50,7 +50,9 @@ export function createSealing (keys: ResolvedMfa['keys']) {
         const decipher = createDecipheriv('aes-256-gcm', key, ivBytes, { authTagLength: TAG_BYTES })
         decipher.setAAD(aad(userId))
         decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
-        const plaintext = Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - TAG_BYTES)), decipher.final()])
+        const plaintext = Buffer.concat([
+          decipher.update(bytes.subarray(0, bytes.length - TAG_BYTES)), decipher.final()
+        ])
         return { plaintext: plaintext.toString('utf8'), current: id === first }
       } catch {
         return null

@@ -78,7 +78,9 @@ export function createProofChecks (deps: ProofDeps) {
       if (factors.totp === null) return { wrong: wrongOf(proof) }
       if ('passkey' in proof) return await checkPasskey(sub, proof.passkey)
       if ('code' in proof) {
-        return await checkCode(sub, factors.totp, proof.code) ? { method: 'totp', amr: CODE_AMR } : { wrong: 'wrong_code' }
+        return await checkCode(sub, factors.totp, proof.code)
+          ? { method: 'totp', amr: CODE_AMR }
+          : { wrong: 'wrong_code' }
       }
       const hash = mfa.recoveryCodes.find(sub, proof.recoveryCode, factors.recoveryCodes)
       return hash !== undefined && await users.useRecoveryCode!(sub, hash)

@@ -78,7 +78,9 @@ export function createSecondStep (deps: SecondStepDeps) {
       const user = await users.findById!(sub) as IssuableUser | null | undefined
       if (user == null) throw new MfaTokenInvalidError()
       const proofs = { amr: afterFirst(attempt.first, amr), authTime: nowInSeconds() }
-      const pair: TokenPair = await sessions.issue(user, { metadata, claims: attempt.first?.claims }, { ...extras, proofs })
+      const pair: TokenPair = await sessions.issue(
+        user, { metadata, claims: attempt.first?.claims }, { ...extras, proofs }
+      )
       emit('login.success', { userId: sub, familyId: familyOf(pair), ...metadata })
       return pair
     },

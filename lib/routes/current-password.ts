@@ -39,6 +39,7 @@ export async function checkCurrentPassword (
 
 /** Whether the user has a password: what findByLogin (required with routes) gives for their username. */
 export async function hasPassword (context: RoutesContext, user: Record<string, unknown>): Promise<boolean> {
-  const byLogin = await context.config.users.findByLogin!(String(user.username)) as Record<string, unknown> | null | undefined
+  const byLogin = await context.config.users.findByLogin!(String(user.username)) as
+    Record<string, unknown> | null | undefined
   return byLogin != null && String(byLogin.id) === String(user.id) && typeof byLogin.passwordHash === 'string'
 }

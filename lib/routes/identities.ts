@@ -39,7 +39,9 @@ export async function identityRoutes (app: FastifyInstance, context: RoutesConte
     // Another identity, a passkey, or a password: never the last way to log in.
     const another = identities.some((identity) => identity.provider !== provider) ||
       (context.passkeys !== null && (await context.passkeys.list(userId)).length > 0)
-    if (!another && !await hasPassword(context, request.user as Record<string, unknown>)) throw new OAuthLastLoginError()
+    if (!another && !await hasPassword(context, request.user as Record<string, unknown>)) {
+      throw new OAuthLastLoginError()
+    }
     // Of two DELETEs at once, both answer 204: the identity is gone.
     await federation.accounts.unlink(userId, provider)
     context.emit('oauth.unlink', { userId, provider, ...sessionMetadata(request) })

@@ -88,14 +88,16 @@ export const loginVerifyBody = {
 export const creationOptions = {
   type: 'object',
   additionalProperties: true,
-  description: 'PublicKeyCredentialCreationOptionsJSON: for startRegistration({ optionsJSON }) of @simplewebauthn/browser',
+  description: 'PublicKeyCredentialCreationOptionsJSON: for startRegistration({ optionsJSON }) of ' +
+    '@simplewebauthn/browser',
   properties: { challenge: { type: 'string' } }
 } as const
 
 export const requestOptions = {
   type: 'object',
   additionalProperties: true,
-  description: 'PublicKeyCredentialRequestOptionsJSON: for startAuthentication({ optionsJSON }) of @simplewebauthn/browser',
+  description: 'PublicKeyCredentialRequestOptionsJSON: for startAuthentication({ optionsJSON }) of ' +
+    '@simplewebauthn/browser',
   properties: { challenge: { type: 'string' } }
 } as const
 

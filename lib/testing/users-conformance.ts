@@ -136,9 +136,9 @@ async function runCheck<Users extends JwtAuthUsers> (
  * recovery codes spent once, of concurrent calls too) and the identities group (users without a password, a
  * provider's sign-in linked to one user at most, of concurrent links too; `findByEmail`) and the passkeys group (one
  * handle per user, a credential stored once for one user, counters moved only from the value read). Checks of an
- * optional callback (updatePasswordHash, markEmailVerified, findByEmail) or group (MFA, identities, passkeys) pass at once when the
- * adapter lacks it. Resolves when every
- * registered check has (for runners whose `test` returns a promise: await it inside a parent test).
+ * optional callback (updatePasswordHash, markEmailVerified, findByEmail) or group (MFA, identities, passkeys) pass
+ * at once when the adapter lacks it. Resolves when every registered check has (for runners whose `test` returns a
+ * promise: await it inside a parent test).
  */
 export function usersConformance<Users extends JwtAuthUsers> (options: UsersConformanceOptions<Users>): Promise<void> {
   checkOptions(options as unknown as UsersConformanceOptions)

@@ -10,7 +10,8 @@ import { lookupKey } from './text.js'
  */
 export function kyselyFactors (db: Kysely<any>, names: TableNames, isUniqueViolation: (error: unknown) => boolean) {
   const { totp, recoveryCodes } = names
-  const rowsOf = (userId: string, codes: readonly string[]) => codes.map((code) => ({ user_id: userId, code_hash: code }))
+  const rowsOf = (userId: string, codes: readonly string[]) =>
+    codes.map((code) => ({ user_id: userId, code_hash: code }))
   const codeKey = (code: unknown) => lookupKey(code, LIMITS.codeHash)
 
   return {

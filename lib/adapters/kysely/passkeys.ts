@@ -39,7 +39,9 @@ export function passkeysMigration (names: TableNames): UsersMigration {
   }
 }
 
-const COLUMNS = ['credential_id', 'public_key', 'counter', 'transports', 'backed_up', 'name', 'created_at', 'last_used_at']
+const COLUMNS = [
+  'credential_id', 'public_key', 'counter', 'transports', 'backed_up', 'name', 'created_at', 'last_used_at'
+]
 
 function passkeyOf (row: Record<string, unknown>): StoredPasskey {
   return {
@@ -83,7 +85,8 @@ export function kyselyPasskeys (
       if (stored !== undefined) return stored
       try {
         await db.insertInto(passkeyHandles).columns(['user_id', 'handle'])
-          .expression((eb) => eb.selectFrom(names.users).select(['id', eb.val(candidate).as('handle')]).where('id', '=', key))
+          .expression((eb) => eb.selectFrom(names.users).select(['id', eb.val(candidate).as('handle')])
+            .where('id', '=', key))
           .execute()
       } catch (error) {
         // Another call stored the user's handle meanwhile (the primary key refused this one): that one is the user's.
@@ -140,7 +143,9 @@ export function kyselyPasskeys (
       }
     },
 
-    async updatePasskey (credentialId: string, use: PasskeyUse, context: { previousCounter: number }): Promise<boolean> {
+    async updatePasskey (
+      credentialId: string, use: PasskeyUse, context: { previousCounter: number }
+    ): Promise<boolean> {
       const key = credentialKey(credentialId)
       if (key === undefined || !Number.isSafeInteger(use.counter)) return false
       // Conditional on the counter read: of two logins that read one value, one moves it.

@@ -123,7 +123,8 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
   ]
   // The two lookups of every request and login, compiled once: each call only binds its key.
   const byId = db.selectFrom(table).select(selection).where('id', '=', '').compile()
-  const byLogin = db.selectFrom(table).select([...selection, 'password_hash']).where('username_folded', '=', '').compile()
+  const byLogin = db.selectFrom(table).select([...selection, 'password_hash'])
+    .where('username_folded', '=', '').compile()
   const byEmail = db.selectFrom(table).select(selection).where('email_normalized', '=', '').compile()
   const identities = kyselyIdentities(db, names, isUniqueViolation)
   const lookup = async (query: CompiledQuery, key: string) =>
@@ -201,8 +202,8 @@ export function kyselyUsers (app: Kysely<any>, options: KyselyUsersOptions = {})
     async create (input) {
       const { username, passwordHash = null } = input
       if (typeof username !== 'string' || (passwordHash !== null && typeof passwordHash !== 'string')) {
-        throw new TypeError('kyselyUsers: create needs a username and, unless the user has no password, a passwordHash' +
-          ' (strings)')
+        throw new TypeError('kyselyUsers: create needs a username and, unless the user has no password, a ' +
+          'passwordHash (strings)')
       }
       // What POST /register refuses, refused here too (NUL and lone surrogates among them), then the lengths.
       checkNewUsername(username)

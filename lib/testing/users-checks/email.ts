@@ -11,7 +11,8 @@ export const emailChecks: UsersCheck[] = [
       const address = email('unique')
       const user = await created(users, { username: name('email'), passwordHash: HASH, email: address })
       assert.equal((await found(users.findById(String(user.id))))?.email, address, 'findById: the address as given')
-      await refused(users.create({ username: name('email'), passwordHash: HASH, email: address }), TAKEN, 'the same address')
+      await refused(users.create({ username: name('email'), passwordHash: HASH, email: address }), TAKEN,
+        'the same address')
       await refused(users.create({ username: name('email'), passwordHash: HASH, email: address.toUpperCase() }), TAKEN,
         'the address in upper case')
       for (let index = 0; index < 2; index++) await created(users, { username: name('noemail'), passwordHash: HASH })

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { created, HASH, settle, type MfaSubject, type UsersCheck, type UsersCheckContext } from './support.js'
 
 // What the plugin stores: a sealed secret (opaque text) and recovery codes as `<key id>.<base64url HMAC>`.
-const sealed = (): string => `v1.default.${randomBytes(12).toString('base64url')}.${randomBytes(40).toString('base64url')}`
+const sealed = (): string =>
+  `v1.default.${randomBytes(12).toString('base64url')}.${randomBytes(40).toString('base64url')}`
 const codes = (count: number): string[] =>
   Array.from({ length: count }, () => `default.${randomBytes(32).toString('base64url')}`)
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { created, found, HASH, settle, type IdentitiesSubject, type UsersCheck, type UsersCheckContext } from './support.js'
+import {
+  created, found, HASH, settle, type IdentitiesSubject, type UsersCheck, type UsersCheckContext
+} from './support.js'
 
 type Identity = Parameters<IdentitiesSubject['linkIdentity']>[1]
 
@@ -67,7 +69,8 @@ export const identityChecks: UsersCheck[] = [
       assert.equal(await identities.linkIdentity(randomUUID(), identity(provider, 'three')), false, 'an unknown user')
       assert.equal(await found(identities.findByIdentity(provider, 'three')), null, 'which links nothing')
       const racers = await Promise.all(Array.from({ length: context.concurrency }, () => userOf(context, 'race')))
-      const { values, errors } = await settle(racers.map(({ id }) => identities.linkIdentity(id, identity(provider, 'race'))))
+      const { values, errors } = await settle(racers.map(({ id }) =>
+        identities.linkIdentity(id, identity(provider, 'race'))))
       assert.deepEqual(errors, [], 'concurrent links resolve')
       assert.equal(values.filter((linked) => linked).length, 1,
         `of ${context.concurrency} concurrent links of one sign-in, exactly one links it`)
@@ -91,9 +94,12 @@ export const identityChecks: UsersCheck[] = [
         'another user\'s identity stays')
       assert.equal(await identities.linkIdentity(id, identity(provider, 'again')), true, 'the provider links again')
       for (const key of ['', '%', '_', "' OR '1'='1", '\0', '\uD800', 'x'.repeat(10_000)]) {
-        assert.equal(await found(identities.findByIdentity(key, key)), null, `findByIdentity(${JSON.stringify(key.slice(0, 9))})`)
-        assert.equal(await identities.unlinkIdentity(key, key), false, `unlinkIdentity(${JSON.stringify(key.slice(0, 9))})`)
-        assert.equal(await identities.linkIdentity(key, identity(key, key)), false, `linkIdentity(${JSON.stringify(key.slice(0, 9))})`)
+        assert.equal(await found(identities.findByIdentity(key, key)), null,
+          `findByIdentity(${JSON.stringify(key.slice(0, 9))})`)
+        assert.equal(await identities.unlinkIdentity(key, key), false,
+          `unlinkIdentity(${JSON.stringify(key.slice(0, 9))})`)
+        assert.equal(await identities.linkIdentity(key, identity(key, key)), false,
+          `linkIdentity(${JSON.stringify(key.slice(0, 9))})`)
         assert.deepEqual(await identities.listIdentities(key), [], `listIdentities(${JSON.stringify(key.slice(0, 9))})`)
       }
     }

@@ -18,7 +18,9 @@ export const lookupChecks: UsersCheck[] = [
       assert.ok(byId !== null, 'findById(String(id)) finds the user')
       assert.equal(String(byId.id), sub, 'findById: the same id')
       assert.equal(byId.username, username, 'findById: the same username')
-      if (byId.passwordHash !== undefined) assert.equal(byId.passwordHash, HASH, 'findById: a hash, if any, is the one stored')
+      if (byId.passwordHash !== undefined) {
+        assert.equal(byId.passwordHash, HASH, 'findById: a hash, if any, is the one stored')
+      }
       const byLogin = await found(users.findByLogin(username))
       assert.ok(byLogin !== null, 'findByLogin(username) finds the user')
       assert.equal(String(byLogin.id), sub, 'findByLogin: the same id')

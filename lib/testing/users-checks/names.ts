@@ -7,7 +7,9 @@ const TAKEN = 'FST_JWT_AUTH_USERNAME_TAKEN'
 /** Spellings that fold like `name` (ASCII lower case): upper case, full-width, an accent, spaces inside. */
 export function lookAlikes (name: string): string[] {
   const fullWidth = [...name].map((char) => String.fromCodePoint(char.codePointAt(0)! + 0xFEE0)).join('')
-  return [name.toUpperCase(), fullWidth, `${name[0]}\u0301${name.slice(1)}`, `${name[0]!.toUpperCase()}${name.slice(1)}`]
+  return [
+    name.toUpperCase(), fullWidth, `${name[0]}\u0301${name.slice(1)}`, `${name[0]!.toUpperCase()}${name.slice(1)}`
+  ]
 }
 
 export const nameChecks: UsersCheck[] = [

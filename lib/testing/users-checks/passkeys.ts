@@ -87,7 +87,8 @@ export const passkeyChecks: UsersCheck[] = [
       assert.equal(await passkeys.addPasskey(randomUUID(), orphan), false, 'an unknown user')
       assert.equal(await passkeys.findPasskey(orphan.id) ?? null, null, 'which stores nothing')
       const race = passkey()
-      const racers = await Promise.all(Array.from({ length: context.concurrency }, () => userOf(context, passkeys, 'race')))
+      const racers = await Promise.all(Array.from({ length: context.concurrency }, () =>
+        userOf(context, passkeys, 'race')))
       const { values, errors } = await settle(racers.map(({ id }) => passkeys.addPasskey(id, race)))
       assert.deepEqual(errors, [], 'concurrent adds resolve')
       assert.equal(values.filter((added) => added).length, 1,
@@ -110,7 +111,8 @@ export const passkeyChecks: UsersCheck[] = [
       assert.equal((await passkeys.findPasskey(key.id))?.counter, 5, 'which changes nothing')
       const { values } = await settle(Array.from({ length: context.concurrency }, (_, index) =>
         passkeys.updatePasskey(key.id, { ...use, counter: 9 + index }, { previousCounter: 5 })))
-      assert.equal(values.filter((moved) => moved).length, 1, `of ${context.concurrency} concurrent updates, one moves it`)
+      assert.equal(values.filter((moved) => moved).length, 1,
+        `of ${context.concurrency} concurrent updates, one moves it`)
       const updated = await passkeys.findPasskey(key.id)
       assert.ok(updated !== null && updated !== undefined && updated.counter >= 9, 'the counter moved')
       assert.deepEqual({ ...updated, counter: 9 }, { ...key, ...use, userId: id, userHandle: handle },
@@ -126,7 +128,8 @@ export const passkeyChecks: UsersCheck[] = [
         assert.equal(await passkeys.removePasskey(value, value), false, `removePasskey(${label})`)
         assert.equal(await passkeys.updatePasskey(value, use, { previousCounter: 0 }), false, `updatePasskey(${label})`)
         assert.deepEqual(await passkeys.listPasskeys(value), [], `listPasskeys(${label})`)
-        assert.equal(await passkeys.passkeyUserHandle(value, base64url(32)) ?? null, null, `passkeyUserHandle(${label})`)
+        assert.equal(await passkeys.passkeyUserHandle(value, base64url(32)) ?? null, null,
+          `passkeyUserHandle(${label})`)
       }
     }
   }

@@ -16,11 +16,13 @@ export const passwordChecks: UsersCheck[] = [
       assert.equal(await hashOf(username), `${HASH}1`, 'an update without previous stores the hash')
       assert.equal(await hashOf(other), HASH, 'and changes no other user')
       await update(sub, `${HASH}2`, { previous: HASH })
-      assert.equal(await hashOf(username), `${HASH}1`, 'an update whose previous is not the stored hash changes nothing')
+      assert.equal(await hashOf(username), `${HASH}1`,
+        'an update whose previous is not the stored hash changes nothing')
       await update(sub, `${HASH}2`, { previous: `${HASH}1` })
       assert.equal(await hashOf(username), `${HASH}2`, 'an update whose previous is the stored hash stores the new one')
       const candidates = Array.from({ length: concurrency }, (_, index) => `${HASH}race${index}`)
-      const { errors } = await settle(candidates.map((hash) => Promise.resolve(update(sub, hash, { previous: `${HASH}2` }))))
+      const { errors } = await settle(candidates.map((hash) =>
+        Promise.resolve(update(sub, hash, { previous: `${HASH}2` }))))
       assert.deepEqual(errors, [], 'concurrent conditional updates resolve')
       const winner = await hashOf(username)
       assert.ok(candidates.includes(winner as string), 'one of the concurrent conditional updates landed')
@@ -45,7 +47,8 @@ export const passwordChecks: UsersCheck[] = [
       assert.notEqual((await found(users.findById(sub)))?.emailVerified, true, 'a new user is not verified')
       await mark(sub)
       assert.equal((await found(users.findById(sub)))?.emailVerified, true, 'findById: emailVerified is true')
-      assert.equal((await found(users.findByLogin(username)))?.emailVerified, true, 'findByLogin: emailVerified is true')
+      assert.equal((await found(users.findByLogin(username)))?.emailVerified, true,
+        'findByLogin: emailVerified is true')
       assert.notEqual((await found(users.findById(String(other.id))))?.emailVerified, true, 'another user is not')
     }
   }

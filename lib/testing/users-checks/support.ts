@@ -33,8 +33,9 @@ export interface MfaSubject {
 /** The `users` identities group, each callback made async. */
 export interface IdentitiesSubject {
   findByIdentity (provider: string, subject: string): Promise<unknown>
-  linkIdentity (id: string, identity: { provider: string, subject: string, email: string | null, emailVerified: boolean }):
-  Promise<boolean>
+  linkIdentity (
+    id: string, identity: { provider: string, subject: string, email: string | null, emailVerified: boolean }
+  ): Promise<boolean>
   listIdentities (id: string): Promise<unknown>
   unlinkIdentity (id: string, provider: string): Promise<boolean>
 }
@@ -55,7 +56,9 @@ interface PasskeyRecord {
 export interface PasskeysSubject {
   passkeyUserHandle (id: string, candidate: string): Promise<string | null | undefined>
   listPasskeys (id: string): Promise<PasskeyRecord[]>
-  findPasskey (credentialId: string): Promise<(PasskeyRecord & { userId: string, userHandle: string }) | null | undefined>
+  findPasskey (
+    credentialId: string
+  ): Promise<(PasskeyRecord & { userId: string, userHandle: string }) | null | undefined>
   addPasskey (id: string, passkey: PasskeyRecord): Promise<boolean>
   updatePasskey (credentialId: string, use: { counter: number, backedUp: boolean, lastUsedAt: string },
     context: { previousCounter: number }): Promise<boolean>
