@@ -3,10 +3,6 @@
 #
 #   phase NAME NODE COMMAND...   runs COMMAND with its output shown and kept,
 #                                records ok/FAIL, the wall time and the test counts
-#   phase_start NAME NODE COMMAND...
-#                                runs COMMAND in the background, its output kept for phase_join
-#   phase_join                   waits for the background phases, prints each one's output and records it as
-#                                phase does (its wall time its own)
 #   skip NAME NODE WHY           records a phase that could not run (counts as a failure)
 #   on_node MAJOR COMMAND...     runs COMMAND with that fetched Node first on PATH
 #   summary                      prints the table; returns 1 if any phase failed or was skipped
@@ -74,50 +70,6 @@ phase () {
   ci_counts "$log"
   ci_rows+=("$name"$'\t'"$version"$'\t'"$result"$'\t'"${took}s"$'\t'"$ci_count")
   return "$rc"
-}
-
-ci_bg_pids=()
-ci_bg_names=()
-ci_bg_majors=()
-ci_bg_logs=()
-
-phase_start () {
-  local name=$1 major=$2 log
-  shift 2
-  log=$ci_logs/background-${#ci_bg_pids[@]}.log
-  echo ""
-  echo "=== $name  [node $(ci_version "$major")]  $(date -u +%H:%M:%S) UTC: in the background, printed at its end"
-  (
-    start=$(date +%s)
-    "$@"
-    rc=$?
-    echo "$(( $(date +%s) - start ))" > "$log.took"
-    exit "$rc"
-  ) > "$log" 2>&1 &
-  ci_bg_pids+=("$!")
-  ci_bg_names+=("$name")
-  ci_bg_majors+=("$major")
-  ci_bg_logs+=("$log")
-}
-
-phase_join () {
-  local i rc name log result took
-  for i in "${!ci_bg_pids[@]}"; do
-    wait "${ci_bg_pids[$i]}"
-    rc=$?
-    name=${ci_bg_names[$i]}
-    log=${ci_bg_logs[$i]}
-    took=$(cat "$log.took" 2>/dev/null || echo '?')
-    result=ok
-    if [ "$rc" != 0 ]; then result="FAIL($rc)"; ci_failed=1; fi
-    echo ""
-    echo "=== $name  [node $(ci_version "${ci_bg_majors[$i]}")]  (ran in the background)"
-    cat "$log"
-    echo "=== $name: $result in ${took}s"
-    ci_counts "$log"
-    ci_rows+=("$name"$'\t'"$(ci_version "${ci_bg_majors[$i]}")"$'\t'"$result"$'\t'"${took}s"$'\t'"$ci_count")
-  done
-  ci_bg_pids=()
 }
 
 skip () {
