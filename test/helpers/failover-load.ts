@@ -83,6 +83,11 @@ export async function startLoad (list: Instance[], { sessions: count = 40, worke
       } else if (code(error) === 'FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN') {
         counts.unknown++
         session.uncertain = true
+        // The client logs in again, as an app does after this 401: the load goes on (a graceful failover loses
+        // every rotation the old master takes before the switch, and would otherwise end every session).
+        await jwtAuth.issue({ id: `user${n % count}` }).then((pair) => {
+          sessions[n % count] = { access: pair.accessToken, refresh: pair.refreshToken, revoked: false, uncertain: false }
+        }, () => {})
       } else {
         unexpected.push(code(error))
         session.uncertain = true
