@@ -13,5 +13,5 @@ const libFiles = readdirSync('lib', { recursive: true })
   .map((file) => join('lib', String(file)))
 
 export default function coverageMap (testFile) {
-  return /(package|browser|example-start|example-database|docs|walkthrough)\.test\.ts$/.test(testFile) ? null : libFiles
+  return /(package|browser|example-start|example-database|example-oidc|docs|walkthrough)\.test\.ts$/.test(testFile) ? null : libFiles
 }
