@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { createDecoder } from 'fast-jwt'
 import { EmailNotVerifiedError, OAuthCodeInvalidError, OAuthStateError } from '../errors.js'
 import type { AccountUser } from '../federation/accounts.js'
+import { familyOf } from '../tokens/pairs.js'
 import type { IssuableUser, MfaChallenge, SessionMetadata, TokenPair } from '../types.js'
 import { csrfBinding, noStore, sendTokens, sessionMetadata, type RoutesContext } from './context.js'
 import { createFederation, failing, landingOf, beginAttempt, providerOf, type Federation } from './federation.js'
@@ -13,9 +13,6 @@ import { callbackSchema, exchangeSchema, signInSchema } from './oauth-schemas.js
  * methods were checked by the provider, under its rules, not by this server.
  */
 export const FEDERATED_AMR = 'fed'
-
-const decode = createDecoder()
-const familyOf = (pair: TokenPair): string => (decode(pair.refreshToken) as { fam: string }).fam
 
 /**
  * routes.emailVerification.required: a user whose address is not verified (the provider did not say it verified it)
