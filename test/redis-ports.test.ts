@@ -137,8 +137,8 @@ for (const target of targets) {
     t.equal(await admin.get(key('fam1', 'a')), 'Lrecord-a')
     near(t, await admin.pttl(key('fam1', 'a')), 60_000, 'create')
     t.same(await tokens.find('fam1', 'a'), { state: 'live', record: 'record-a' })
-    t.equal(await tokens.find('fam1', 'b'), null)
-    t.equal(await tokens.find('fam2', 'a'), null, 'a token belongs to its family')
+    t.equal((await tokens.find('fam1', 'b'))?.state, 'absent')
+    t.equal((await tokens.find('fam2', 'a'))?.state, 'absent', 'a token belongs to its family')
 
     t.same(await tokens.rotate(rotation('fam1', 'a', 'b')), { state: 'live', record: 'record-a' },
       'rotate returns the state before')
@@ -152,7 +152,7 @@ for (const target of targets) {
       'a spent token again')
     t.equal(await admin.exists(key('fam1', 'c')), 0, 'and nothing written')
     t.equal(await admin.get(key('fam1', 'a')), 'Ssuccessor-b')
-    t.equal(await tokens.rotate(rotation('fam1', 'unknown', 'd')), null, 'an unknown token')
+    t.equal((await tokens.rotate(rotation('fam1', 'unknown', 'd')))?.state, 'absent', 'an unknown token')
     t.equal(await admin.exists(key('fam1', 'd')), 0, 'nothing written for it either')
 
     t.same(await tokens.rotate(rotation('fam1', 'b', 'c', { parent: 'a' })), { state: 'live', record: 'record-b' })
@@ -166,20 +166,20 @@ for (const target of targets) {
     await tokens.create('fam3', 's', 'record-s', 60)
     t.same(await tokens.rotate(rotation('fam3', 's', 't', { graceSeconds: 0 })), { state: 'live', record: 'record-s' })
     t.equal(await admin.exists(key('fam3', 's')), 0, 'strict rotation (grace 0): the token is gone at once')
-    t.equal(await tokens.find('fam3', 's'), null)
+    t.equal((await tokens.find('fam3', 's'))?.state, 'absent')
     t.same(await tokens.find('fam3', 't'), { state: 'live', record: 'record-t' })
 
     await tokens.create('fam4', 'g', 'record-g', 60)
     await tokens.rotate(rotation('fam4', 'g', 'h', { graceSeconds: 0.1 }))
     t.same(await tokens.find('fam4', 'g'), { state: 'spent', successor: 'successor-h' })
     await sleep(150)
-    t.equal(await tokens.find('fam4', 'g'), null, 'after its grace, a spent token is unknown')
+    t.equal((await tokens.find('fam4', 'g'))?.state, 'absent', 'after its grace, a spent token is unknown')
     t.same(await tokens.find('fam4', 'h'), { state: 'live', record: 'record-h' })
 
     await tokens.discard('fam1', 'b')
     await tokens.discard('fam1', 'c')
-    t.equal(await tokens.find('fam1', 'b'), null, 'discard forgets a spent token')
-    t.equal(await tokens.find('fam1', 'c'), null, 'and a live one')
+    t.equal((await tokens.find('fam1', 'b'))?.state, 'absent', 'discard forgets a spent token')
+    t.equal((await tokens.find('fam1', 'c'))?.state, 'absent', 'and a live one')
     await tokens.discard('fam1', 'never')
 
     await t.rejects(tokens.create('fam5', 'a', 'r', 0), { name: 'TypeError', message: /ttlSeconds/ })
@@ -207,7 +207,7 @@ for (const target of targets) {
       t.ok(others.every((state) => state?.state === 'spent' && state.successor === `successor-next${winner}`),
         'every other one sees it spent, with the winner\'s successor')
       const written = await Promise.all(Array.from({ length: 12 }, (_, i) => first.refreshTokens.find(family, `next${i}`)))
-      const writers = written.flatMap((state: RefreshState | null, i) => state === null ? [] : [i])
+      const writers = written.flatMap((state: RefreshState | null, i) => state?.state === 'absent' ? [] : [i])
       t.same(writers, [winner], 'only the winner wrote')
     }
   })

@@ -42,6 +42,23 @@ t.test('every port writes under the key prefix, each with its TTL (fractional se
   await t.rejects(store.challenges.put('x', 'v', Number.NaN), TypeError)
 })
 
+t.test('a refresh token without a record: its family\'s generation comes with the answer, read in the same script', async (t) => {
+  const store = redisStore({ url: server.url, keyPrefix: freshPrefix() })
+  t.teardown(() => store.close())
+  const tokens = store.refreshTokens
+  t.same(await tokens.find('f', 'none'), { state: 'absent', generation: 0 }, 'a family never rotated: 0')
+  await tokens.create('f', 'a', 'record', 60)
+  await tokens.rotate({
+    family: 'f', jti: 'a', next: { jti: 'b', record: 'r' }, successor: 's', ttlSeconds: 60, graceSeconds: 0, generation: 4
+  })
+  // One script, not a GET then another: on a Cluster whose slot map changes between two commands (a failover),
+  // the record and the generation could come from different nodes, and a lost record look like a reuse.
+  t.same(await tokens.find('f', 'a'), { state: 'absent', generation: 4 }, 'find of the spent and forgotten token')
+  const rotation = { family: 'f', jti: 'a', next: { jti: 'c', record: 'r' }, successor: 's', ttlSeconds: 60, graceSeconds: 0, generation: 5 }
+  t.same(await tokens.rotate(rotation), { state: 'absent', generation: 4 }, 'rotate of it: the same, nothing written')
+  t.same(await tokens.find('f', 'b'), { state: 'live', record: 'r' })
+})
+
 t.test('take is atomic across clients: of concurrent takes exactly one sees the value', async (t) => {
   const stores = Array.from({ length: 4 }, () => redisStore({ url: server.url, keyPrefix: 'race:' }))
   t.teardown(() => Promise.all(stores.map((store) => store.close())))

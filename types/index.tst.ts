@@ -173,6 +173,9 @@ test('stores', () => {
   expect({ ...ports, revocations: { ...ports.revocations, raise: async () => '1' } }).type.not.toBeAssignableTo<AuthStore>()
   expect(ports.refreshTokens.rotate({ family: 'f', jti: 'j', next: { jti: 'n', record: 'r' }, successor: 's', ttlSeconds: 1, graceSeconds: 0, generation: 1 }))
     .type.toBe<Promise<RefreshState | null>>()
+  const absent = { state: 'absent', generation: 2 } as const
+  expect({ ...ports, refreshTokens: { ...ports.refreshTokens, find: async () => absent } }).type.toBeAssignableTo<AuthStore>()
+  expect({ state: 'absent', generation: '2' } as const).type.not.toBeAssignableTo<RefreshState>()
   expect({ ...keyValue, increment: async () => 1, advance: async () => 1 }).type.toBeAssignableTo<KeyValueStore>()
   expect({ ...keyValue, advance: async () => '1' }).type.not.toBeAssignableTo<KeyValueStore>()
 })

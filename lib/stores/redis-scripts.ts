@@ -40,30 +40,39 @@ end
 redis.call('PUBLISH', ARGV[5], entry .. ' ' .. field)
 return entry`
 
+// A refresh token's value ('L' + record, 'S' + successor) or, when there is none, 'G' + its family's generation,
+// read in the same step: read apart, the two could come from different nodes during a failover (a Cluster client
+// whose slot map changed between them), and a record one node lost would look spent behind the generation another
+// node holds: a false reuse. KEYS: the token, the family's generation.
+const VALUE_OR_GENERATION = `
+local function absent () return 'G' .. (redis.call('GET', KEYS[2]) or '0') end`
+
+export const FIND = `${VALUE_OR_GENERATION}
+return redis.call('GET', KEYS[1]) or absent()`
+
 // Spends a live refresh token ('L' + record) for its successor, in one step,
 // so that of concurrent rotations exactly one sees it live. A spent token
 // ('S' + successor) is returned as it is, with nothing written.
-// KEYS: token, successor, parent (the token again when there is none), the
-// family's generation; all tagged with the family. ARGV: successor record,
-// ttl ms, successor, grace ms, has parent, the successor's generation.
-export const ROTATE = `
+// KEYS: token, the family's generation, successor, parent (the token again when there is none); all tagged with
+// the family. ARGV: successor record, ttl ms, successor, grace ms, has parent, the successor's generation.
+export const ROTATE = `${VALUE_OR_GENERATION}
 local value = redis.call('GET', KEYS[1])
-if not value then return nil end
+if not value then return absent() end
 if string.sub(value, 1, 1) ~= 'L' then return value end
-redis.call('SET', KEYS[2], 'L' .. ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[3], 'L' .. ARGV[1], 'PX', ARGV[2])
 -- Always written, the highest kept: a chain going on below it (a session kept by a password change, of an earlier
 -- version) renews it, so it lives as long as the family's newest token.
-local generation = math.max(tonumber(redis.call('GET', KEYS[4])) or 0, tonumber(ARGV[6]))
-redis.call('SET', KEYS[4], generation, 'PX', ARGV[2])
+local generation = math.max(tonumber(redis.call('GET', KEYS[2])) or 0, tonumber(ARGV[6]))
+redis.call('SET', KEYS[2], generation, 'PX', ARGV[2])
 if tonumber(ARGV[4]) > 0 then
   redis.call('SET', KEYS[1], 'S' .. ARGV[3], 'PX', ARGV[4])
 else
   redis.call('DEL', KEYS[1])
 end
 if ARGV[5] == '1' then
-  local parent = redis.call('GET', KEYS[3])
+  local parent = redis.call('GET', KEYS[4])
   -- Only a spent parent: its grace ends. A live one is none of this rotation's business.
-  if parent and string.sub(parent, 1, 1) == 'S' then redis.call('DEL', KEYS[3]) end
+  if parent and string.sub(parent, 1, 1) == 'S' then redis.call('DEL', KEYS[4]) end
 end
 return value`
 
@@ -71,10 +80,11 @@ return value`
 // WAIT after a read proves nothing (it waits for this connection's own last write, not for the rotation, which may
 // have answered 503 or come from another instance's connection): a write on the spent token itself (its own TTL
 // again) follows the rotation in the replication stream, so once replicas acknowledge it they have the rotation.
-// KEYS: the token. Returns its value, as GET does.
-export const CONFIRM_SPENT = `
+// KEYS: the token, the family's generation. Returns what FIND does.
+export const CONFIRM_SPENT = `${VALUE_OR_GENERATION}
 local value = redis.call('GET', KEYS[1])
-if not value or string.sub(value, 1, 1) ~= 'S' then return value end
+if not value then return absent() end
+if string.sub(value, 1, 1) ~= 'S' then return value end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return value`

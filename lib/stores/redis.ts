@@ -7,7 +7,8 @@ import {
 } from './redis-connection.js'
 import { checkConnection, storeSettings, type RedisClient, type RedisStoreOptions } from './redis-options.js'
 import {
-  ADVANCE_MARKER, CONFIRM_SPENT, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, HASH_SET, ROTATE
+  ADVANCE_MARKER, CONFIRM_SPENT, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, FIND, HASH_SET,
+  ROTATE
 } from './redis-scripts.js'
 import { toRefreshState } from './refresh-state.js'
 import { replicatedWrites, UnreplicatedWriteError, type ReplicatedWrites } from './replicated-writes.js'
@@ -31,6 +32,8 @@ const RESUBSCRIBE_DELAY_MS = 1000
 const RESTART_DELAY_MS = 100
 
 type ScriptedClient = IoRedisClient & {
+  /** A refresh token's value, or 'G' + its family's generation when it has none (FIND). */
+  jwtAuthFind (token: string, generation: string): Promise<string>
   jwtAuthHashSet (key: string, field: string, value: string, ttlMs: number): Promise<number>
   jwtAuthEphemeralPut (
     ranks: string, values: string, now: number, bound: number, field: string, expiresAt: number, payload: string
@@ -65,8 +68,9 @@ const EVICTION_WARNING = 'fastify-jwt-auth: Redis may evict keys (maxmemory-poli
 function defineScripts (client: IoRedisClient): void {
   client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
   client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
+  client.defineCommand('jwtAuthFind', { numberOfKeys: 2, lua: FIND })
   client.defineCommand('jwtAuthRotate', { numberOfKeys: 4, lua: ROTATE })
-  client.defineCommand('jwtAuthConfirmSpent', { numberOfKeys: 1, lua: CONFIRM_SPENT })
+  client.defineCommand('jwtAuthConfirmSpent', { numberOfKeys: 2, lua: CONFIRM_SPENT })
   client.defineCommand('jwtAuthEphemeralPut', { numberOfKeys: 2, lua: EPHEMERAL_PUT })
   client.defineCommand('jwtAuthEphemeralIncrement', { numberOfKeys: 2, lua: EPHEMERAL_INCREMENT })
   client.defineCommand('jwtAuthEphemeralTake', { numberOfKeys: 2, lua: EPHEMERAL_TAKE })
@@ -187,17 +191,16 @@ export class RedisStore implements AuthStore {
       await this.#io.set(this.#refreshKey(family, jti), `L${record}`, 'PX', toMs(ttlSeconds))
     },
     find: async (family, jti) => {
-      const key = this.#refreshKey(family, jti)
-      return await this.#confirmed(key, await this.#io.get(key))
+      const keys = [this.#refreshKey(family, jti), this.#generationKey(family)] as const
+      return await this.#confirmed(keys, await this.#scripted.jwtAuthFind(...keys))
     },
     rotate: async ({ family, jti, parent, next, successor, ttlSeconds, graceSeconds, generation }) => {
-      const key = this.#refreshKey(family, jti)
-      const previous = await this.#durable<string | null>('jwtAuthRotate',
-        key, this.#refreshKey(family, next.jti), parent === undefined ? key : this.#refreshKey(family, parent),
-        this.#generationKey(family), next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds),
+      const keys = [this.#refreshKey(family, jti), this.#generationKey(family)] as const
+      const previous = await this.#durable<string>('jwtAuthRotate', ...keys, this.#refreshKey(family, next.jti),
+        this.#refreshKey(family, parent ?? jti), next.record, toMs(ttlSeconds), successor, graceToMs(graceSeconds),
         parent === undefined ? '0' : '1', generation)
       // Spent by another rotation (of another instance, maybe): this one wrote nothing its WAIT could vouch for.
-      return await this.#confirmed(key, previous)
+      return await this.#confirmed(keys, previous)
     },
     discard: async (family, jti) => { await this.#io.del(this.#refreshKey(family, jti)) },
     generation: async (family) => Number(await this.#io.get(this.#generationKey(family)))
@@ -371,10 +374,19 @@ export class RedisStore implements AuthStore {
    * successor is handed out again (a retry, a concurrent refresh) with a 200, so that rotation must not be lost in a
    * failover. Fewer replicas within the timeout: the store fails (503), as the rotation itself did.
    */
-  async #confirmed (key: string, value: string | null): Promise<RefreshState | null> {
+  /**
+   * With replicas, a spent token's state as the writes' connection sees it once replicated (CONFIRM_SPENT). That
+   * connection may be on another node than the read's during a failover: when it has no record of a token the
+   * read saw spent, the two nodes disagree and neither answer is known (a 503 the client retries), never a reuse.
+   */
+  async #confirmed (keys: readonly [string, string], value: string): Promise<RefreshState | null> {
     const state = toRefreshState(value)
     if (state?.state !== 'spent' || !this.#replicated) return state
-    return toRefreshState(await this.#durable<string | null>('jwtAuthConfirmSpent', key))
+    const confirmed = toRefreshState(await this.#durable<string>('jwtAuthConfirmSpent', ...keys))
+    if (confirmed?.state === 'absent') {
+      throw new Error('redisStore: a spent refresh token unknown to the node of the replicated writes (a failover?)')
+    }
+    return confirmed
   }
 
   #generationKey (family: string): string {

@@ -35,10 +35,17 @@ export interface Revocations {
   peek? (scope: RevocationScope, id: string): string | null | undefined
 }
 
-/** A refresh token as the store knows it: live until rotated, then spent (with its successor) for the grace window. */
+/**
+ * A refresh token as the store knows it: live until rotated, then spent (with its successor) for the grace window.
+ * `absent` (optional; `null` says the same): no record, with the family's `generation` read in the same atomic step.
+ * A store whose reads can be answered by different nodes (a Redis Cluster or Sentinel during a failover, where one
+ * node may have lost what another holds) answers so: the record and the generation must come from one node at one
+ * moment, or a record one node lost looks spent behind a generation another node holds (a false reuse).
+ */
 export type RefreshState =
   | { state: 'live', record: string }
   | { state: 'spent', successor: string }
+  | { state: 'absent', generation: number }
 
 export interface Rotation {
   family: string
@@ -65,13 +72,16 @@ export interface Rotation {
 export interface RefreshTokens {
   /** Stores the first refresh token of a new login. May be refused (503) by a full bounded store. */
   create (family: string, jti: string, record: string, ttlSeconds: number): Promise<void>
-  /** The token's state; null when unknown: never stored, expired, discarded, or spent longer ago than its grace. */
+  /**
+   * The token's state; null (or `absent`) when unknown: never stored, expired, discarded, or spent longer ago than
+   * its grace.
+   */
   find (family: string, jti: string): Promise<RefreshState | null>
   /**
    * Spends a live token and stores its successor, atomically: of concurrent
    * rotations of one token exactly one sees `live`. Returns the token's state
-   * before the call; only on `live` did this call write anything. Always finds
-   * room (it replaces a token).
+   * before the call (null or `absent` when unknown); only on `live` did this call
+   * write anything. Always finds room (it replaces a token).
    */
   rotate (rotation: Rotation): Promise<RefreshState | null>
   /** Forgets a token, live or spent (logout). */

@@ -5,6 +5,7 @@ import {
   InvalidTokenError, RefreshTokenReusedError, RefreshTokenUnknownError, TokenRevokedError, UserNotFoundError
 } from '../errors.js'
 import type { ResolvedStore } from '../stores/resolve.js'
+import type { RefreshState } from '../stores/types.js'
 import type { SessionMetadata, TokenPair } from '../types.js'
 import type { UserLookup } from '../users/user-lookup.js'
 import type { Jwt, RefreshTokenClaims } from './jwt.js'
@@ -44,11 +45,17 @@ function parse<T> (stored: string): T | undefined {
 export function createRefresh ({ config, store, jwt, pairs, revocation, sessions, users, log, emit }: RefreshDeps) {
   const ttl = Math.ceil(config.refreshTtl + config.clockTolerance) + 1
 
-  /** No record: spent long ago (a reuse), or lost by the store (no proof of theft: nothing else is revoked). */
-  async function missing (claims: RefreshTokenClaims, metadata: SessionMetadata | undefined): Promise<never> {
+  /**
+   * No record: spent long ago (a reuse), or lost by the store (no proof of theft: nothing else is revoked). The
+   * family's generation is the one the store read with the record's absence when it gave one (see RefreshState).
+   */
+  async function missing (
+    claims: RefreshTokenClaims, metadata: SessionMetadata | undefined, absent: RefreshState | null
+  ): Promise<never> {
     const { gen } = claims
+    const generation = absent?.state === 'absent' ? absent.generation : await store.refreshTokens.generation(claims.fam)
     // A token without `gen` predates generations: taken for a reuse, as it was then.
-    if (!Number.isSafeInteger(gen) || gen! < await store.refreshTokens.generation(claims.fam)) {
+    if (!Number.isSafeInteger(gen) || gen! < generation) {
       return reuse(claims, metadata)
     }
     emit('refresh.unknown', { userId: claims.sub, familyId: claims.fam, ...metadata })
@@ -92,7 +99,7 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
     const claims = jwt.verifyRefresh(token)
     if (await revocation.check(claims)) throw new TokenRevokedError()
     const found = await store.refreshTokens.find(claims.fam, claims.jti)
-    if (found === null) return missing(claims, metadata)
+    if (found === null || found.state === 'absent') return missing(claims, metadata, found)
     if (found.state === 'spent') return { pair: await replay(found.successor, claims), claims }
     const record = parse<RefreshRecord>(found.record)
     if (record?.sub !== claims.sub || record.fam !== claims.fam) {
@@ -115,7 +122,7 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
       generation
     })
     // Gone between find and rotate: spent by a concurrent refresh (strict rotation), expired, or discarded.
-    if (before === null) return missing(claims, metadata)
+    if (before === null || before.state === 'absent') return missing(claims, metadata, before)
     // Another refresh spent it between find and rotate: it won, this one gets its pair.
     if (before.state === 'spent') return { pair: await replay(before.successor, claims), claims }
     const head = { jti: next.refresh.jti as string, generation }

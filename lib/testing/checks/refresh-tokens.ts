@@ -21,6 +21,8 @@ export function rotation (fam: string, jti: string, next: string, extra: Partial
 
 const live = (record: string): RefreshState => ({ state: 'live', record })
 const spent = (successor: string): RefreshState => ({ state: 'spent', successor })
+/** No record: null, or `absent` (a store may say so with the family's generation, checked apart). */
+export const known = (state: RefreshState | null): RefreshState | null => state?.state === 'absent' ? null : state
 
 export const refreshTokenChecks: Check[] = [
   {
@@ -29,11 +31,11 @@ export const refreshTokenChecks: Check[] = [
       const tokens = (await open()).ports.refreshTokens
       const fam = family()
       const a = id('a')
-      assert.equal(await tokens.find(fam, a), null, 'find: null for a token never stored')
+      assert.equal(known(await tokens.find(fam, a)), null, 'find: null for a token never stored')
       await tokens.create(fam, a, RECORD, 60)
       assert.deepEqual(await tokens.find(fam, a), live(RECORD), 'find: live, with the record unchanged')
       await tokens.discard(fam, a)
-      assert.equal(await tokens.find(fam, a), null, 'discard: forgotten')
+      assert.equal(known(await tokens.find(fam, a)), null, 'discard: forgotten')
       await tokens.discard(fam, id('never'))
     }
   },
@@ -49,12 +51,12 @@ export const refreshTokenChecks: Check[] = [
       assert.deepEqual(await tokens.find(fam, a), spent(`successor ${b}`), 'rotate: the token is kept spent')
       assert.deepEqual(await tokens.rotate(rotation(fam, a, c)), spent(`successor ${b}`),
         'rotate of a spent token: its state, spent with the first successor')
-      assert.equal(await tokens.find(fam, c), null, 'rotate of a spent token writes nothing')
+      assert.equal(known(await tokens.find(fam, c)), null, 'rotate of a spent token writes nothing')
       const unknown = id('unknown')
-      assert.equal(await tokens.rotate(rotation(fam, unknown, c)), null, 'rotate of an unknown token: null')
-      assert.equal(await tokens.find(fam, c), null, 'rotate of an unknown token writes nothing')
+      assert.equal(known(await tokens.rotate(rotation(fam, unknown, c))), null, 'rotate of an unknown token: null')
+      assert.equal(known(await tokens.find(fam, c)), null, 'rotate of an unknown token writes nothing')
       await tokens.discard(fam, a)
-      assert.equal(await tokens.find(fam, a), null, 'discard forgets a spent token too')
+      assert.equal(known(await tokens.find(fam, a)), null, 'discard forgets a spent token too')
     }
   },
   {
@@ -65,11 +67,11 @@ export const refreshTokenChecks: Check[] = [
       const [a, b, c, d] = [id('a'), id('b'), id('c'), id('d')]
       await tokens.create(fam, a, RECORD, 60)
       assert.deepEqual(await tokens.rotate(rotation(fam, a, b, { graceSeconds: 0 })), live(RECORD))
-      assert.equal(await tokens.find(fam, a), null, 'graceSeconds 0: the spent token is forgotten at once')
-      assert.equal(await tokens.rotate(rotation(fam, a, id('x'))), null, 'and rotating it again finds nothing')
+      assert.equal(known(await tokens.find(fam, a)), null, 'graceSeconds 0: the spent token is forgotten at once')
+      assert.equal(known(await tokens.rotate(rotation(fam, a, id('x')))), null, 'and rotating it again finds nothing')
       await tokens.rotate(rotation(fam, b, c))
       await tokens.rotate(rotation(fam, c, d, { parent: b }))
-      assert.equal(await tokens.find(fam, b), null, 'rotate with parent: the spent parent is forgotten')
+      assert.equal(known(await tokens.find(fam, b)), null, 'rotate with parent: the spent parent is forgotten')
       assert.deepEqual(await tokens.find(fam, c), spent(`successor ${d}`), 'and the token itself is kept spent')
     }
   },
@@ -98,6 +100,24 @@ export const refreshTokenChecks: Check[] = [
     }
   },
   {
+    name: 'refresh tokens: a store that answers `absent` gives the family\'s generation with it',
+    async run ({ open, id }) {
+      const tokens = (await open()).ports.refreshTokens
+      const fam = family()
+      const [a, b] = [id('a'), id('b')]
+      const answers = async (): Promise<Array<RefreshState | null>> =>
+        [await tokens.find(fam, id('none')), await tokens.rotate(rotation(fam, id('none'), id('x'), { generation: 9 }))]
+      for (const answer of await answers()) {
+        if (answer?.state === 'absent') assert.equal(answer.generation, 0, 'absent: generation 0 before any rotation')
+      }
+      await tokens.create(fam, a, RECORD, 60)
+      await tokens.rotate(rotation(fam, a, b, { generation: 3, graceSeconds: 0 }))
+      for (const answer of [...await answers(), await tokens.find(fam, a)]) {
+        if (answer?.state === 'absent') assert.equal(answer.generation, 3, 'absent: the family\'s generation')
+      }
+    }
+  },
+  {
     name: 'refresh tokens: of concurrent rotations of one token, exactly one sees it live',
     async run ({ open, id, concurrency }) {
       const subject = await open()
@@ -113,10 +133,10 @@ export const refreshTokenChecks: Check[] = [
       for (const [index, result] of results.entries()) {
         if (index === winners[0]) continue
         // The key-value shape's rotation is a take then a set: a loser may find the token taken (null).
-        if (result === null && !subject.strictRotation) continue
+        if (known(result) === null && !subject.strictRotation) continue
         assert.deepEqual(result, spent(`successor ${winner}`), 'the others see it spent, with the winner\'s successor')
       }
-      const stored = await Promise.all(nexts.map((next) => tokens.find(fam, next)))
+      const stored = await Promise.all(nexts.map(async (next) => known(await tokens.find(fam, next))))
       assert.deepEqual(stored.filter((state) => state !== null), [live(`record of ${winner}`)],
         'only the winner\'s successor is stored')
     }
