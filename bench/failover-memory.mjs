@@ -3,7 +3,9 @@
 // the master, for ten minutes. RSS and heap (after a gc) are sampled every 10 s; the figure that matters is the
 // growth after the first two minutes (warm-up: the JIT, the pools, the markers reaching their steady state).
 // TOPOLOGY=cluster: a Cluster instead; FAILOVERS=0: the same load without failovers (the control); MINUTE_MS and
-// MINUTES: a shorter or longer run. Figures and commands in bench/RESULTS.md.
+// MINUTES: a shorter or longer run; ACCESS_TTL and REFRESH_TTL: the tokens' lifetimes (30s and 2m; a logout's
+// marker lives as long as the refresh token, so the mirrors' steady state forms within that). Figures and commands
+// in bench/RESULTS.md.
 import Fastify from 'fastify'
 import jwtAuth from '../dist/esm/index.js'
 import { redisStore } from '../dist/esm/redis.js'
@@ -29,8 +31,8 @@ async function instance () {
   // Short lifetimes: revocation markers (kept in each instance's mirror) expire, so the load has a steady state.
   await app.register(jwtAuth, {
     secret: 'bench-secret-bench-secret-bench-secret!!',
-    accessTokenTtl: '30s',
-    refreshTokenTtl: '2m',
+    accessTokenTtl: process.env.ACCESS_TTL ?? '30s',
+    refreshTokenTtl: process.env.REFRESH_TTL ?? '2m',
     store: redisStore(connection),
     users: { findById: async (id) => ({ id }) }
   })
@@ -98,7 +100,11 @@ const samples = []
 const sampler = setInterval(() => {
   gc()
   const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
-  samples.push({ at: Date.now() - started, rss, heapUsed, heapTotal, external, arrayBuffers })
+  const sample = { at: Date.now() - started, rss, heapUsed, heapTotal, external, arrayBuffers, markers: '?' }
+  samples.push(sample)
+  // The load's state: the revocation markers Redis holds (each instance's mirror holds as many).
+  apps[0].jwtAuth.store.client.hlen('jwt-auth:{revocations}:values')
+    .then((count) => { sample.markers = count }, () => {})
 }, SAMPLE_EVERY)
 
 for (let minute = 1; minute < MINUTES; minute++) {
@@ -125,9 +131,9 @@ const first = after2[0] ?? samples[0]
 const last = samples.at(-1)
 const peak = (key) => Math.max(...after2.map((sample) => sample[key]))
 const growth = (key) => (100 * (last[key] - first[key]) / first[key]).toFixed(1)
-console.log('samples (s: rss / heap used / heap total / external / array buffers, MiB): ' +
-  samples.map((s) => `${Math.round(s.at / 1000)}: ${[s.rss, s.heapUsed, s.heapTotal, s.external, s.arrayBuffers].map(mib).join('/')}`)
-    .join(', '))
+console.log('samples (s: rss / heap used / heap total / external / array buffers, MiB; markers): ' +
+  samples.map((s) => `${Math.round(s.at / 1000)}: ${[s.rss, s.heapUsed, s.heapTotal, s.external, s.arrayBuffers].map(mib).join('/')}` +
+    `; ${s.markers}`).join(', '))
 console.log(`${JSON.stringify(counts)} operations; other failures by code: ${JSON.stringify(others)}`)
 for (const trace of traces) console.log(`  a session before another failure: ${trace}`)
 console.log(`after minute 2: rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +

@@ -372,12 +372,9 @@ export class RedisStore implements AuthStore {
   /**
    * A token's state; with replicas, a spent one only once its rotation is known replicated (see CONFIRM_SPENT): its
    * successor is handed out again (a retry, a concurrent refresh) with a 200, so that rotation must not be lost in a
-   * failover. Fewer replicas within the timeout: the store fails (503), as the rotation itself did.
-   */
-  /**
-   * With replicas, a spent token's state as the writes' connection sees it once replicated (CONFIRM_SPENT). That
-   * connection may be on another node than the read's during a failover: when it has no record of a token the
-   * read saw spent, the two nodes disagree and neither answer is known (a 503 the client retries), never a reuse.
+   * failover. Fewer replicas within the timeout: the store fails (503), as the rotation itself did. The writes'
+   * connection may be on another node than the read's during a failover: when it has no record of a token the read
+   * saw spent, the two nodes disagree and neither answer is known (a 503 the client retries), never a reuse.
    */
   async #confirmed (keys: readonly [string, string], value: string): Promise<RefreshState | null> {
     const state = toRefreshState(value)
