@@ -70,7 +70,7 @@ export interface SubscriptionSource {
  * and the messages arrive does not matter.
  */
 export class StoreSubscription {
-  #entries = new Map<string, Marker>()
+  readonly #entries = new Map<string, Marker>()
   /**
    * True while the subscription is trusted: nothing published on the channel can have been missed.
    * A field, not a getter (read on every request); only this class sets it.
@@ -78,8 +78,8 @@ export class StoreSubscription {
   synced = false
   /** True when a local copy of the markers is kept (a field: read on every request). */
   readonly copying: boolean
-  /** Markers heard while a resync runs (merged into the new copy when it lands); undefined when none runs. */
-  #pending: Array<[string, Marker]> | undefined
+  /** True while a resync runs. */
+  #resyncing = false
   /** Bumped on every (re)connection and loss of trust, so an outdated resync never lands. */
   #run = 0
   #lastSignOfLife = 0
@@ -118,7 +118,6 @@ export class StoreSubscription {
   /** Merges a marker (from the channel, or written by this instance: read-your-writes). */
   apply (field: string, marker: Marker): void {
     if (!this.copying) return
-    this.#pending?.push([field, marker])
     merge(this.#entries, field, marker)
   }
 
@@ -151,7 +150,7 @@ export class StoreSubscription {
 
   #distrust (): void {
     this.synced = false
-    this.#pending = undefined
+    this.#resyncing = false
     this.#run++
   }
 
@@ -160,22 +159,19 @@ export class StoreSubscription {
     const run = this.#run
     const { subscriber, channel, snapshot } = this.#source
     try {
-      this.#pending = []
+      this.#resyncing = true
       // Subscribed first, then the snapshot: every marker is in one or the other.
       await subscriber.subscribe(channel)
       const stored = snapshot === undefined ? undefined : await snapshot()
       if (run !== this.#run) return
       const now = Date.now()
-      if (stored !== undefined) {
-        const entries = new Map<string, Marker>()
-        for (const field of Object.keys(stored)) {
-          const marker = parseMarker(stored[field]!)
-          if (marker !== undefined && marker.expiresAt > now) merge(entries, field, marker)
-        }
-        for (const [field, marker] of this.#pending) merge(entries, field, marker)
-        this.#entries = entries
+      // Merged into the copy, not put in its place: a marker this instance heard that Redis no longer holds (a write
+      // a failover or a restart without persistence lost) stays enforced here. Markers only grow; expiry drops them.
+      for (const [field, text] of Object.entries(stored ?? {})) {
+        const marker = parseMarker(text)
+        if (marker !== undefined && marker.expiresAt > now) merge(this.#entries, field, marker)
       }
-      this.#pending = undefined
+      this.#resyncing = false
       this.#lastSignOfLife = now
       this.synced = true
       // Invalidations may have been missed while not subscribed: every cached user goes.
@@ -198,7 +194,7 @@ export class StoreSubscription {
     subscriber.ping().then(() => {
       if (run === this.#run && this.synced) this.#lastSignOfLife = now
       // Heard from again after a loss of trust: rebuild, as after a reconnection.
-      else if (!this.synced && this.#pending === undefined) this.#resync()
+      else if (!this.synced && !this.#resyncing) this.#resync()
     }, () => {})
   }
 
