@@ -171,7 +171,6 @@ export class StoreSubscription {
         const marker = parseMarker(text)
         if (marker !== undefined && marker.expiresAt > now) merge(this.#entries, field, marker)
       }
-      this.#sweep(now)
       this.#resyncing = false
       this.#lastSignOfLife = now
       this.synced = true
