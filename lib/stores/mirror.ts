@@ -70,7 +70,7 @@ export interface SubscriptionSource {
  * and the messages arrive does not matter.
  */
 export class StoreSubscription {
-  readonly #entries = new Map<string, Marker>()
+  #entries = new Map<string, Marker>()
   /**
    * True while the subscription is trusted: nothing published on the channel can have been missed.
    * A field, not a getter (read on every request); only this class sets it.
@@ -78,8 +78,8 @@ export class StoreSubscription {
   synced = false
   /** True when a local copy of the markers is kept (a field: read on every request). */
   readonly copying: boolean
-  /** True while a resync runs. */
-  #resyncing = false
+  /** Markers heard while a resync runs (merged into the new copy when it lands); undefined when none runs. */
+  #pending: Array<[string, Marker]> | undefined
   /** Bumped on every (re)connection and loss of trust, so an outdated resync never lands. */
   #run = 0
   #lastSignOfLife = 0
@@ -118,6 +118,7 @@ export class StoreSubscription {
   /** Merges a marker (from the channel, or written by this instance: read-your-writes). */
   apply (field: string, marker: Marker): void {
     if (!this.copying) return
+    this.#pending?.push([field, marker])
     merge(this.#entries, field, marker)
   }
 
@@ -150,7 +151,7 @@ export class StoreSubscription {
 
   #distrust (): void {
     this.synced = false
-    this.#resyncing = false
+    this.#pending = undefined
     this.#run++
   }
 
@@ -159,19 +160,22 @@ export class StoreSubscription {
     const run = this.#run
     const { subscriber, channel, snapshot } = this.#source
     try {
-      this.#resyncing = true
+      this.#pending = []
       // Subscribed first, then the snapshot: every marker is in one or the other.
       await subscriber.subscribe(channel)
       const stored = snapshot === undefined ? undefined : await snapshot()
       if (run !== this.#run) return
       const now = Date.now()
-      // Merged into the copy, not put in its place: a marker this instance heard that Redis no longer holds (a write
-      // a failover or a restart without persistence lost) stays enforced here. Markers only grow; expiry drops them.
-      for (const [field, text] of Object.entries(stored ?? {})) {
-        const marker = parseMarker(text)
-        if (marker !== undefined && marker.expiresAt > now) merge(this.#entries, field, marker)
+      if (stored !== undefined) {
+        const entries = new Map<string, Marker>()
+        for (const field of Object.keys(stored)) {
+          const marker = parseMarker(stored[field]!)
+          if (marker !== undefined && marker.expiresAt > now) merge(entries, field, marker)
+        }
+        for (const [field, marker] of this.#pending) merge(entries, field, marker)
+        this.#entries = entries
       }
-      this.#resyncing = false
+      this.#pending = undefined
       this.#lastSignOfLife = now
       this.synced = true
       // Invalidations may have been missed while not subscribed: every cached user goes.
@@ -194,7 +198,7 @@ export class StoreSubscription {
     subscriber.ping().then(() => {
       if (run === this.#run && this.synced) this.#lastSignOfLife = now
       // Heard from again after a loss of trust: rebuild, as after a reconnection.
-      else if (!this.synced && !this.#resyncing) this.#resync()
+      else if (!this.synced && this.#pending === undefined) this.#resync()
     }, () => {})
   }
 

@@ -39,22 +39,18 @@ export function createRevocation (store: ResolvedStore, markerTtl: number) {
   const { revocations, sessions } = store
   const peek = revocations.peek
 
-  /** The answer from the store's local copy, synchronously; undefined when it has none. */
-  function checkLocally (claims: RevocableClaims): boolean | undefined {
-    if (peek === undefined) return undefined
-    const familyMarker = peek('family', claims.fam)
-    if (familyMarker === undefined) return undefined
-    const epoch = peek('user', claims.sub)
-    if (epoch === undefined) return undefined
-    return revokedBy(familyMarker, epoch, claims)
-  }
-
   return {
-    checkLocally,
+    /** The answer from the store's local copy, synchronously; undefined when it has none. */
+    checkLocally (claims: RevocableClaims): boolean | undefined {
+      if (peek === undefined) return undefined
+      const familyMarker = peek('family', claims.fam)
+      if (familyMarker === undefined) return undefined
+      const epoch = peek('user', claims.sub)
+      if (epoch === undefined) return undefined
+      return revokedBy(familyMarker, epoch, claims)
+    },
 
-    /** Redis's answer, or the local copy's when it knows a revocation that Redis lost (see the mirror's resync). */
     async check (claims: RevocableClaims): Promise<boolean> {
-      if (checkLocally(claims) === true) return true
       const [familyMarker, epoch] = await Promise.all([
         revocations.read('family', claims.fam),
         revocations.read('user', claims.sub)
