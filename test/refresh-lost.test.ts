@@ -126,6 +126,23 @@ t.test('a store without generation: a token without a record is a reuse (it cann
   t.same(types(events), ['refresh.reuse'])
 })
 
+t.test('a store answering absent with a generation that is not a whole number: its generation() decides', async (t) => {
+  const memory = memoryStore()
+  const refreshTokens = {
+    ...memory.refreshTokens,
+    find: async (family: string, jti: string) =>
+      await memory.refreshTokens.find(family, jti) ?? { state: 'absent' as const, generation: Number.NaN }
+  }
+  const store: AuthStore = { ...memory, refreshTokens, close: () => memory.close() }
+  const { app, events } = await subject(t, store, '0s')
+  const first = await app.jwtAuth.issue({ id: 1 })
+  await app.jwtAuth.refresh(first.refreshToken)
+  events.length = 0
+  // NaN compares false with everything: taken as it came, the token would be unknown instead of a reuse.
+  await t.rejects(app.jwtAuth.refresh(first.refreshToken), { code: 'FST_JWT_AUTH_REFRESH_TOKEN_REUSED' })
+  t.same(types(events), ['refresh.reuse'])
+})
+
 t.test('a store whose generation is not a function is refused at register, naming it', async (t) => {
   const memory = memoryStore()
   t.teardown(() => memory.close())

@@ -53,7 +53,10 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
     claims: RefreshTokenClaims, metadata: SessionMetadata | undefined, absent: RefreshState | null
   ): Promise<never> {
     const { gen } = claims
-    const generation = absent?.state === 'absent' ? absent.generation : await store.refreshTokens.generation(claims.fam)
+    // A generation that is not a whole number (a store's own `absent` answer gone wrong) is asked for again.
+    const generation = absent?.state === 'absent' && Number.isSafeInteger(absent.generation)
+      ? absent.generation
+      : await store.refreshTokens.generation(claims.fam)
     // A token without `gen` predates generations: taken for a reuse, as it was then.
     if (!Number.isSafeInteger(gen) || gen! < generation) {
       return reuse(claims, metadata)
