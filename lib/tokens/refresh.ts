@@ -25,6 +25,8 @@ interface RefreshDeps {
   emit: Emit
 }
 
+type AbsentState = Extract<RefreshState, { state: 'absent' }>
+
 function parse<T> (stored: string): T | undefined {
   try {
     return JSON.parse(stored) as T
@@ -50,11 +52,11 @@ export function createRefresh ({ config, store, jwt, pairs, revocation, sessions
    * family's generation is the one the store read with the record's absence when it gave one (see RefreshState).
    */
   async function missing (
-    claims: RefreshTokenClaims, metadata: SessionMetadata | undefined, absent: RefreshState | null
+    claims: RefreshTokenClaims, metadata: SessionMetadata | undefined, absent: AbsentState | null
   ): Promise<never> {
     const { gen } = claims
     // A generation that is not a whole number (a store's own `absent` answer gone wrong) is asked for again.
-    const generation = absent?.state === 'absent' && Number.isSafeInteger(absent.generation)
+    const generation = absent !== null && Number.isSafeInteger(absent.generation)
       ? absent.generation
       : await store.refreshTokens.generation(claims.fam)
     // A token without `gen` predates generations: taken for a reuse, as it was then.
