@@ -328,3 +328,150 @@ t.test('user ids with spaces, astral characters or lone surrogates (which UTF-8 
     t.equal(await status(a.app, pair.accessToken), 401, 'and on A')
   }
 })
+
+t.test('Redis restarted empty (no persistence; or a failover to a node without the writes): the instances write back what their copies hold', async (t) => {
+  const { server, admin } = await redisFor(t)
+  const a = await instance(t, server, 'l:', 200)
+  const b = await instance(t, server, 'l:', 200)
+  const loggedOut = await a.app.jwtAuth.issue({ id: 1 })
+  const everywhere = await a.app.jwtAuth.issue({ id: 7 })
+  const live = await a.app.jwtAuth.issue({ id: 8 })
+  await a.app.jwtAuth.revoke(loggedOut.accessToken)
+  await a.app.jwtAuth.revokeAll(7)
+  const statuses = async (app: App): Promise<number[]> =>
+    Promise.all([loggedOut, everywhere, live].map((pair) => status(app, pair.accessToken)))
+  t.ok(await eventually(async () => (await statuses(b.app)).join() === '401,401,200', 50), 'enforced on B')
+  const epoch = await a.store.revocations.read('user', '7')
+
+  await server.kill()
+  await server.start() // the same port, nothing in it
+  t.ok(await eventually(() => a.store.mirrorSynced && b.store.mirrorSynced, 5000), 'both in sync again')
+  t.same(await statuses(a.app), [401, 401, 200], 'A: the logout and the revokeAll made before the loss still hold')
+  t.same(await statuses(b.app), [401, 401, 200], 'B: too')
+  t.equal(await admin.hlen('l:{revocations}:values'), 2, 'both markers are in Redis again')
+  t.equal(await a.store.revocations.read('user', '7'), epoch, 'the user\'s epoch as it was')
+  for (const app of [a.app, b.app]) {
+    const again = await app.jwtAuth.issue({ id: 7 })
+    t.same([await status(a.app, again.accessToken), await status(b.app, again.accessToken)], [200, 200],
+      'a new login of the user revoked everywhere works on both instances')
+  }
+})
+
+t.test('until the markers Redis lost are written back, reads take the copy\'s; a failed write-back is tried again', async (t) => {
+  const { server, admin } = await redisFor(t)
+  const { app, store } = await instance(t, server, 'k:', 200)
+  const loggedOut = await app.jwtAuth.issue({ id: 1 })
+  const everywhere = await app.jwtAuth.issue({ id: 7 })
+  await app.jwtAuth.revoke(loggedOut.accessToken)
+  await app.jwtAuth.revokeAll(7)
+  const epoch = await store.revocations.read('user', '7')
+
+  // Lost from Redis, and scripts refused (as a Redis out of memory refuses writes): the write-back fails.
+  await admin.del('k:{revocations}:values', 'k:{revocations}:expiries')
+  await admin.acl('SETUSER', 'default', '-evalsha', '-eval')
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  await new Promise((resolve) => setTimeout(resolve, 500)) // resyncs tried and failed meanwhile
+  t.notOk(store.mirrorSynced, 'not in sync while the write-back fails')
+  t.same([await status(app, loggedOut.accessToken), await status(app, everywhere.accessToken)], [401, 401],
+    'Redis is read, and the copy\'s markers are taken over its missing ones')
+  t.equal(await store.revocations.read('user', '7'), epoch, 'the epoch a new login takes is the copy\'s')
+  t.equal(await admin.hlen('k:{revocations}:values'), 0, 'nothing written back yet')
+
+  await admin.acl('SETUSER', 'default', '+evalsha', '+eval')
+  t.ok(await eventually(() => store.mirrorSynced, 3000), 'in sync once the write-back succeeds')
+  t.equal(await admin.hlen('k:{revocations}:values'), 2, 'written back')
+  t.same([await status(app, loggedOut.accessToken), await status(app, everywhere.accessToken)], [401, 401])
+})
+
+t.test('the write-back: only what the copy holds above the snapshot; an outdated one never lands', async (t) => {
+  const { server, admin } = await redisFor(t)
+  const snapshots: Array<Record<string, string>> = []
+  const restores: Array<{ markers: Array<[string, { value: number, expiresAt: number }]>, done: () => void }> = []
+  const mirror = new StoreSubscription({
+    subscriber: new Redis(server.url, { autoResubscribe: false }),
+    channel: 'wb',
+    snapshot: async () => snapshots.shift() ?? {},
+    restore: (markers) => new Promise((resolve) => restores.push({ markers, done: resolve })),
+    staleAfterMs: 60_000
+  })
+  t.teardown(() => mirror.close())
+  t.ok(await eventually(() => mirror.synced, 2000))
+  const later = Date.now() + 60_000
+  mirror.apply('fam:gone', { value: 5, expiresAt: later })
+  mirror.apply('fam:lower', { value: 9, expiresAt: later })
+  mirror.apply('fam:shorter', { value: 3, expiresAt: later + 1000 })
+  mirror.apply('fam:same', { value: 4, expiresAt: later })
+  mirror.apply('fam:expired', { value: 6, expiresAt: Date.now() + 30 })
+  await new Promise((resolve) => setTimeout(resolve, 40))
+  snapshots.push({ 'fam:lower': `${later} 2`, 'fam:shorter': `${later} 3`, 'fam:same': `${later} 4` })
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  t.ok(await eventually(() => restores.length === 1, 2000), 'a write-back started')
+  t.same(restores[0]!.markers.map(([field]) => field).sort(), ['fam:gone', 'fam:lower', 'fam:shorter'],
+    'what Redis lacks, holds lower, or holds for less long; neither what it holds as is, nor an expired marker')
+  t.notOk(mirror.synced, 'not trusted while it runs')
+  t.equal(mirror.held('fam:gone'), 5, 'the copy still holds what is being written back')
+
+  // Reconnected while the write-back runs: that resync is outdated, the new one writes back again.
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  t.ok(await eventually(() => restores.length === 2, 2000), 'the new resync writes back too')
+  restores[0]!.done()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.notOk(mirror.synced, 'the outdated resync did not land')
+  await admin.publish('wb', `${later} 11 fam:during`)
+  t.ok(await eventually(() => mirror.held('fam:during') === 11, 1000), 'heard while the write-back runs')
+  restores[1]!.done()
+  t.ok(await eventually(() => mirror.synced, 1000))
+  t.same(['fam:gone', 'fam:lower', 'fam:shorter', 'fam:same', 'fam:expired', 'fam:during'].map((field) => mirror.lookup(field)),
+    ['5', '9', '3', '4', null, '11'], 'the new copy: the snapshot, what was written back, and what was heard meanwhile')
+  t.equal(mirror.held('fam:expired'), undefined)
+})
+
+t.test('the merge script: by max, value and expiry apart; only a change is written and published', async (t) => {
+  const { server, admin } = await redisFor(t)
+  const store = redisStore({ url: server.url, keyPrefix: 'ms:', mirror: false })
+  t.teardown(() => store.close())
+  const merge = (now: number, ...markers: Array<[string, number, number]>): Promise<number> =>
+    (store.client as unknown as { jwtAuthMergeMarkers: (...args: unknown[]) => Promise<number> })
+      .jwtAuthMergeMarkers('ms:{revocations}:expiries', 'ms:{revocations}:values', now, 'ms:revocations', ...markers.flat())
+  const listener = new Redis(server.url)
+  t.teardown(() => listener.quit())
+  const heard: string[] = []
+  listener.on('message', (_channel: string, message: string) => heard.push(message))
+  await listener.subscribe('ms:revocations')
+  const now = Date.now()
+  await store.revocations.raise('family', 'a', 100, 60)
+  t.equal(await merge(now, ['fam:a', now + 60_000, 50], ['fam:b', now + 5000, 7], ['fam:c', now - 1, 9]), 1,
+    'a lower value is not written; an expired marker is not written back')
+  t.equal(await store.revocations.read('family', 'a'), '100')
+  t.equal(await store.revocations.read('family', 'b'), '7')
+  t.equal(await store.revocations.read('family', 'c'), null)
+  t.equal(await merge(now, ['fam:b', now + 5000, 7]), 0, 'the same marker again: nothing')
+  t.equal(await merge(now, ['fam:b', now + 9000, 6]), 1, 'a later expiry with a lower value: the expiry grows alone')
+  const [expiresAt, value] = (await admin.hget('ms:{revocations}:values', 'fam:b'))!.split(' ').map(Number)
+  t.same([expiresAt, value], [now + 9000, 7])
+  t.equal(await admin.zscore('ms:{revocations}:expiries', 'fam:b'), String(now + 9000), 'the expiry is indexed')
+  t.ok(await admin.pttl('ms:{revocations}:values') > 55_000, 'the index still lives as long as its last marker')
+  await admin.del('ms:{revocations}:values', 'ms:{revocations}:expiries')
+  t.equal(await merge(now, ['fam:d', now + 30_000, 1]), 1)
+  t.ok(await admin.pttl('ms:{revocations}:expiries') > 25_000, 'a new index gets its lifetime')
+  t.ok(await eventually(() => heard.length === 4, 1000), 'the raise and the three changes were published')
+  t.same(heard.slice(1), [`${now + 5000} 7 fam:b`, `${now + 9000} 7 fam:b`, `${now + 30_000} 1 fam:d`])
+})
+
+t.test('the store\'s own connection reconnects (a failover it followed): what it wrote and the master lacks is written back', async (t) => {
+  const { server, admin } = await redisFor(t)
+  const a = await instance(t, server, 'o:', 200)
+  const pair = await a.app.jwtAuth.issue({ id: 1 })
+  await a.app.jwtAuth.revoke(pair.accessToken)
+  // As if the logout had gone to a master demoted since: the master now lacks it, and B never heard it.
+  await admin.del('o:{revocations}:values', 'o:{revocations}:expiries')
+  const b = await instance(t, server, 'o:', 200)
+  t.equal(await status(b.app, pair.accessToken), 200, 'B accepts the token: its logout was lost')
+  t.equal(await status(a.app, pair.accessToken), 401, 'A still enforces it, from its copy')
+
+  // Every connection but the subscriptions (and this one) drops and reconnects.
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'normal')
+  t.ok(await eventually(async () => await status(b.app, pair.accessToken) === 401, 3000),
+    'once A reconnected, it wrote the logout back, and B enforces it')
+  t.equal(await admin.hlen('o:{revocations}:values'), 1, 'in Redis again')
+})

@@ -52,6 +52,12 @@ export interface SubscriptionSource {
   staleAfterMs: number
   /** A user to drop from user caches; null after every resync (messages may have been missed). */
   onInvalidate?: ((userId: string | null) => void) | undefined
+  /**
+   * Writes markers back to Redis, each merged by max: at a resync, those the copy holds above the snapshot, which
+   * Redis lost (a failover to a node that had not got them, a restart without persistence). Every one of them was
+   * acknowledged by Redis once. Without it, a resync takes the snapshot as it is.
+   */
+  restore?: ((markers: Array<[string, Marker]>) => Promise<void>) | undefined
 }
 
 /**
@@ -67,7 +73,9 @@ export interface SubscriptionSource {
  * closed when Redis is gone) and `synced` is false (user caches are not used).
  *
  * Markers only grow, so merging is a max and the order in which the snapshot
- * and the messages arrive does not matter.
+ * and the messages arrive does not matter. A resync never forgets a marker the
+ * copy holds and Redis lost: it writes it back first (`restore`), so that every
+ * instance, and every read of Redis, agrees on it again.
  */
 export class StoreSubscription {
   #entries = new Map<string, Marker>()
@@ -115,11 +123,29 @@ export class StoreSubscription {
     return null
   }
 
+  /**
+   * The copy's live marker, trusted or not: it may be behind Redis, never ahead of what Redis acknowledged, and it
+   * keeps what Redis lost in a failover until a resync writes it back. Undefined when it has none.
+   */
+  held (field: string): number | undefined {
+    const marker = this.#entries.get(field)
+    return marker !== undefined && marker.expiresAt > Date.now() ? marker.value : undefined
+  }
+
   /** Merges a marker (from the channel, or written by this instance: read-your-writes). */
   apply (field: string, marker: Marker): void {
     if (!this.copying) return
     this.#pending?.push([field, marker])
     merge(this.#entries, field, marker)
+  }
+
+  /**
+   * The store's own connection reconnected (a failover it followed, say): what this instance wrote before may have
+   * gone to a node that is no longer the master. A resync compares the copy (its own writes among them) with the
+   * master now, and writes back what it lacks. Without a subscribed connection, its reconnection will resync.
+   */
+  recheck (): void {
+    if (this.#source.subscriber.status === 'ready') this.#resync()
   }
 
   close (): void {
@@ -165,18 +191,13 @@ export class StoreSubscription {
       await subscriber.subscribe(channel)
       const stored = snapshot === undefined ? undefined : await snapshot()
       if (run !== this.#run) return
-      const now = Date.now()
       if (stored !== undefined) {
-        const entries = new Map<string, Marker>()
-        for (const field of Object.keys(stored)) {
-          const marker = parseMarker(stored[field]!)
-          if (marker !== undefined && marker.expiresAt > now) merge(entries, field, marker)
-        }
-        for (const [field, marker] of this.#pending) merge(entries, field, marker)
+        const entries = await this.#rebuild(stored, run)
+        if (entries === undefined) return
         this.#entries = entries
       }
       this.#pending = undefined
-      this.#lastSignOfLife = now
+      this.#lastSignOfLife = Date.now()
       this.synced = true
       // Invalidations may have been missed while not subscribed: every cached user goes.
       this.#source.onInvalidate?.(null)
@@ -184,6 +205,31 @@ export class StoreSubscription {
       // Redis failed mid-resync: stay untrusted; the heartbeat tries again.
       if (run === this.#run) this.#distrust()
     }
+  }
+
+  /**
+   * The new copy: the snapshot, what was heard since, and what the old copy holds above both, written back to
+   * Redis first (a failure leaves the old copy in place, and the resync to be tried again). Undefined when a newer
+   * resync started meanwhile.
+   */
+  async #rebuild (stored: Record<string, string>, run: number): Promise<Map<string, Marker> | undefined> {
+    const now = Date.now()
+    const entries = new Map<string, Marker>()
+    for (const field of Object.keys(stored)) {
+      const marker = parseMarker(stored[field]!)
+      if (marker !== undefined && marker.expiresAt > now) merge(entries, field, marker)
+    }
+    for (const [field, marker] of this.#pending!) merge(entries, field, marker)
+    const { restore } = this.#source
+    if (restore === undefined) return entries
+    const lost = above(this.#entries, entries, now)
+    if (lost.length === 0) return entries
+    await restore(lost)
+    if (run !== this.#run) return undefined
+    for (const [field, marker] of lost) merge(entries, field, marker)
+    // Heard while the markers were written back (their own publications among them).
+    for (const [field, marker] of this.#pending!) merge(entries, field, marker)
+    return entries
   }
 
   #beat (): void {
@@ -218,4 +264,17 @@ function merge (entries: Map<string, Marker>, field: string, marker: Marker): vo
   }
   known.value = Math.max(known.value, marker.value)
   known.expiresAt = Math.max(known.expiresAt, marker.expiresAt)
+}
+
+/** The live markers of `copy` that `stored` lacks, or holds with a lower value or an earlier expiry. */
+function above (copy: Map<string, Marker>, stored: Map<string, Marker>, now: number): Array<[string, Marker]> {
+  const lost: Array<[string, Marker]> = []
+  for (const [field, marker] of copy) {
+    if (marker.expiresAt <= now) continue
+    const known = stored.get(field)
+    if (known === undefined || known.value < marker.value || known.expiresAt < marker.expiresAt) {
+      lost.push([field, { value: marker.value, expiresAt: marker.expiresAt }])
+    }
+  }
+  return lost
 }

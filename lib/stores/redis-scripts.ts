@@ -11,34 +11,61 @@ return 1`
 // Revocation markers live in one hash (field -> '<expiresAt> <value>') with a
 // sorted set of expiries beside it, both under one hash tag (one Cluster slot):
 // a write is atomic with its publication, and a mirror resyncs with one HGETALL.
-// KEYS: expiries, values. ARGV: field, floor, ttl ms, now ms, channel.
-export const ADVANCE_MARKER = `
+// KEYS: expiries, values.
+const MARKER_PRELUDE = `
+-- A field's live marker: its value and expiry, or nil when it has none or it expired.
+local function live (field, now)
+  local current = redis.call('HGET', KEYS[2], field)
+  if not current then return nil end
+  local space = string.find(current, ' ', 1, true)
+  local expires = tonumber(string.sub(current, 1, space - 1))
+  if expires <= now then return nil end
+  return tonumber(string.sub(current, space + 1)), expires
+end
+-- Writes a marker, indexes its expiry and publishes it; the index lives as long as its last marker.
+local function put (field, value, expires, now, channel)
+  local entry = string.format('%d %d', expires, value)
+  redis.call('HSET', KEYS[2], field, entry)
+  redis.call('ZADD', KEYS[1], expires, field)
+  if redis.call('PTTL', KEYS[1]) < expires - now then
+    redis.call('PEXPIRE', KEYS[1], expires - now)
+    redis.call('PEXPIRE', KEYS[2], expires - now)
+  end
+  redis.call('PUBLISH', channel, entry .. ' ' .. field)
+  return entry
+end
+`
+
+/** ARGV: field, floor, ttl ms, now ms, channel. The marker becomes max(current + 1, floor). */
+export const ADVANCE_MARKER = `${MARKER_PRELUDE}
 local field, floor, ttl, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local value, expires = floor, now + ttl
-local current = redis.call('HGET', KEYS[2], field)
-if current then
-  local space = string.find(current, ' ', 1, true)
-  local known_expires = tonumber(string.sub(current, 1, space - 1))
-  if known_expires > now then
-    value = math.max(value, tonumber(string.sub(current, space + 1)) + 1)
-    expires = math.max(expires, known_expires)
-  end
+local known_value, known_expires = live(field, now)
+if known_value then
+  value = math.max(value, known_value + 1)
+  expires = math.max(expires, known_expires)
 end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
 if #expired > 0 then
   redis.call('HDEL', KEYS[2], unpack(expired))
   redis.call('ZREM', KEYS[1], unpack(expired))
 end
-local entry = string.format('%d %d', expires, value)
-redis.call('HSET', KEYS[2], field, entry)
-redis.call('ZADD', KEYS[1], expires, field)
--- The index lives as long as its last marker.
-if redis.call('PTTL', KEYS[1]) < expires - now then
-  redis.call('PEXPIRE', KEYS[1], expires - now)
-  redis.call('PEXPIRE', KEYS[2], expires - now)
+return put(field, value, expires, now, ARGV[5])`
+
+// Puts back markers a mirror's copy holds above the index's (a failover to a node that had not got them): each is
+// merged by max, value and expiry apart, so putting one back twice, or one the index already has, changes nothing;
+// only a marker that changes is written and published. ARGV: now ms, channel, then field, expiresAt, value for each.
+export const MERGE_MARKERS = `${MARKER_PRELUDE}
+local now, merged = tonumber(ARGV[1]), 0
+for i = 3, #ARGV, 3 do
+  local field, expires, value = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local known_value, known_expires = live(field, now)
+  if expires > now and (not known_value or value > known_value or expires > known_expires) then
+    put(field, math.max(value, known_value or value), math.max(expires, known_expires or expires), now, ARGV[2])
+    merged = merged + 1
+  end
 end
-redis.call('PUBLISH', ARGV[5], entry .. ' ' .. field)
-return entry`
+return merged`
 
 // A refresh token's value ('L' + record, 'S' + successor) or, when there is none, 'G' + its family's generation,
 // read in the same step: read apart, the two could come from different nodes during a failover (a Cluster client

@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis'
 import { InvalidOptionError, StoreUnreachableError } from '../errors.js'
 import { REDIS_STORE } from './brand.js'
-import { INVALIDATE, parseMarker, StoreSubscription } from './mirror.js'
+import { INVALIDATE, parseMarker, StoreSubscription, type Marker } from './mirror.js'
 import {
   closeConnection, describeAddress, isCluster, openClient, untilReady, type IoRedisClient, type ReadyWait
 } from './redis-connection.js'
 import { checkConnection, storeSettings, type RedisClient, type RedisStoreOptions } from './redis-options.js'
 import {
   ADVANCE_MARKER, CONFIRM_SPENT, EPHEMERAL_DELETE, EPHEMERAL_INCREMENT, EPHEMERAL_PUT, EPHEMERAL_TAKE, FIND, HASH_SET,
-  ROTATE
+  MERGE_MARKERS, ROTATE
 } from './redis-scripts.js'
 import { toRefreshState } from './refresh-state.js'
 import { replicatedWrites, UnreplicatedWriteError, type ReplicatedWrites } from './replicated-writes.js'
@@ -30,6 +30,8 @@ export const clusterSubscriberRetry = (attempt: number): number | null =>
   attempt > 5 ? null : Math.min(attempt * 100, 1000)
 const RESUBSCRIBE_DELAY_MS = 1000
 const RESTART_DELAY_MS = 100
+// Markers written back per script run: each run holds Redis for its length.
+const RESTORE_BATCH = 500
 
 type ScriptedClient = IoRedisClient & {
   /** A refresh token's value, or 'G' + its family's generation when it has none (FIND). */
@@ -68,6 +70,7 @@ const EVICTION_WARNING = 'fastify-jwt-auth: Redis may evict keys (maxmemory-poli
 function defineScripts (client: IoRedisClient): void {
   client.defineCommand('jwtAuthHashSet', { numberOfKeys: 1, lua: HASH_SET })
   client.defineCommand('jwtAuthAdvanceMarker', { numberOfKeys: 2, lua: ADVANCE_MARKER })
+  client.defineCommand('jwtAuthMergeMarkers', { numberOfKeys: 2, lua: MERGE_MARKERS })
   client.defineCommand('jwtAuthFind', { numberOfKeys: 2, lua: FIND })
   client.defineCommand('jwtAuthRotate', { numberOfKeys: 4, lua: ROTATE })
   client.defineCommand('jwtAuthConfirmSpent', { numberOfKeys: 2, lua: CONFIRM_SPENT })
@@ -111,10 +114,12 @@ export class RedisStore implements AuthStore {
   readonly #channel: string
   readonly #copyMarkers: boolean
   readonly #listeners: UserInvalidationListener[] = []
-  /** 'ready' listeners put on the client by attach(): removed at close (the client may be yours). */
+  /** 'ready' listeners the store puts on the client: removed at close (the client may be yours). */
   readonly #readyChecks: Array<() => void> = []
   #subscription: StoreSubscription | undefined
   #closed = false
+  /** The log of the app the store was first attached to: for what no request reports. */
+  #log: StoreContext['log'] | undefined
   readonly #closeWithApp: boolean
   readonly #readyTimeoutMs: number
   readonly #startOffline: boolean
@@ -161,6 +166,11 @@ export class RedisStore implements AuthStore {
     // An unhandled 'error' event would crash the process; failures surface as command errors (503).
     if (owned) client.on('error', () => {})
     if (restartOnEnd) client.on('end', () => { this.#restart(client) })
+    if (settings.copyMarkers) {
+      const recheck = (): void => { this.#subscription?.recheck() }
+      client.on('ready', recheck)
+      this.#readyChecks.push(recheck)
+    }
     this.#subscribe(settings.staleAfter)
   }
 
@@ -179,9 +189,14 @@ export class RedisStore implements AuthStore {
       return marker.value
     },
     read: async (scope, id) => {
-      const entry = await this.#io.hget(this.#markerValues, markerField(scope, id))
+      const field = markerField(scope, id)
+      const entry = await this.#io.hget(this.#markerValues, field)
       const marker = entry === null ? undefined : parseMarker(entry)
-      return marker !== undefined && marker.expiresAt > Date.now() ? String(marker.value) : null
+      const stored = marker !== undefined && marker.expiresAt > Date.now() ? marker.value : undefined
+      // Redis may have lost a marker the copy holds (a failover): the copy's is as sure, until it is written back.
+      const held = this.#subscription?.held(field)
+      const value = held === undefined || (stored !== undefined && stored >= held) ? stored : held
+      return value === undefined ? null : String(value)
     },
     peek: (scope, id) => this.#copyMarkers ? this.#subscription?.lookup(markerField(scope, id)) : undefined
   }
@@ -301,6 +316,7 @@ export class RedisStore implements AuthStore {
       else await this.#untilReady()
     }
     this.#apps++
+    this.#log ??= log
     const check = (): void => { this.#checkEviction(log) }
     if (this.#io.status === 'ready') check()
     this.#io.on('ready', check)
@@ -457,6 +473,7 @@ export class RedisStore implements AuthStore {
       subscriber,
       channel: this.#channel,
       snapshot: this.#copyMarkers ? () => this.#io.hgetall(this.#markerValues) : undefined,
+      restore: this.#copyMarkers ? (markers) => this.#restoreMarkers(markers) : undefined,
       staleAfterMs: staleAfter,
       onInvalidate: (userId) => { this.#notify(userId) }
     })
@@ -468,6 +485,24 @@ export class RedisStore implements AuthStore {
       setTimeout(() => { this.#openSubscription(staleAfter) }, RESUBSCRIBE_DELAY_MS).unref()
     })
     if (subscriber.status === 'wait') subscriber.connect().catch(() => {})
+  }
+
+  /**
+   * Markers the mirror held and Redis lost, written back, merged by max and published (as durable as a revocation:
+   * with replicas, waited for). Only the count is logged: fields name users and sessions.
+   */
+  async #restoreMarkers (markers: Array<[string, Marker]>): Promise<void> {
+    for (let start = 0; start < markers.length; start += RESTORE_BATCH) {
+      const args: Array<string | number> = []
+      for (const [field, { expiresAt, value }] of markers.slice(start, start + RESTORE_BATCH)) {
+        args.push(field, expiresAt, value)
+      }
+      await this.#durable('jwtAuthMergeMarkers', this.#markerExpiries, this.#markerValues, Date.now(), this.#channel,
+        ...args)
+    }
+    // Another instance may have written some back first: the script merges, so both are right.
+    this.#log?.warn({ markers: markers.length }, 'fastify-jwt-auth: Redis lacked revocation markers this instance ' +
+      'held (a failover, or a restart without persistence): written back')
   }
 
   #checkEviction (log: StoreContext['log']): void {

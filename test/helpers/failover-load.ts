@@ -154,8 +154,9 @@ export async function verdict (
     }
   }
   t.comment(`${JSON.stringify(load.counts)}; logouts undone: ${accepted.length}; rotations lost: ${lost.length}`)
+  // A logout's marker is in the copy of the instance that wrote it, which writes it back to a master that lacks it.
+  t.same(accepted, [], `no acknowledged logout (${load.counts.logouts}) accepted on any instance`)
   if (nothingLost) {
-    t.same(accepted, [], `no acknowledged logout (${load.counts.logouts}) accepted on any instance`)
     t.same(lost, [], `every acknowledged rotation (${load.counts.rotations}) survived`)
     t.equal(load.counts.unknown, 0, 'no rotation lost while the load ran')
   } else {
