@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { redisStore, type RedisStore } from '../lib/stores/redis.js'
 import { StoreSubscription } from '../lib/stores/mirror.js'
+import { scanHash } from '../lib/stores/redis-connection.js'
 import { bearer, buildApp } from './helpers/app.js'
 import { fakeClock } from './helpers/clock.js'
 import { eventually } from './helpers/eventually.js'
@@ -160,7 +161,9 @@ t.test('garbage on the channel is ignored; expired markers are dropped', async (
   const { server, admin } = await redisFor(t)
   const { app, store } = await instance(t, server, 'g:')
   const later = Date.now() + 60_000
-  for (const message of ['', 'garbage', 'fam:x', 'notanumber 5 fam:x', `${later} notanumber fam:x`, `${later} 5`, `${later} 5 `]) await admin.publish('g:revocations', message)
+  // Not whole numbers (1e20 would be written back by Lua's %d as a negative number): never taken.
+  for (const message of ['', 'garbage', 'fam:x', 'notanumber 5 fam:x', `${later} notanumber fam:x`, `${later} 5`, `${later} 5 `,
+    '1e20 5 fam:x', `${later} 9007199254740993 fam:x`, `${later} 1.5 fam:x`]) await admin.publish('g:revocations', message)
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.ok(store.mirrorSynced)
   t.equal(store.revocations.peek!('family', 'x'), null, 'nothing was taken from them')
@@ -277,7 +280,10 @@ t.test('a resync in flight: markers heard meanwhile are kept, an outdated resync
   const mirror = new StoreSubscription({
     subscriber: new Redis(server.url, { autoResubscribe: false }),
     channel: 'inflight',
-    snapshot: () => new Promise((resolve) => snapshots.push(resolve)),
+    copy: {
+      snapshot: (into) => new Promise((resolve) => snapshots.push((stored) => { into(Object.entries(stored).flat()); resolve() })),
+      restore: async () => {}
+    },
     staleAfterMs: 60_000
   })
   t.teardown(() => mirror.close())
@@ -369,9 +375,12 @@ t.test('until the markers Redis lost are written back, reads take the copy\'s; a
   // Lost from Redis, and scripts refused (as a Redis out of memory refuses writes): the write-back fails.
   await admin.del('k:{revocations}:values', 'k:{revocations}:expiries')
   await admin.acl('SETUSER', 'default', '-evalsha', '-eval')
+  const scans = await commandCalls(admin, 'hscan')
   await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
-  await new Promise((resolve) => setTimeout(resolve, 500)) // resyncs tried and failed meanwhile
+  await new Promise((resolve) => setTimeout(resolve, 1500)) // resyncs tried and failed meanwhile
   t.notOk(store.mirrorSynced, 'not in sync while the write-back fails')
+  const tries = await commandCalls(admin, 'hscan') - scans
+  t.ok(tries >= 2 && tries <= 5, `tried again, later each time: ${tries} resyncs in 1.5 s (a heartbeat every 50 ms)`)
   t.same([await status(app, loggedOut.accessToken), await status(app, everywhere.accessToken)], [401, 401],
     'Redis is read, and the copy\'s markers are taken over its missing ones')
   t.equal(await store.revocations.read('user', '7'), epoch, 'the epoch a new login takes is the copy\'s')
@@ -390,8 +399,10 @@ t.test('the write-back: only what the copy holds above the snapshot; an outdated
   const mirror = new StoreSubscription({
     subscriber: new Redis(server.url, { autoResubscribe: false }),
     channel: 'wb',
-    snapshot: async () => snapshots.shift() ?? {},
-    restore: (markers) => new Promise((resolve) => restores.push({ markers, done: resolve })),
+    copy: {
+      snapshot: async (into) => { into(Object.entries(snapshots.shift() ?? {}).flat()) },
+      restore: (markers) => new Promise((resolve) => restores.push({ markers, done: () => resolve() }))
+    },
     staleAfterMs: 60_000
   })
   t.teardown(() => mirror.close())
@@ -474,4 +485,37 @@ t.test('the store\'s own connection reconnects (a failover it followed): what it
   t.ok(await eventually(async () => await status(b.app, pair.accessToken) === 401, 3000),
     'once A reconnected, it wrote the logout back, and B enforces it')
   t.equal(await admin.hlen('o:{revocations}:values'), 1, 'in Redis again')
+})
+
+t.test('a subscription that replaces one whose connection ended keeps its copy, and writes back what Redis lost', async (t) => {
+  const { server } = await redisFor(t)
+  const restored: Array<Array<[string, { value: number, expiresAt: number }]>> = []
+  const copy = {
+    snapshot: async () => {},
+    restore: async (markers: Array<[string, { value: number, expiresAt: number }]>) => { restored.push(markers) }
+  }
+  const first = new StoreSubscription({ subscriber: new Redis(server.url), channel: 'rp', copy, staleAfterMs: 60_000 })
+  t.ok(await eventually(() => first.synced, 2000))
+  const later = Date.now() + 60_000
+  first.apply('fam:kept', { value: 3, expiresAt: later })
+  first.close()
+  const second = new StoreSubscription({ subscriber: new Redis(server.url), channel: 'rp', copy, staleAfterMs: 60_000, replaces: first })
+  t.teardown(() => second.close())
+  t.equal(second.held('fam:kept'), 3, 'the copy goes on')
+  t.ok(await eventually(() => second.synced, 2000))
+  t.same(restored, [[['fam:kept', { value: 3, expiresAt: later }]]], 'what the index lacks is written back')
+  t.equal(second.lookup('fam:kept'), '3')
+})
+
+t.test('the snapshot reads the index a chunk at a time, and stops when the resync is outdated', async (t) => {
+  const { admin } = await redisFor(t)
+  const fields = Array.from({ length: 3000 }, (_, i) => [`fam:${i}`, `${Date.now() + 60_000} ${i}`]).flat()
+  await admin.hset('scan', ...fields)
+  const chunks: string[][] = []
+  await scanHash(admin, 'scan', 100, (chunk) => { chunks.push(chunk); return true })
+  t.ok(chunks.length > 10, `${chunks.length} chunks`)
+  t.equal(new Set(chunks.flat().filter((_, i) => i % 2 === 0)).size, 3000, 'every field')
+  const before = await commandCalls(admin, 'hscan')
+  await scanHash(admin, 'scan', 100, () => false)
+  t.equal(await commandCalls(admin, 'hscan') - before, 1, 'one chunk, then no more once into() says stop')
 })

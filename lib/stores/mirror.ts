@@ -1,12 +1,30 @@
 /** A revocation marker as kept by the Redis index: a number that only grows, and its expiry. */
 export interface Marker { value: number, expiresAt: number }
 
+/** A marker in the copy, with the last resync that saw Redis hold it (or more): those it did not see, Redis lost. */
+interface CopiedMarker extends Marker { seen: number }
+
+/** The Redis index, as the mirror reads and repairs it. */
+export interface MarkerSource {
+  /**
+   * Reads every marker into `into`, in chunks of `[field, '<expiresAt> <value>', ...]`, and stops when `into`
+   * answers false (the resync is outdated). A chunk at a time, so that a resync never holds the index twice.
+   */
+  snapshot (into: (chunk: string[]) => boolean): Promise<void>
+  /**
+   * Writes markers back, each merged by max: at a resync, those the copy holds above the snapshot, which Redis
+   * lost (a failover to a node that had not got them, a restart without persistence). Redis acknowledged each once.
+   */
+  restore (markers: Array<[string, Marker]>): Promise<void>
+}
+
 /** `<expiresAt> <value>`: how the index hash and the channel carry a marker. */
 export function parseMarker (text: string): Marker | undefined {
   const space = text.indexOf(' ')
   const expiresAt = Number(text.slice(0, space))
   const value = Number(text.slice(space + 1))
-  return space > 0 && Number.isFinite(expiresAt) && Number.isFinite(value) ? { expiresAt, value } : undefined
+  // Whole numbers only, as the store writes them: anything else could not be written back (Lua's %d).
+  return space > 0 && Number.isSafeInteger(expiresAt) && Number.isSafeInteger(value) ? { expiresAt, value } : undefined
 }
 
 /**
@@ -24,6 +42,11 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 
 // Expired markers are dropped by lookups when met, and by a sweep at this pace.
 const SWEEP_INTERVAL_MS = 60_000
+// A failed resync is tried again after staleAfter, doubled at each failure up to this.
+const MAX_RETRY_DELAY_MS = 5000
+
+// Resync runs are numbered across subscriptions: a copy handed to a new subscription keeps its meaning.
+let runs = 0
 
 /**
  * What the subscription uses of its connection (a Redis client of the store's). Described rather than imported,
@@ -43,28 +66,23 @@ export interface SubscriptionSource {
   subscriber: SubscriberConnection
   channel: string
   /**
-   * Every marker in Redis, `field -> '<expiresAt> <value>'` (the index hash),
-   * to keep a local copy of the markers; without it (mirror off) the
-   * subscription only carries user invalidations.
+   * Where the local copy of the markers comes from and goes back to; without it (mirror off) the subscription
+   * only carries user invalidations.
    */
-  snapshot?: (() => Promise<Record<string, string>>) | undefined
+  copy?: MarkerSource | undefined
   /** After this long without a sign of life from the subscription, it is no longer trusted. */
   staleAfterMs: number
   /** A user to drop from user caches; null after every resync (messages may have been missed). */
   onInvalidate?: ((userId: string | null) => void) | undefined
-  /**
-   * Writes markers back to Redis, each merged by max: at a resync, those the copy holds above the snapshot, which
-   * Redis lost (a failover to a node that had not got them, a restart without persistence). Every one of them was
-   * acknowledged by Redis once. Without it, a resync takes the snapshot as it is.
-   */
-  restore?: ((markers: Array<[string, Marker]>) => Promise<void>) | undefined
+  /** The subscription this one replaces (its connection ended for good): its copy goes on here. */
+  replaces?: StoreSubscription | undefined
 }
 
 /**
  * The store's subscription to its channel, which carries every marker write
- * and every user invalidation. With a snapshot source it also keeps a local
+ * and every user invalidation. With a `copy` source it also keeps a local
  * copy of the revocation markers (the mirror), so `authenticate` checks
- * revocation without a round trip; the copy is rebuilt from the index after
+ * revocation without a round trip; the copy is brought up to the index after
  * every (re)connection.
  *
  * It is trusted only while subscribed, resynchronised since the last
@@ -74,11 +92,11 @@ export interface SubscriptionSource {
  *
  * Markers only grow, so merging is a max and the order in which the snapshot
  * and the messages arrive does not matter. A resync never forgets a marker the
- * copy holds and Redis lost: it writes it back first (`restore`), so that every
+ * copy holds and Redis lost: it writes it back first (`copy.restore`), so that every
  * instance, and every read of Redis, agrees on it again.
  */
 export class StoreSubscription {
-  #entries = new Map<string, Marker>()
+  #entries = new Map<string, CopiedMarker>()
   /**
    * True while the subscription is trusted: nothing published on the channel can have been missed.
    * A field, not a getter (read on every request); only this class sets it.
@@ -86,10 +104,14 @@ export class StoreSubscription {
   synced = false
   /** True when a local copy of the markers is kept (a field: read on every request). */
   readonly copying: boolean
-  /** Markers heard while a resync runs (merged into the new copy when it lands); undefined when none runs. */
-  #pending: Array<[string, Marker]> | undefined
-  /** Bumped on every (re)connection and loss of trust, so an outdated resync never lands. */
-  #run = 0
+  /** A resync is running: the heartbeat does not start another. */
+  #resyncing = false
+  /** Renumbered on every (re)connection and loss of trust, so an outdated resync never lands. */
+  #run = ++runs
+  /** What the last write-back attempted, in case it failed (with replicas, the master may hold it unreplicated). */
+  #unrestored: Array<[string, Marker]> = []
+  #failures = 0
+  #retryAt = 0
   #lastSignOfLife = 0
   #lastSweep = Date.now()
   readonly #heartbeat: NodeJS.Timeout
@@ -97,8 +119,12 @@ export class StoreSubscription {
 
   constructor (source: SubscriptionSource) {
     this.#source = source
-    this.copying = source.snapshot !== undefined
-    const { subscriber } = source
+    this.copying = source.copy !== undefined
+    const { subscriber, replaces } = source
+    if (replaces !== undefined) {
+      this.#entries = replaces.#entries
+      this.#unrestored = replaces.#unrestored
+    }
     // The connection subscribes to this one channel only.
     subscriber.on('message', (_channel: string, message: string) => { this.#hear(message) })
     subscriber.on('ready', () => { this.#resync() })
@@ -132,11 +158,10 @@ export class StoreSubscription {
     return marker !== undefined && marker.expiresAt > Date.now() ? marker.value : undefined
   }
 
-  /** Merges a marker (from the channel, or written by this instance: read-your-writes). */
+  /** Merges a marker (from the channel, or written by this instance: read-your-writes): Redis holds it. */
   apply (field: string, marker: Marker): void {
     if (!this.copying) return
-    this.#pending?.push([field, marker])
-    merge(this.#entries, field, marker)
+    merge(this.#entries, field, marker, this.#run)
   }
 
   /**
@@ -145,7 +170,7 @@ export class StoreSubscription {
    * master now, and writes back what it lacks. Without a subscribed connection, its reconnection will resync.
    */
   recheck (): void {
-    if (this.#source.subscriber.status === 'ready') this.#resync()
+    if (this.#entries.size > 0 && this.#source.subscriber.status === 'ready') this.#resync()
   }
 
   close (): void {
@@ -177,59 +202,74 @@ export class StoreSubscription {
 
   #distrust (): void {
     this.synced = false
-    this.#pending = undefined
-    this.#run++
+    this.#resyncing = false
+    this.#run = ++runs
   }
 
   async #resync (): Promise<void> {
     this.#distrust()
     const run = this.#run
-    const { subscriber, channel, snapshot } = this.#source
+    const { subscriber, channel, copy } = this.#source
+    this.#resyncing = true
     try {
-      this.#pending = []
       // Subscribed first, then the snapshot: every marker is in one or the other.
       await subscriber.subscribe(channel)
-      const stored = snapshot === undefined ? undefined : await snapshot()
+      if (copy !== undefined) await this.#reconcile(copy, run)
       if (run !== this.#run) return
-      if (stored !== undefined) {
-        const entries = await this.#rebuild(stored, run)
-        if (entries === undefined) return
-        this.#entries = entries
-      }
-      this.#pending = undefined
+      this.#resyncing = false
+      this.#failures = 0
       this.#lastSignOfLife = Date.now()
       this.synced = true
       // Invalidations may have been missed while not subscribed: every cached user goes.
       this.#source.onInvalidate?.(null)
     } catch {
-      // Redis failed mid-resync: stay untrusted; the heartbeat tries again.
-      if (run === this.#run) this.#distrust()
+      // Redis failed mid-resync (or refused the write-back): stay untrusted; the heartbeat tries again, later each
+      // time, since each try reads the whole index.
+      if (run !== this.#run) return
+      this.#distrust()
+      this.#failures++
+      this.#retryAt = Date.now() + Math.min(MAX_RETRY_DELAY_MS, this.#source.staleAfterMs * 2 ** this.#failures)
     }
   }
 
   /**
-   * The new copy: the snapshot, what was heard since, and what the old copy holds above both, written back to
-   * Redis first (a failure leaves the old copy in place, and the resync to be tried again). Undefined when a newer
-   * resync started meanwhile.
+   * Brings the copy up to the snapshot, in place (markers only grow: a merge), then writes back to Redis what the
+   * copy holds above it: markers it lacks, or holds lower or for less long. Those heard during this resync are
+   * Redis's own and need nothing; those expired go.
    */
-  async #rebuild (stored: Record<string, string>, run: number): Promise<Map<string, Marker> | undefined> {
+  async #reconcile (copy: MarkerSource, run: number): Promise<void> {
     const now = Date.now()
-    const entries = new Map<string, Marker>()
-    for (const field of Object.keys(stored)) {
-      const marker = parseMarker(stored[field]!)
-      if (marker !== undefined && marker.expiresAt > now) merge(entries, field, marker)
+    // Written back again, even if the master now holds them: with replicas, only a write-back that succeeds says
+    // they are replicated.
+    const lost = this.#unrestored.filter(([, marker]) => marker.expiresAt > now)
+    await copy.snapshot((chunk) => run === this.#run && this.#absorb(chunk, run, lost))
+    if (run !== this.#run) return
+    const scanned = Date.now()
+    for (const [field, marker] of this.#entries) {
+      if (marker.seen === run) continue
+      if (marker.expiresAt > scanned) lost.push([field, { value: marker.value, expiresAt: marker.expiresAt }])
+      else this.#entries.delete(field)
     }
-    for (const [field, marker] of this.#pending!) merge(entries, field, marker)
-    const { restore } = this.#source
-    if (restore === undefined) return entries
-    const lost = above(this.#entries, entries, now)
-    if (lost.length === 0) return entries
-    await restore(lost)
-    if (run !== this.#run) return undefined
-    for (const [field, marker] of lost) merge(entries, field, marker)
-    // Heard while the markers were written back (their own publications among them).
-    for (const [field, marker] of this.#pending!) merge(entries, field, marker)
-    return entries
+    if (lost.length === 0) return
+    this.#unrestored = lost
+    await copy.restore(lost)
+    if (run === this.#run) this.#unrestored = []
+  }
+
+  /** Merges a snapshot's chunk into the copy; a live marker the copy held above Redis's goes to `lost`. */
+  #absorb (chunk: string[], run: number, lost: Array<[string, Marker]>): true {
+    const now = Date.now()
+    for (let i = 0; i + 1 < chunk.length; i += 2) {
+      const stored = parseMarker(chunk[i + 1]!)
+      if (stored === undefined || stored.expiresAt <= now) continue
+      const field = chunk[i]!
+      const held = this.#entries.get(field)
+      const above = held !== undefined && held.seen !== run && held.expiresAt > now &&
+        (held.value > stored.value || held.expiresAt > stored.expiresAt)
+      const marker = merge(this.#entries, field, stored, run)
+      if (above) lost.push([field, { value: marker.value, expiresAt: marker.expiresAt }])
+    }
+    return true
   }
 
   #beat (): void {
@@ -244,7 +284,7 @@ export class StoreSubscription {
     subscriber.ping().then(() => {
       if (run === this.#run && this.synced) this.#lastSignOfLife = now
       // Heard from again after a loss of trust: rebuild, as after a reconnection.
-      else if (!this.synced && this.#pending === undefined) this.#resync()
+      else if (!this.synced && !this.#resyncing && Date.now() >= this.#retryAt) this.#resync()
     }, () => {})
   }
 
@@ -256,25 +296,16 @@ export class StoreSubscription {
   }
 }
 
-function merge (entries: Map<string, Marker>, field: string, marker: Marker): void {
+/** Merges a marker into the copy by max, noting that `run` saw Redis hold it; returns the copy's marker. */
+function merge (entries: Map<string, CopiedMarker>, field: string, marker: Marker, run: number): CopiedMarker {
   const known = entries.get(field)
   if (known === undefined) {
-    entries.set(field, { value: marker.value, expiresAt: marker.expiresAt })
-    return
+    const copied = { value: marker.value, expiresAt: marker.expiresAt, seen: run }
+    entries.set(field, copied)
+    return copied
   }
   known.value = Math.max(known.value, marker.value)
   known.expiresAt = Math.max(known.expiresAt, marker.expiresAt)
-}
-
-/** The live markers of `copy` that `stored` lacks, or holds with a lower value or an earlier expiry. */
-function above (copy: Map<string, Marker>, stored: Map<string, Marker>, now: number): Array<[string, Marker]> {
-  const lost: Array<[string, Marker]> = []
-  for (const [field, marker] of copy) {
-    if (marker.expiresAt <= now) continue
-    const known = stored.get(field)
-    if (known === undefined || known.value < marker.value || known.expiresAt < marker.expiresAt) {
-      lost.push([field, { value: marker.value, expiresAt: marker.expiresAt }])
-    }
-  }
-  return lost
+  known.seen = run
+  return known
 }

@@ -16,6 +16,28 @@ export const isCluster = (client: IoRedisClient): client is Cluster => client.is
 
 /**
  * @internal
+ * A hash's fields and values, `[field, value, ...]`, a chunk of about `count` at a time (HSCAN), until `into`
+ * answers false. A cursor means nothing on another node: a single or Sentinel client that reconnects mid-scan makes
+ * its caller start over (the mirror's resync does), but a Cluster client re-routes a moved slot silently, so there
+ * the hash is read whole, in one atomic HGETALL.
+ */
+export async function scanHash (
+  client: IoRedisClient, key: string, count: number, into: (chunk: string[]) => boolean
+): Promise<void> {
+  if (isCluster(client)) {
+    into(await client.call('HGETALL', key) as string[])
+    return
+  }
+  let cursor = '0'
+  do {
+    const [next, chunk] = await client.hscan(key, cursor, 'COUNT', count)
+    if (!into(chunk)) return
+    cursor = next
+  } while (cursor !== '0')
+}
+
+/**
+ * @internal
  * The client, whether the store owns it, and whether it must be started again when it ends while the store is
  * open: a Sentinel client with failoverDetector can end for good when a failover is announced while it is
  * reconnecting (ioredis then closes the connection it is opening, and gives up), after a SIGKILL of the master

@@ -3,7 +3,7 @@ import { InvalidOptionError, StoreUnreachableError } from '../errors.js'
 import { REDIS_STORE } from './brand.js'
 import { INVALIDATE, parseMarker, StoreSubscription, type Marker } from './mirror.js'
 import {
-  closeConnection, describeAddress, isCluster, openClient, untilReady, type IoRedisClient, type ReadyWait
+  closeConnection, describeAddress, isCluster, openClient, scanHash, untilReady, type IoRedisClient, type ReadyWait
 } from './redis-connection.js'
 import { checkConnection, storeSettings, type RedisClient, type RedisStoreOptions } from './redis-options.js'
 import {
@@ -32,6 +32,8 @@ const RESUBSCRIBE_DELAY_MS = 1000
 const RESTART_DELAY_MS = 100
 // Markers written back per script run: each run holds Redis for its length.
 const RESTORE_BATCH = 500
+// Markers per HSCAN of the mirror's resync (a hint to Redis, which may answer more or fewer).
+const SNAPSHOT_CHUNK = 1000
 
 type ScriptedClient = IoRedisClient & {
   /** A refresh token's value, or 'G' + its family's generation when it has none (FIND). */
@@ -114,8 +116,8 @@ export class RedisStore implements AuthStore {
   readonly #channel: string
   readonly #copyMarkers: boolean
   readonly #listeners: UserInvalidationListener[] = []
-  /** 'ready' listeners the store puts on the client: removed at close (the client may be yours). */
-  readonly #readyChecks: Array<() => void> = []
+  /** Listeners the store puts on the client: removed at close (the client may be yours). */
+  readonly #clientHooks: Array<['ready' | 'refresh', () => void]> = []
   #subscription: StoreSubscription | undefined
   #closed = false
   /** The log of the app the store was first attached to: for what no request reports. */
@@ -166,11 +168,7 @@ export class RedisStore implements AuthStore {
     // An unhandled 'error' event would crash the process; failures surface as command errors (503).
     if (owned) client.on('error', () => {})
     if (restartOnEnd) client.on('end', () => { this.#restart(client) })
-    if (settings.copyMarkers) {
-      const recheck = (): void => { this.#subscription?.recheck() }
-      client.on('ready', recheck)
-      this.#readyChecks.push(recheck)
-    }
+    if (settings.copyMarkers) this.#recheckOnNewMaster(client)
     this.#subscribe(settings.staleAfter)
   }
 
@@ -319,8 +317,7 @@ export class RedisStore implements AuthStore {
     this.#log ??= log
     const check = (): void => { this.#checkEviction(log) }
     if (this.#io.status === 'ready') check()
-    this.#io.on('ready', check)
-    this.#readyChecks.push(check)
+    this.#hook('ready', check)
   }
 
   /** An app it served has closed: the last one closes the store, unless `closeWithApp: false`. */
@@ -338,9 +335,37 @@ export class RedisStore implements AuthStore {
     this.#closed = true
     for (const wait of this.#waits) wait.cancel('the store was closed')
     this.#subscription?.close()
-    for (const check of this.#readyChecks.splice(0)) this.#io.off('ready', check)
+    for (const [event, hook] of this.#clientHooks.splice(0)) this.#io.off(event, hook)
     await this.#writes.close()
     if (this.#owned) await closeConnection(this.#io)
+  }
+
+  #hook (event: 'ready' | 'refresh', hook: () => void): void {
+    this.#io.on(event, hook)
+    this.#clientHooks.push([event, hook])
+  }
+
+  /**
+   * What this instance wrote may have gone to a master that is gone: when the client reaches a new one, the mirror
+   * compares its copy with the index there and writes back what it lacks. A single or Sentinel client reconnects
+   * ('ready'); a Cluster client re-routes the index's slot silently, so its slot map is watched after each refresh.
+   */
+  #recheckOnNewMaster (client: IoRedisClient): void {
+    const recheck = (): void => { this.#subscription?.recheck() }
+    if (!isCluster(client)) {
+      this.#hook('ready', recheck)
+      return
+    }
+    let slot: number | undefined
+    let master: string | undefined
+    const refreshed = async (): Promise<void> => {
+      slot ??= Number(await client.cluster('KEYSLOT', this.#markerValues))
+      // 'undefined' while the map has no master for it: then any master is a new one.
+      const current = String(client.slots[slot]?.[0])
+      if (master !== undefined && current !== master) recheck()
+      master = current
+    }
+    this.#hook('refresh', () => { refreshed().catch(() => {}) })
   }
 
   #wait (unref: boolean): ReadyWait {
@@ -375,7 +400,7 @@ export class RedisStore implements AuthStore {
         'requests that need the store answer 503 until it is')
       const reachable = (): void => { log.info(where, `fastify-jwt-auth: Redis at ${this.#address} is reachable`) }
       this.#io.once('ready', reachable)
-      this.#readyChecks.push(reachable)
+      this.#clientHooks.push(['ready', reachable])
     })
   }
 
@@ -472,10 +497,15 @@ export class RedisStore implements AuthStore {
     const subscription = new StoreSubscription({
       subscriber,
       channel: this.#channel,
-      snapshot: this.#copyMarkers ? () => this.#io.hgetall(this.#markerValues) : undefined,
-      restore: this.#copyMarkers ? (markers) => this.#restoreMarkers(markers) : undefined,
+      copy: this.#copyMarkers
+        ? {
+            snapshot: (into) => scanHash(this.#io, this.#markerValues, SNAPSHOT_CHUNK, into),
+            restore: (markers) => this.#restoreMarkers(markers)
+          }
+        : undefined,
       staleAfterMs: staleAfter,
-      onInvalidate: (userId) => { this.#notify(userId) }
+      onInvalidate: (userId) => { this.#notify(userId) },
+      replaces: this.#subscription
     })
     this.#subscription = subscription
     subscriber.once('end', () => {
@@ -492,17 +522,18 @@ export class RedisStore implements AuthStore {
    * with replicas, waited for). Only the count is logged: fields name users and sessions.
    */
   async #restoreMarkers (markers: Array<[string, Marker]>): Promise<void> {
+    let restored = 0
     for (let start = 0; start < markers.length; start += RESTORE_BATCH) {
       const args: Array<string | number> = []
       for (const [field, { expiresAt, value }] of markers.slice(start, start + RESTORE_BATCH)) {
         args.push(field, expiresAt, value)
       }
-      await this.#durable('jwtAuthMergeMarkers', this.#markerExpiries, this.#markerValues, Date.now(), this.#channel,
-        ...args)
+      restored += await this.#durable<number>('jwtAuthMergeMarkers', this.#markerExpiries, this.#markerValues,
+        Date.now(), this.#channel, ...args)
     }
-    // Another instance may have written some back first: the script merges, so both are right.
-    this.#log?.warn({ markers: markers.length }, 'fastify-jwt-auth: Redis lacked revocation markers this instance ' +
-      'held (a failover, or a restart without persistence): written back')
+    // `restored` may be fewer: another instance wrote some back first (the script merges, so both are right).
+    this.#log?.warn({ markers: markers.length, restored }, 'fastify-jwt-auth: Redis lacked revocation markers ' +
+      'this instance held (a failover, or a restart without persistence): written back')
   }
 
   #checkEviction (log: StoreContext['log']): void {

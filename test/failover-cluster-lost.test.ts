@@ -1,0 +1,52 @@
+// Issue 20 on a real Redis Cluster: revocations the master of the index ({revocations}) acknowledged, then lost in a
+// failover (its replica had not got them: here, deleted on both before the kill). A Cluster client re-routes the
+// slot without reconnecting; the instance that holds them in its mirror must still write them back.
+import t, { type Test } from 'tap'
+import { redisStore } from '../lib/redis.js'
+import { bearer, buildApp } from './helpers/app.js'
+import { eventually } from './helpers/eventually.js'
+import { cli, startClusterTopology } from './helpers/topology.js'
+
+const cluster = await startClusterTopology()
+t.teardown(() => cluster.stop())
+
+type App = Awaited<ReturnType<typeof buildApp>>
+const status = async (app: App, token: string): Promise<number> =>
+  (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
+
+async function instance (t: Test): Promise<App> {
+  const store = redisStore({ cluster: { nodes: cluster.nodes }, keyPrefix: 'lost:' })
+  const app = await buildApp(store, { findById: false })
+  t.teardown(async () => { await app.close(); await store.close() })
+  t.ok(await eventually(() => store.mirrorSynced, 5000), 'the mirror is in sync')
+  return app
+}
+
+t.test('the master of the index fails over without the last revocations: the instance writes them back', async (t) => {
+  const a = await instance(t)
+  const loggedOut = await a.jwtAuth.issue({ id: 1 })
+  const everywhere = await a.jwtAuth.issue({ id: 7 })
+  const other = await a.jwtAuth.issue({ id: 2 })
+  await a.jwtAuth.revoke(loggedOut.accessToken)
+  await a.jwtAuth.revokeAll(7)
+  const index = 'lost:{revocations}:values'
+  const master = cluster.masterOf(index)
+  // The loss: gone from the master and, through replication, from its replica.
+  cli(master.port, 'del', index, 'lost:{revocations}:expiries')
+  await cluster.killMasterOf(index)
+
+  // Traffic on the slot (a logout) makes A's client learn the new master; the logout itself may answer 503 while
+  // the slot moves.
+  t.ok(await eventually(async () => {
+    try { await a.jwtAuth.revoke(other.accessToken); return true } catch { return false }
+  }, 15_000, 200), 'a logout on A after the failover')
+  const promoted = cluster.masterOf(index)
+  t.ok(await eventually(() => cli(promoted.port, 'hlen', index) === '3', 10_000, 100),
+    'A wrote back the two markers the new master lacked')
+  const b = await instance(t)
+  t.same([await status(b, loggedOut.accessToken), await status(b, everywhere.accessToken)], [401, 401],
+    'an instance started since refuses the tokens revoked before the failover')
+  const again = await b.jwtAuth.issue({ id: 7 })
+  t.same([await status(a, again.accessToken), await status(b, again.accessToken)], [200, 200],
+    'a new login of the user revoked everywhere works on both')
+})
