@@ -117,3 +117,24 @@ t.test('SENTINEL FAILOVER with replicas: 1: nothing acknowledged is lost (the ol
   await load.stop()
   await verdict(t, list, load)
 })
+
+t.test('replicas: 1: a write-back of markers Redis lost is trusted only once the replica has it', async (t) => {
+  const store = redisStore({ url: master.url, keyPrefix: 'wb:', replicas: 1, replicaTimeout: '200ms', mirror: { staleAfter: 200 } })
+  const { app } = (await instances(t, [store]))[0]!
+  await until('the mirror in sync', () => store.mirrorSynced, 3000)
+  const pair = await app.jwtAuth.issue({ id: 'u1' })
+  await app.jwtAuth.revoke(pair.accessToken)
+  // Lost (on the master and, replicated, on the replica); then the replica stops answering.
+  cli(master.port, 'del', 'wb:{revocations}:values', 'wb:{revocations}:expiries')
+  await until('the replica lost it too', () => cli(replica.port, 'hlen', 'wb:{revocations}:values') === '0', 3000)
+  replica.pause()
+  t.teardown(() => { replica.resume() })
+  cli(master.port, 'client', 'kill', 'type', 'pubsub')
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  t.equal(cli(master.port, 'hlen', 'wb:{revocations}:values'), '1', 'written back on the master')
+  t.notOk(store.mirrorSynced, 'but not trusted: its WAIT failed, and each retry sends it again (the master has it now)')
+  t.equal((await app.inject({ url: '/me', headers: bearer(pair.accessToken) })).statusCode, 401)
+  replica.resume()
+  await until('in sync once the replica has it', () => store.mirrorSynced, 10_000)
+  t.equal(cli(replica.port, 'hlen', 'wb:{revocations}:values'), '1')
+})
