@@ -8,8 +8,9 @@ import { StoreSubscription } from '../dist/esm/stores/mirror.js'
 const COUNT = process.env.BENCH_SMOKE === '1' ? 2_000 : 1_000_000
 const gc = globalThis.gc ?? (() => { throw new Error('run with node --expose-gc') })
 const subscriber = new Redis({ lazyConnect: true })
-// A snapshot source makes it keep a copy of the markers, as the store's mirror does.
-const mirror = new StoreSubscription({ subscriber, channel: 'x', snapshot: async () => ({}), staleAfterMs: 60_000 })
+// A copy source makes it keep a copy of the markers, as the store's mirror does.
+const copy = { snapshot: async () => {}, restore: async () => {} }
+const mirror = new StoreSubscription({ subscriber, channel: 'x', copy, staleAfterMs: 60_000 })
 gc(); const before = process.memoryUsage().heapUsed
 const expiresAt = Date.now() + 3_600_000
 // As the subscription delivers them: one message per marker, `<expiresAt> <value> <field>`.

@@ -1,11 +1,12 @@
 // Issue 20 on a real Redis Cluster: revocations the master of the index ({revocations}) acknowledged, then lost in a
 // failover (its replica had not got them: here, deleted on both before the kill). A Cluster client re-routes the
 // slot without reconnecting; the instance that holds them in its mirror must still write them back.
+import { Cluster } from 'ioredis'
 import t, { type Test } from 'tap'
-import { redisStore } from '../lib/redis.js'
+import { redisStore, type RedisClient } from '../lib/redis.js'
 import { bearer, buildApp } from './helpers/app.js'
 import { eventually } from './helpers/eventually.js'
-import { cli, startClusterTopology } from './helpers/topology.js'
+import { cli, startClusterTopology, until } from './helpers/topology.js'
 
 const cluster = await startClusterTopology()
 t.teardown(() => cluster.stop())
@@ -14,8 +15,10 @@ type App = Awaited<ReturnType<typeof buildApp>>
 const status = async (app: App, token: string): Promise<number> =>
   (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
 
-async function instance (t: Test): Promise<App> {
-  const store = redisStore({ cluster: { nodes: cluster.nodes }, keyPrefix: 'lost:' })
+async function instance (t: Test, client?: Cluster): Promise<App> {
+  const store = redisStore(client === undefined
+    ? { cluster: { nodes: cluster.nodes }, keyPrefix: 'lost:' }
+    : { client: client as unknown as RedisClient, keyPrefix: 'lost:' })
   const app = await buildApp(store, { findById: false })
   t.teardown(async () => { await app.close(); await store.close() })
   t.ok(await eventually(() => store.mirrorSynced, 5000), 'the mirror is in sync')
@@ -33,7 +36,13 @@ t.test('the master of the index fails over without the last revocations: the ins
   const master = cluster.masterOf(index)
   // The loss: gone from the master and, through replication, from its replica.
   cli(master.port, 'del', index, 'lost:{revocations}:expiries')
-  await cluster.killMasterOf(index)
+  const { from } = await cluster.killMasterOf(index)
+  t.teardown(async () => {
+    // Back as a replica of the new master, for the next test.
+    await from.start()
+    await until('the old master follows the new one', () => cli(from.port, 'role').startsWith('slave') &&
+      cli(from.port, 'info', 'replication').includes('master_link_status:up'), 20_000)
+  })
 
   // Traffic on the slot (a logout) makes A's client learn the new master; the logout itself may answer 503 while
   // the slot moves.
@@ -50,3 +59,27 @@ t.test('the master of the index fails over without the last revocations: the ins
   t.same([await status(a, again.accessToken), await status(b, again.accessToken)], [200, 200],
     'a new login of the user revoked everywhere works on both')
 })
+
+t.test('a Cluster client you pass, ready before the store: the same after a failover', async (t) => {
+  const client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+  t.teardown(() => client.disconnect())
+  await until('your client ready', () => client.status === 'ready', 10_000)
+  const a = await instance(t, client)
+  const pair = await a.jwtAuth.issue({ id: 11 })
+  const other = await a.jwtAuth.issue({ id: 12 })
+  await a.jwtAuth.revoke(pair.accessToken)
+  const index = 'lost:{revocations}:values'
+  cli(cluster.masterOf(index).port, 'del', index, 'lost:{revocations}:expiries')
+  await cluster.killMasterOf(index)
+  t.ok(await eventually(async () => {
+    try { await a.jwtAuth.revoke(other.accessToken); return true } catch { return false }
+  }, 15_000, 200), 'a logout on A after the failover')
+  t.ok(await eventually(() => cli(cluster.masterOf(index).port, 'hexists', index, `fam:${decodeFamily(pair.accessToken)}`) === '1',
+    10_000, 100), 'A wrote back the logout the new master lacked')
+  const b = await instance(t)
+  t.equal(await status(b, pair.accessToken), 401, 'an instance started since refuses the token')
+})
+
+function decodeFamily (token: string): string {
+  return (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { fam: string }).fam
+}

@@ -124,7 +124,8 @@ t.test('a Redis restart: fail closed while it is down, then a full resync', asyn
   const admin = new Redis(server.url)
   t.teardown(() => admin.quit())
   await admin.acl('SETUSER', 'default', '+subscribe')
-  t.ok(await eventually(() => b.store.mirrorSynced, 3000), 'B resynchronises')
+  // Its failed tries back off (up to 5 s): the next one may be seconds away.
+  t.ok(await eventually(() => b.store.mirrorSynced, 8000), 'B resynchronises')
   t.same(await Promise.all([before, after, untouched].map((pair) => status(b.app, pair.accessToken))), [401, 401, 200],
     'the revocation from before the restart (persisted) and the one made while B was out of sync are both enforced')
 })
@@ -518,4 +519,53 @@ t.test('the snapshot reads the index a chunk at a time, and stops when the resyn
   const before = await commandCalls(admin, 'hscan')
   await scanHash(admin, 'scan', 100, () => false)
   t.equal(await commandCalls(admin, 'hscan') - before, 1, 'one chunk, then no more once into() says stop')
+})
+
+t.test('what a resync writes back: own writes and lower messages are not taken as Redis\'s; each marker once', async (t) => {
+  const { server, admin } = await redisFor(t)
+  const pending: Array<(stored: Record<string, string>) => void> = []
+  const restores: Array<Array<[string, { value: number, expiresAt: number }]>> = []
+  let failing = 0
+  const mirror = new StoreSubscription({
+    subscriber: new Redis(server.url, { autoResubscribe: false }),
+    channel: 'ow',
+    copy: {
+      snapshot: (into) => new Promise((resolve) => pending.push((stored) => { into(Object.entries(stored).flat()); resolve() })),
+      restore: async (markers) => {
+        restores.push(markers)
+        if (failing-- > 0) throw new Error('refused')
+      }
+    },
+    staleAfterMs: 40
+  })
+  t.teardown(() => mirror.close())
+  t.ok(await eventually(() => pending.length === 1, 2000))
+  t.equal(mirror.held('usr:\ud800'), undefined)
+  mirror.recheck() // the copy is empty, but a resync is reading: it starts over
+  t.ok(await eventually(() => pending.length === 2, 1000), 'a recheck restarts a resync in progress')
+  pending[1]!({})
+  t.ok(await eventually(() => mirror.synced, 1000))
+
+  const later = Date.now() + 60_000
+  mirror.apply('fam:skew', { value: 10, expiresAt: later })
+  mirror.apply('usr:\ud800', { value: 1, expiresAt: later })
+  t.equal(mirror.held('usr:\ud800'), undefined, 'a lone surrogate is never copied (Redis holds it as U+FFFD)')
+  failing = 2
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  t.ok(await eventually(() => pending.length === 3, 2000))
+  // During the resync: an own write (acknowledged by a node that may be gone) and a lower marker on the channel.
+  mirror.apply('fam:own', { value: 3, expiresAt: later })
+  await admin.publish('ow', `${later} 5 fam:skew`)
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  pending[2]!({ 'fam:skew': `${later} 5` })
+  t.ok(await eventually(() => restores.length === 1, 1000))
+  t.same(restores[0]!.map(([field]) => field).sort(), ['fam:own', 'fam:skew'],
+    'the own write the snapshot lacks, and the marker Redis holds lower, are written back')
+  // The write-back fails twice: each retry writes each marker once.
+  for (let attempt = 4; attempt <= 5; attempt++) {
+    t.ok(await eventually(() => pending.length === attempt, 2000))
+    pending[attempt - 1]!({ 'fam:skew': `${later} 5` })
+  }
+  t.ok(await eventually(() => mirror.synced, 2000))
+  t.same(restores.map((markers) => markers.length), [2, 2, 2], 'the same two markers each time, never more')
 })

@@ -1,7 +1,10 @@
 /** A revocation marker as kept by the Redis index: a number that only grows, and its expiry. */
 export interface Marker { value: number, expiresAt: number }
 
-/** A marker in the copy, with the last resync that saw Redis hold it (or more): those it did not see, Redis lost. */
+/**
+ * A marker in the copy, with the last resync run that saw Redis hold it (or more; 0: none yet): those a resync did
+ * not see, Redis lost.
+ */
 interface CopiedMarker extends Marker { seen: number }
 
 /** The Redis index, as the mirror reads and repairs it. */
@@ -42,7 +45,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 
 // Expired markers are dropped by lookups when met, and by a sweep at this pace.
 const SWEEP_INTERVAL_MS = 60_000
-// A failed resync is tried again after staleAfter, doubled at each failure up to this.
+// A failed resync is tried again after staleAfter, doubled at each failure in a row up to this.
 const MAX_RETRY_DELAY_MS = 5000
 
 // Resync runs are numbered across subscriptions: a copy handed to a new subscription keeps its meaning.
@@ -109,7 +112,7 @@ export class StoreSubscription {
   /** Renumbered on every (re)connection and loss of trust, so an outdated resync never lands. */
   #run = ++runs
   /** What the last write-back attempted, in case it failed (with replicas, the master may hold it unreplicated). */
-  #unrestored: Array<[string, Marker]> = []
+  #unrestored = new Map<string, Marker>()
   #failures = 0
   #retryAt = 0
   #lastSignOfLife = 0
@@ -158,10 +161,12 @@ export class StoreSubscription {
     return marker !== undefined && marker.expiresAt > Date.now() ? marker.value : undefined
   }
 
-  /** Merges a marker (from the channel, or written by this instance: read-your-writes): Redis holds it. */
+  /**
+   * Merges a marker written by this instance (read-your-writes). The node that took it may be a master that is gone:
+   * only the channel or a snapshot says that the master holds it.
+   */
   apply (field: string, marker: Marker): void {
-    if (!this.copying) return
-    merge(this.#entries, field, marker, this.#run)
+    this.#merge(field, marker, undefined)
   }
 
   /**
@@ -170,7 +175,8 @@ export class StoreSubscription {
    * master now, and writes back what it lacks. Without a subscribed connection, its reconnection will resync.
    */
   recheck (): void {
-    if (this.#entries.size > 0 && this.#source.subscriber.status === 'ready') this.#resync()
+    // An empty copy has nothing to write back, unless a resync is reading: its cursor means nothing on another node.
+    if ((this.#entries.size > 0 || this.#resyncing) && this.#source.subscriber.status === 'ready') this.#resync()
   }
 
   close (): void {
@@ -189,7 +195,7 @@ export class StoreSubscription {
     const marker = end === -1 ? undefined : parseMarker(message.slice(0, end))
     if (marker === undefined || end + 1 >= message.length) return
     const field = message.slice(end + 1)
-    this.apply(field, marker)
+    this.#merge(field, marker, this.#run)
     // A user revoked everywhere: drop the user from every cache as well.
     if (field.startsWith(USER_MARKER)) this.#invalidate(field.slice(USER_MARKER.length))
   }
@@ -228,7 +234,7 @@ export class StoreSubscription {
       if (run !== this.#run) return
       this.#distrust()
       this.#failures++
-      this.#retryAt = Date.now() + Math.min(MAX_RETRY_DELAY_MS, this.#source.staleAfterMs * 2 ** this.#failures)
+      this.#retryAt = Date.now() + Math.min(MAX_RETRY_DELAY_MS, this.#source.staleAfterMs * 2 ** (this.#failures - 1))
     }
   }
 
@@ -238,38 +244,48 @@ export class StoreSubscription {
    * Redis's own and need nothing; those expired go.
    */
   async #reconcile (copy: MarkerSource, run: number): Promise<void> {
+    await copy.snapshot((chunk) => run === this.#run && this.#absorb(chunk, run))
+    if (run !== this.#run) return
     const now = Date.now()
     // Written back again, even if the master now holds them: with replicas, only a write-back that succeeds says
     // they are replicated.
-    const lost = this.#unrestored.filter(([, marker]) => marker.expiresAt > now)
-    await copy.snapshot((chunk) => run === this.#run && this.#absorb(chunk, run, lost))
-    if (run !== this.#run) return
-    const scanned = Date.now()
+    const lost = new Map([...this.#unrestored].filter(([, marker]) => marker.expiresAt > now))
     for (const [field, marker] of this.#entries) {
       if (marker.seen === run) continue
-      if (marker.expiresAt > scanned) lost.push([field, { value: marker.value, expiresAt: marker.expiresAt }])
+      if (marker.expiresAt > now) lost.set(field, { value: marker.value, expiresAt: marker.expiresAt })
       else this.#entries.delete(field)
     }
-    if (lost.length === 0) return
+    if (lost.size === 0) return
     this.#unrestored = lost
-    await copy.restore(lost)
-    if (run === this.#run) this.#unrestored = []
+    await copy.restore([...lost])
+    if (run === this.#run) this.#unrestored = new Map()
   }
 
-  /** Merges a snapshot's chunk into the copy; a live marker the copy held above Redis's goes to `lost`. */
-  #absorb (chunk: string[], run: number, lost: Array<[string, Marker]>): true {
+  /** Merges a snapshot's chunk into the copy. */
+  #absorb (chunk: string[], run: number): true {
     const now = Date.now()
     for (let i = 0; i + 1 < chunk.length; i += 2) {
       const stored = parseMarker(chunk[i + 1]!)
-      if (stored === undefined || stored.expiresAt <= now) continue
-      const field = chunk[i]!
-      const held = this.#entries.get(field)
-      const above = held !== undefined && held.seen !== run && held.expiresAt > now &&
-        (held.value > stored.value || held.expiresAt > stored.expiresAt)
-      const marker = merge(this.#entries, field, stored, run)
-      if (above) lost.push([field, { value: marker.value, expiresAt: marker.expiresAt }])
+      if (stored !== undefined && stored.expiresAt > now) this.#merge(chunk[i]!, stored, run)
     }
     return true
+  }
+
+  /**
+   * Merges a marker into the copy by max. `run`: the resync run in which Redis was seen holding it (a snapshot, the
+   * channel), which counts only if it is as high as the copy's, in value and expiry; undefined: not seen.
+   */
+  #merge (field: string, marker: Marker, run: number | undefined): void {
+    // A key with a lone surrogate reaches Redis as U+FFFD (UTF-8): the copy never holds one (see lookup).
+    if (!this.copying || LONE_SURROGATE.test(field)) return
+    const known = this.#entries.get(field)
+    if (known === undefined) {
+      this.#entries.set(field, { value: marker.value, expiresAt: marker.expiresAt, seen: run ?? 0 })
+      return
+    }
+    if (run !== undefined && marker.value >= known.value && marker.expiresAt >= known.expiresAt) known.seen = run
+    known.value = Math.max(known.value, marker.value)
+    known.expiresAt = Math.max(known.expiresAt, marker.expiresAt)
   }
 
   #beat (): void {
@@ -294,18 +310,4 @@ export class StoreSubscription {
       if (marker.expiresAt <= now) this.#entries.delete(field)
     }
   }
-}
-
-/** Merges a marker into the copy by max, noting that `run` saw Redis hold it; returns the copy's marker. */
-function merge (entries: Map<string, CopiedMarker>, field: string, marker: Marker, run: number): CopiedMarker {
-  const known = entries.get(field)
-  if (known === undefined) {
-    const copied = { value: marker.value, expiresAt: marker.expiresAt, seen: run }
-    entries.set(field, copied)
-    return copied
-  }
-  known.value = Math.max(known.value, marker.value)
-  known.expiresAt = Math.max(known.expiresAt, marker.expiresAt)
-  known.seen = run
-  return known
 }

@@ -19,13 +19,14 @@ export const isCluster = (client: IoRedisClient): client is Cluster => client.is
  * A hash's fields and values, `[field, value, ...]`, a chunk of about `count` at a time (HSCAN), until `into`
  * answers false. A cursor means nothing on another node: a single or Sentinel client that reconnects mid-scan makes
  * its caller start over (the mirror's resync does), but a Cluster client re-routes a moved slot silently, so there
- * the hash is read whole, in one atomic HGETALL.
+ * the hash is read whole, in one atomic HGETALL, on the master.
  */
 export async function scanHash (
   client: IoRedisClient, key: string, count: number, into: (chunk: string[]) => boolean
 ): Promise<void> {
   if (isCluster(client)) {
-    into(await client.call('HGETALL', key) as string[])
+    // As a script: a read command may go to a replica (scaleReads), which may hold what the master lost.
+    into(await client.eval("return redis.call('HGETALL', KEYS[1])", 1, key) as string[])
     return
   }
   let cursor = '0'

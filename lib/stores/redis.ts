@@ -358,14 +358,20 @@ export class RedisStore implements AuthStore {
     }
     let slot: number | undefined
     let master: string | undefined
-    const refreshed = async (): Promise<void> => {
+    // The master of the index's slot as the client's map has it now; the first answer is where it starts from.
+    const follow = async (): Promise<void> => {
+      // Asked until answered (a failure leaves it for the next refresh).
       slot ??= Number(await client.cluster('KEYSLOT', this.#markerValues))
       // 'undefined' while the map has no master for it: then any master is a new one.
       const current = String(client.slots[slot]?.[0])
       if (master !== undefined && current !== master) recheck()
       master = current
     }
-    this.#hook('refresh', () => { refreshed().catch(() => {}) })
+    const onChange = (): void => { follow().catch(() => {}) }
+    this.#hook('refresh', onChange)
+    // A client you pass may be ready already: it refreshes its map next at the failover itself.
+    this.#hook('ready', onChange)
+    if (client.status === 'ready') onChange()
   }
 
   #wait (unref: boolean): ReadyWait {
