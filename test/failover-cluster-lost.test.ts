@@ -83,3 +83,21 @@ t.test('a Cluster client you pass, ready before the store: the same after a fail
 function decodeFamily (token: string): string {
   return (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { fam: string }).fam
 }
+
+t.test('the master of the index restarts empty at the same address, before any failover: written back too', async (t) => {
+  const a = await instance(t)
+  const pair = await a.jwtAuth.issue({ id: 21 })
+  const other = await a.jwtAuth.issue({ id: 22 })
+  await a.jwtAuth.revoke(pair.accessToken)
+  const index = 'lost:{revocations}:values'
+  const master = cluster.masterOf(index)
+  await master.kill()
+  await master.start() // no persistence: back empty, under its own address and id (nodes.conf)
+  await until('the cluster ok again', () => cli(master.port, 'cluster', 'info').includes('cluster_state:ok'), 20_000)
+  t.equal(cluster.masterOf(index), master, 'no failover: the same node serves the slot')
+  t.ok(await eventually(async () => {
+    try { await a.jwtAuth.revoke(other.accessToken); return true } catch { return false }
+  }, 15_000, 200), 'a logout on A after the restart')
+  t.ok(await eventually(() => cli(master.port, 'hexists', index, `fam:${decodeFamily(pair.accessToken)}`) === '1',
+    10_000, 100), 'A wrote back the logout the restarted master lost')
+})

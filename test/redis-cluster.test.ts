@@ -4,6 +4,7 @@ import t from 'tap'
 import { eventually } from './helpers/eventually.js'
 import jwtAuth from '../lib/index.js'
 import { redisStore, type RedisStore } from '../lib/stores/redis.js'
+import { keySlot } from '../lib/stores/redis-connection.js'
 import { bearer, buildApp, SECRET } from './helpers/app.js'
 import { startCluster } from './helpers/redis.js'
 import { PASSWORDS, seedUsers } from './helpers/routes-app.js'
@@ -12,6 +13,14 @@ const cluster = await startCluster()
 t.teardown(() => cluster.stop())
 
 const clusterStore = (keyPrefix: string) => redisStore({ cluster: { nodes: cluster.nodes }, keyPrefix })
+
+t.test('keySlot computes the slot CLUSTER KEYSLOT gives', async (t) => {
+  const node = new Redis(cluster.nodes[0]!)
+  t.teardown(() => node.quit())
+  for (const key of ['foo', 'a{b}c', '{}x', 'x{', 'x{}{y}', '{user1000}.following', 'jwt-auth:{revocations}:values', 'é{ü}']) {
+    t.equal(keySlot(key), Number(await node.cluster('KEYSLOT', key)), key)
+  }
+})
 
 t.test('the store on a 3-master cluster: keys spread over the masters, no cross-slot command', async (t) => {
   const store = clusterStore('cl:')

@@ -568,4 +568,14 @@ t.test('what a resync writes back: own writes and lower messages are not taken a
   }
   t.ok(await eventually(() => mirror.synced, 2000))
   t.same(restores.map((markers) => markers.length), [2, 2, 2], 'the same two markers each time, never more')
+
+  // The channel spells a lone surrogate as U+FFFD, as Redis keeps it: held() answers for the id as the app spells it.
+  await admin.publish('ow', `${later} 9 usr:\uFFFD`)
+  t.ok(await eventually(() => mirror.held('usr:\ud800') === 9, 1000), 'held() for an id with a lone surrogate')
+  // An expired marker not swept yet is none: a new, lower one replaces it (its value does not come back).
+  mirror.apply('fam:old', { value: 100, expiresAt: Date.now() + 20 })
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  await admin.publish('ow', `${later} 5 fam:old`)
+  t.ok(await eventually(() => mirror.held('fam:old') !== undefined, 1000))
+  t.equal(mirror.held('fam:old'), 5)
 })

@@ -42,6 +42,7 @@ const USER_MARKER = 'usr:'
 
 // With the u flag, a surrogate pair is one code point: this matches unpaired halves only.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+const LONE_SURROGATES = /[\uD800-\uDFFF]/gu
 
 // Expired markers are dropped by lookups when met, and by a sweep at this pace.
 const SWEEP_INTERVAL_MS = 60_000
@@ -157,7 +158,8 @@ export class StoreSubscription {
    * keeps what Redis lost in a failover until a resync writes it back. Undefined when it has none.
    */
   held (field: string): number | undefined {
-    const marker = this.#entries.get(field)
+    // Redis (and so the channel and the copy) spells a lone surrogate as U+FFFD.
+    const marker = this.#entries.get(LONE_SURROGATE.test(field) ? field.replace(LONE_SURROGATES, '\uFFFD') : field)
     return marker !== undefined && marker.expiresAt > Date.now() ? marker.value : undefined
   }
 
@@ -279,7 +281,8 @@ export class StoreSubscription {
     // A key with a lone surrogate reaches Redis as U+FFFD (UTF-8): the copy never holds one (see lookup).
     if (!this.copying || LONE_SURROGATE.test(field)) return
     const known = this.#entries.get(field)
-    if (known === undefined) {
+    // An expired marker not swept yet is none: its value must not come back with a new expiry.
+    if (known === undefined || known.expiresAt <= Date.now()) {
       this.#entries.set(field, { value: marker.value, expiresAt: marker.expiresAt, seen: run ?? 0 })
       return
     }

@@ -16,6 +16,23 @@ export const isCluster = (client: IoRedisClient): client is Cluster => client.is
 
 /**
  * @internal
+ * The Cluster slot of a key, as the Redis Cluster specification computes it: CRC16 (XMODEM) of its hash tag (what
+ * lies between its first '{' and the next '}', when not empty) or else of the whole key, modulo 16384.
+ */
+export function keySlot (key: string): number {
+  const bytes = Buffer.from(key)
+  const open = bytes.indexOf(0x7b)
+  const close = open === -1 ? -1 : bytes.indexOf(0x7d, open + 1)
+  let crc = 0
+  for (const byte of close > open + 1 ? bytes.subarray(open + 1, close) : bytes) {
+    crc ^= byte << 8
+    for (let bit = 0; bit < 8; bit++) crc = (crc & 0x8000) !== 0 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc % 16384
+}
+
+/**
+ * @internal
  * A hash's fields and values, `[field, value, ...]`, a chunk of about `count` at a time (HSCAN), until `into`
  * answers false. A cursor means nothing on another node: a single or Sentinel client that reconnects mid-scan makes
  * its caller start over (the mirror's resync does), but a Cluster client re-routes a moved slot silently, so there

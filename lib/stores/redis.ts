@@ -3,7 +3,8 @@ import { InvalidOptionError, StoreUnreachableError } from '../errors.js'
 import { REDIS_STORE } from './brand.js'
 import { INVALIDATE, parseMarker, StoreSubscription, type Marker } from './mirror.js'
 import {
-  closeConnection, describeAddress, isCluster, openClient, scanHash, untilReady, type IoRedisClient, type ReadyWait
+  closeConnection, describeAddress, isCluster, keySlot, openClient, scanHash, untilReady, type IoRedisClient,
+  type ReadyWait
 } from './redis-connection.js'
 import { checkConnection, storeSettings, type RedisClient, type RedisStoreOptions } from './redis-options.js'
 import {
@@ -34,6 +35,9 @@ const RESTART_DELAY_MS = 100
 const RESTORE_BATCH = 500
 // Markers per HSCAN of the mirror's resync (a hint to Redis, which may answer more or fewer).
 const SNAPSHOT_CHUNK = 1000
+
+/** Events of the store's client that it listens to. */
+type ClientEvent = 'ready' | 'refresh' | '+node' | '-node'
 
 type ScriptedClient = IoRedisClient & {
   /** A refresh token's value, or 'G' + its family's generation when it has none (FIND). */
@@ -117,7 +121,7 @@ export class RedisStore implements AuthStore {
   readonly #copyMarkers: boolean
   readonly #listeners: UserInvalidationListener[] = []
   /** Listeners the store puts on the client: removed at close (the client may be yours). */
-  readonly #clientHooks: Array<['ready' | 'refresh', () => void]> = []
+  readonly #clientHooks: Array<[ClientEvent, (...args: any[]) => void]> = []
   #subscription: StoreSubscription | undefined
   #closed = false
   /** The log of the app the store was first attached to: for what no request reports. */
@@ -340,7 +344,7 @@ export class RedisStore implements AuthStore {
     if (this.#owned) await closeConnection(this.#io)
   }
 
-  #hook (event: 'ready' | 'refresh', hook: () => void): void {
+  #hook (event: ClientEvent, hook: (...args: any[]) => void): void {
     this.#io.on(event, hook)
     this.#clientHooks.push([event, hook])
   }
@@ -356,22 +360,25 @@ export class RedisStore implements AuthStore {
       this.#hook('ready', recheck)
       return
     }
-    let slot: number | undefined
+    const slot = keySlot(this.#markerValues)
     let master: string | undefined
-    // The master of the index's slot as the client's map has it now; the first answer is where it starts from.
-    const follow = async (): Promise<void> => {
-      // Asked until answered (a failure leaves it for the next refresh).
-      slot ??= Number(await client.cluster('KEYSLOT', this.#markerValues))
+    // The master of the index's slot as the client's map has it now; the first one is where it starts from.
+    const follow = (): void => {
       // 'undefined' while the map has no master for it: then any master is a new one.
       const current = String(client.slots[slot]?.[0])
       if (master !== undefined && current !== master) recheck()
       master = current
     }
-    const onChange = (): void => { follow().catch(() => {}) }
-    this.#hook('refresh', onChange)
+    this.#hook('refresh', follow)
     // A client you pass may be ready already: it refreshes its map next at the failover itself.
-    this.#hook('ready', onChange)
-    if (client.status === 'ready') onChange()
+    this.#hook('ready', follow)
+    if (client.status === 'ready') follow()
+    // The master gone from the pool (its connection ended: killed, or restarted, perhaps empty, at the same address
+    // before any failover): whichever node the map names next is a new master.
+    this.#hook('-node', (node: Redis) => {
+      if (`${String(node.options.host)}:${String(node.options.port)}` === master) master = 'gone'
+    })
+    this.#hook('+node', follow)
   }
 
   #wait (unref: boolean): ReadyWait {
@@ -537,9 +544,12 @@ export class RedisStore implements AuthStore {
       restored += await this.#durable<number>('jwtAuthMergeMarkers', this.#markerExpiries, this.#markerValues,
         Date.now(), this.#channel, ...args)
     }
-    // `restored` may be fewer: another instance wrote some back first (the script merges, so both are right).
-    this.#log?.warn({ markers: markers.length, restored }, 'fastify-jwt-auth: Redis lacked revocation markers ' +
-      'this instance held (a failover, or a restart without persistence): written back')
+    // None when another instance wrote them back first (the script merges, so both are right), or when this was a
+    // write-back sent again after a failed WAIT.
+    if (restored > 0) {
+      this.#log?.warn({ markers: restored }, 'fastify-jwt-auth: Redis lacked revocation markers this instance held ' +
+        '(a failover, or a restart without persistence): written back')
+    }
   }
 
   #checkEviction (log: StoreContext['log']): void {
