@@ -5,7 +5,8 @@
 // TOPOLOGY=cluster: a Cluster instead; FAILOVERS=0: the same load without failovers (the control); MINUTE_MS and
 // MINUTES: a shorter or longer run; ACCESS_TTL and REFRESH_TTL: the tokens' lifetimes (30s and 2m; a logout's
 // marker lives as long as the refresh token, so the mirrors' steady state forms within that). Figures and commands
-// in bench/RESULTS.md.
+// in bench/RESULTS.md. It also keeps some acknowledged logouts and checks, at each sample, that neither instance
+// accepts their access tokens.
 import Fastify from 'fastify'
 import jwtAuth from '../dist/esm/index.js'
 import { redisStore } from '../dist/esm/redis.js'
@@ -50,9 +51,19 @@ let lastCause = ''
 const state = { running: true }
 // What a session went through before another failure (the first few), to tell a lost answer from a lost write.
 const traces = []
+// One in PROBE_EVERY acknowledged logouts, kept: its access token must be refused by both instances until it
+// expires, failovers or not (checked at every sample). A bounded ring: a constant share of the memory measured.
+const PROBE_EVERY = 20
+const probes = []
+let logouts = 0
 async function step (app, session, w, n) {
   if (session === null) return ['issue', await app.jwtAuth.issue({ id: `user${w}-${n}` })]
-  if (n % 10 === 9) { await app.jwtAuth.revoke(session.accessToken); return ['revoke', null] }
+  if (n % 10 === 9) {
+    await app.jwtAuth.revoke(session.accessToken)
+    if (logouts++ % PROBE_EVERY === 0) probes.push(session.accessToken)
+    if (probes.length > 2000) probes.shift()
+    return ['revoke', null]
+  }
   if (n % 3 === 0) return ['refresh', await app.jwtAuth.refresh(session.refreshToken)]
   await app.inject({ url: '/me', headers: { authorization: `Bearer ${session.accessToken}` } })
   return ['me', session]
@@ -94,6 +105,16 @@ async function worker (w) {
     if (n % 50 === 49) await new Promise((resolve) => setImmediate(resolve))
   }
 }
+/** How many of the kept revoked tokens not expired yet either instance accepts (200); and how many it checked. */
+async function probeRevoked () {
+  const now = Date.now() / 1000
+  const live = probes.filter((token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).exp > now + 1)
+  const statuses = await Promise.all(live.flatMap((token) => apps.map(async (app) =>
+    (await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })).statusCode)))
+  return { accepted: statuses.filter((status) => status === 200).length, checked: statuses.length }
+}
+const revokedAccepted = { accepted: 0, checked: 0 }
+
 const started = Date.now()
 const workers = Array.from({ length: WORKERS }, (_, w) => worker(w))
 const samples = []
@@ -105,6 +126,11 @@ const sampler = setInterval(() => {
   // The load's state: the revocation markers Redis holds (each instance's mirror holds as many).
   apps[0].jwtAuth.store.client.hlen('jwt-auth:{revocations}:values')
     .then((count) => { sample.markers = count }, () => {})
+  probeRevoked().then(({ accepted, checked }) => {
+    revokedAccepted.accepted += accepted
+    revokedAccepted.checked += checked
+    sample.accepted = accepted
+  }, () => {})
 }, SAMPLE_EVERY)
 
 for (let minute = 1; minute < MINUTES; minute++) {
@@ -133,8 +159,10 @@ const peak = (key) => Math.max(...after2.map((sample) => sample[key]))
 const growth = (key) => (100 * (last[key] - first[key]) / first[key]).toFixed(1)
 console.log('samples (s: rss / heap used / heap total / external / array buffers, MiB; markers): ' +
   samples.map((s) => `${Math.round(s.at / 1000)}: ${[s.rss, s.heapUsed, s.heapTotal, s.external, s.arrayBuffers].map(mib).join('/')}` +
-    `; ${s.markers}`).join(', '))
+    `; ${s.markers}${s.accepted > 0 ? `; REVOKED ACCEPTED ${s.accepted}` : ''}`).join(', '))
 console.log(`${JSON.stringify(counts)} operations; other failures by code: ${JSON.stringify(others)}`)
+console.log(`revoked access tokens accepted: ${revokedAccepted.accepted} of ${revokedAccepted.checked} checks ` +
+  `(one logout in ${PROBE_EVERY} kept, checked on both instances at each sample until it expires)`)
 for (const trace of traces) console.log(`  a session before another failure: ${trace}`)
 console.log(`after minute 2: rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +
   `heap ${mib(first.heapUsed)} -> ${mib(last.heapUsed)} MiB (${growth('heapUsed')}%, peak ${mib(peak('heapUsed'))})`)
