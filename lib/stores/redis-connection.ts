@@ -14,6 +14,9 @@ export type IoRedisClient = Redis | Cluster
 /** @internal */
 export const isCluster = (client: IoRedisClient): client is Cluster => client.isCluster
 
+/** @internal A Cluster node's `host:port`: how ioredis names it in its slot map, and how messages name it. */
+export const nodeKey = (node: Redis): string => `${String(node.options.host)}:${String(node.options.port)}`
+
 /**
  * @internal
  * The Cluster slot of a key, as the Redis Cluster specification computes it: CRC16 (XMODEM) of its hash tag (what

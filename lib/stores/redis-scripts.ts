@@ -10,7 +10,7 @@ return 1`
 
 // Revocation markers live in one hash (field -> '<expiresAt> <value>') with a
 // sorted set of expiries beside it, both under one hash tag (one Cluster slot):
-// a write is atomic with its publication, and a mirror resyncs with one HGETALL.
+// a write is atomic with its publication, and a mirror resyncs by reading that one hash.
 // KEYS: expiries, values.
 const MARKER_PRELUDE = `
 -- A field's live marker: its value and expiry, or nil when it has none or it expired.

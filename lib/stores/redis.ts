@@ -3,8 +3,8 @@ import { InvalidOptionError, StoreUnreachableError } from '../errors.js'
 import { REDIS_STORE } from './brand.js'
 import { INVALIDATE, parseMarker, StoreSubscription, type Marker } from './mirror.js'
 import {
-  closeConnection, describeAddress, isCluster, keySlot, openClient, scanHash, untilReady, type IoRedisClient,
-  type ReadyWait
+  closeConnection, describeAddress, isCluster, keySlot, nodeKey, openClient, scanHash, untilReady,
+  type IoRedisClient, type ReadyWait
 } from './redis-connection.js'
 import { checkConnection, storeSettings, type RedisClient, type RedisStoreOptions } from './redis-options.js'
 import {
@@ -376,7 +376,7 @@ export class RedisStore implements AuthStore {
     // The master gone from the pool (its connection ended: killed, or restarted, perhaps empty, at the same address
     // before any failover): whichever node the map names next is a new master.
     this.#hook('-node', (node: Redis) => {
-      if (`${String(node.options.host)}:${String(node.options.port)}` === master) master = 'gone'
+      if (nodeKey(node) === master) master = 'gone'
     })
     this.#hook('+node', follow)
   }
@@ -557,7 +557,7 @@ export class RedisStore implements AuthStore {
     const nodes: Array<{ node: Redis, name: string | undefined }> = !isCluster(client)
       ? [{ node: client, name: undefined }]
       : client.nodes('master').map(
-        (node) => ({ node, name: `${String(node.options.host)}:${String(node.options.port)}` })
+        (node) => ({ node, name: nodeKey(node) })
       )
     for (const { node, name } of nodes) {
       // Only the policy and the node's address are logged: never options, which may hold a password.
