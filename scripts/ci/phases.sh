@@ -11,6 +11,7 @@ ci_logs=$(mktemp -d "${TMPDIR:-/tmp}/ci-logs.XXXXXX")
 ci_start=$SECONDS
 ci_failed=0
 ci_rows=()
+ci_failures=()
 ci_passed=0
 ci_fails=0
 ci_skips=0
@@ -68,6 +69,11 @@ phase () {
   if [ "$rc" != 0 ]; then result="FAIL($rc)"; ci_failed=1; fi
   echo "=== $name: $result in ${took}s"
   ci_counts "$log"
+  # A failing phase's failed test points, kept for the end: a long run's log is read from its tail.
+  if [ "$rc" != 0 ]; then
+    ci_failures+=("--- $name [node $version]:")
+    mapfile -t -O "${#ci_failures[@]}" ci_failures < <(grep -E '^ *not ok ' "$log" | sed -E 's/^ +/  /' | head -n 40)
+  fi
   ci_rows+=("$name"$'\t'"$version"$'\t'"$result"$'\t'"${took}s"$'\t'"$ci_count")
   return "$rc"
 }
@@ -92,6 +98,10 @@ summary () {
       for (i = 1; i <= n[r]; i++) line = line sprintf(i < n[r] ? "%-" width[i] "s  " : "%s", cell[r, i])
       sub(/ +$/, "", line); print line } }'
   echo "============================================================================"
+  if [ "${#ci_failures[@]}" != 0 ]; then
+    echo "failed test points (the first 40 of each failing phase):"
+    printf '%s\n' "${ci_failures[@]}"
+  fi
   rm -rf "$ci_logs"
   # The closing line: tap's test points over every Node line.
   echo "tests: $ci_passed passed, $ci_fails failed, $ci_skips skipped"
