@@ -70,7 +70,7 @@ t.test('either order works once @fastify/jwt has its own decoratorName', async (
 t.test('@fastify/redis: redisStore({ client: app.redis }) lives and closes with it', async (t) => {
   const server = await sharedRedis()
   const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  t.teardown(() => admin.disconnect())
   const subscribers = async (): Promise<number> =>
     Number((await admin.call('PUBSUB', 'NUMSUB', 'fastify-redis:revocations') as [string, number])[1])
 
@@ -110,7 +110,7 @@ t.test('a client of another copy of ioredis (nested under @fastify/redis, say) i
   const other = require('ioredis') as typeof import('ioredis')
   t.not(other.Redis, Redis, 'another class')
   const client = new other.Redis(server.url)
-  t.teardown(() => client.quit())
+  t.teardown(() => client.disconnect())
   const store = redisStore({ client, keyPrefix: 'other-copy:' })
   t.teardown(() => store.close())
   t.ok(await eventually(() => store.mirrorSynced, 2000), 'the subscription is opened on a duplicate of the client')

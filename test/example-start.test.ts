@@ -52,7 +52,7 @@ t.test('npm run example with REDIS_URL: the Redis store (fastify-jwt-auth/redis)
   t.match(output(), /"msg":"store: redis"/)
   t.equal((await fetch(`${base}/auth/captcha`)).status, 200, 'a captcha: its answer is kept in Redis')
   const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  t.teardown(() => admin.disconnect())
   t.ok(await admin.exists('jwt-auth-example:{ephemeral}:values'), 'under the example\'s key prefix')
 })
 

@@ -16,7 +16,7 @@ const clusterStore = (keyPrefix: string) => redisStore({ cluster: { nodes: clust
 
 t.test('keySlot computes the slot CLUSTER KEYSLOT gives', async (t) => {
   const node = new Redis(cluster.nodes[0]!)
-  t.teardown(() => node.quit())
+  t.teardown(() => node.disconnect())
   for (const key of ['foo', 'a{b}c', '{}x', 'x{', 'x{}{y}', '{user1000}.following', 'jwt-auth:{revocations}:values', 'é{ü}']) {
     t.equal(keySlot(key), Number(await node.cluster('KEYSLOT', key)), key)
   }
@@ -123,7 +123,7 @@ t.test('cluster options are passed through, over the fail-fast defaults', async 
 t.test('the mirror on a cluster client you pass: already connected, or ready only after the store was closed', async (t) => {
   const { Cluster } = await import('ioredis')
   const client = new Cluster(cluster.nodes)
-  t.teardown(() => client.quit())
+  t.teardown(() => client.disconnect())
   await new Promise((resolve) => client.once('ready', resolve))
   const store = redisStore({ client, keyPrefix: 'given:' })
   t.teardown(() => store.close())
@@ -134,7 +134,7 @@ t.test('the mirror on a cluster client you pass: already connected, or ready onl
 
   // A store closed before your cluster client is ready opens no mirror connection afterwards.
   const later = new Cluster(cluster.nodes)
-  t.teardown(() => later.quit())
+  t.teardown(() => later.disconnect())
   const early = redisStore({ client: later, keyPrefix: 'early:' })
   await early.close()
   await new Promise((resolve) => later.once('ready', resolve))

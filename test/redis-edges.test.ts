@@ -16,7 +16,7 @@ const seeded = await seedUsers()
 const server = await startRedis()
 t.teardown(() => server.stop())
 const admin = new Redis(server.url)
-t.teardown(() => admin.quit())
+t.teardown(() => admin.disconnect())
 let prefixes = 0
 
 interface Instance { app: FastifyInstance, store: RedisStore }
@@ -206,7 +206,7 @@ t.test('an evicting maxmemory-policy is warned about at register', async (t) => 
 t.test('a subscription whose reconnection gives up is opened anew', async (t) => {
   // A client you pass keeps its own options: this one never reconnects, nor does the duplicate the store subscribes on.
   const client = new Redis(server.url, { retryStrategy: () => null })
-  t.teardown(() => client.quit())
+  t.teardown(() => client.disconnect())
   const store = redisStore({ client, keyPrefix: `e${++prefixes}:` })
   t.teardown(() => store.close())
   t.ok(await eventually(() => store.mirrorSynced, 3000), 'in sync')

@@ -27,7 +27,7 @@ async function redisFor (t: { teardown: (fn: () => unknown) => void }): Promise<
   const server = await startRedis()
   t.teardown(() => server.stop())
   const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  t.teardown(() => admin.disconnect())
   return { server, admin }
 }
 
@@ -122,7 +122,7 @@ t.test('a Redis restart: fail closed while it is down, then a full resync', asyn
   t.ok(await eventually(async () => { try { await a.app.jwtAuth.revoke(after.accessToken); return true } catch { return false } }, 5000, 100), 'A revokes once Redis is back')
   t.notOk(b.store.mirrorSynced)
   const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  t.teardown(() => admin.disconnect())
   await admin.acl('SETUSER', 'default', '+subscribe')
   // Its failed tries back off (up to 5 s): the next one may be seconds away.
   t.ok(await eventually(() => b.store.mirrorSynced, 8000), 'B resynchronises')
@@ -446,7 +446,7 @@ t.test('the merge script: by max, value and expiry apart; only a change is writt
     (store.client as unknown as { jwtAuthMergeMarkers: (...args: unknown[]) => Promise<number> })
       .jwtAuthMergeMarkers('ms:{revocations}:expiries', 'ms:{revocations}:values', now, 'ms:revocations', ...markers.flat())
   const listener = new Redis(server.url)
-  t.teardown(() => listener.quit())
+  t.teardown(() => listener.disconnect())
   const heard: string[] = []
   listener.on('message', (_channel: string, message: string) => heard.push(message))
   await listener.subscribe('ms:revocations')

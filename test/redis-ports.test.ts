@@ -26,9 +26,9 @@ t.teardown(() => single.stop())
 const cluster = await startCluster()
 t.teardown(() => cluster.stop())
 const singleAdmin = new Redis(single.url)
-t.teardown(() => singleAdmin.quit())
+t.teardown(() => singleAdmin.disconnect())
 const clusterAdmin = new Cluster(cluster.nodes)
-t.teardown(() => clusterAdmin.quit())
+t.teardown(() => clusterAdmin.disconnect())
 await new Promise((resolve) => clusterAdmin.once('ready', resolve))
 
 const targets: Target[] = [
@@ -509,14 +509,14 @@ t.test('attach: a Redis that may evict keys is warned about, on attach and after
   t.same(info, [])
 
   const admin = new Redis(server.url)
-  t.teardown(() => admin.quit())
+  t.teardown(() => admin.disconnect())
   const id = await (store.client as Redis).client('ID')
   await admin.call('CLIENT', 'KILL', 'ID', String(id))
   t.ok(await eventually(() => warn.length === 2, 3000), 'checked again after the reconnection')
 
   // A client already ready: checked at once.
   const client = new Redis(server.url)
-  t.teardown(() => client.quit())
+  t.teardown(() => client.disconnect())
   await client.ping()
   const listeners = client.listenerCount('ready')
   const given = redisStore({ client })
@@ -531,7 +531,7 @@ t.test('attach: noeviction is not warned about; a CONFIG that cannot be run is s
   const fine = await startRedis(['--maxmemory-policy', 'noeviction'])
   t.teardown(() => fine.stop())
   const admin = new Redis(fine.url)
-  t.teardown(() => admin.quit())
+  t.teardown(() => admin.disconnect())
   const store = redisStore({ url: fine.url })
   t.teardown(() => store.close())
   const before = await configCalls(admin)

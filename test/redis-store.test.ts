@@ -11,7 +11,7 @@ import { CAPTCHA_TEXT, fixedCaptcha, PASSWORDS, seedUsers } from './helpers/rout
 
 const server = await sharedRedis()
 const admin = new Redis(server.url)
-t.teardown(() => admin.quit())
+t.teardown(() => admin.disconnect())
 let prefixes = 0
 const freshPrefix = (): string => `rs${++prefixes}:`
 
@@ -85,7 +85,7 @@ t.test('options: exactly one connection source', async (t) => {
 
 t.test('a client you pass is used as is and never closed by the store; the subscription is closed', async (t) => {
   const client = new Redis(server.url)
-  t.teardown(() => client.quit())
+  t.teardown(() => client.disconnect())
   const store = redisStore({ client, keyPrefix: 'own:' })
   await store.locks.lock('own', 1, 5)
   t.equal(await admin.get('own:lk:own'), '1')
@@ -259,7 +259,7 @@ t.test('rate limits hold across instances sharing the Redis store', async (t) =>
 t.test('a rate-limit backend of the app\'s own: its Redis under a name space per class, or its store', async (t) => {
   const users = await seedUsers()
   const own = new Redis(server.url)
-  t.teardown(() => own.quit())
+  t.teardown(() => own.disconnect())
   const nameSpace = `${freshPrefix()}app-rl:`
   const app = Fastify()
   await app.register(jwtAuth, {
@@ -313,7 +313,7 @@ t.test('sessions and logout-everywhere never scan the keyspace (per-user index)'
   const server = await (await import('./helpers/redis.js')).startRedis()
   t.teardown(() => server.stop())
   const stats = new Redis(server.url)
-  t.teardown(() => stats.quit())
+  t.teardown(() => stats.disconnect())
   const app = await buildApp(redisStore({ url: server.url }))
   t.teardown(async () => { await app.close(); await app.jwtAuth.store.close?.() })
   for (let i = 0; i < 20; i++) await app.jwtAuth.issue({ id: i % 3 + 1 })

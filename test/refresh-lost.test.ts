@@ -154,7 +154,7 @@ t.test('redis: a rotation rolled back by a failover (the new master never had it
   const { url } = await sharedRedis()
   const prefix = 'rollback:'
   const admin = new Redis(url)
-  t.teardown(() => admin.quit())
+  t.teardown(() => admin.disconnect())
   const { app, events } = await subject(t, redisStore({ url, keyPrefix: prefix }), '0s')
   const first = await app.jwtAuth.issue({ id: 1 })
   const { fam, jti } = claimsOf(first.refreshToken)
