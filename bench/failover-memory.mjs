@@ -1,16 +1,17 @@
-// node --expose-gc bench/failover-memory.mjs (after npm run build): memory of two app instances (one process)
-// under load on a Sentinel topology that fails over every minute, alternately SENTINEL FAILOVER and SIGKILL of
-// the master, for ten minutes. RSS and heap (after a gc) are sampled every 10 s; the figure that matters is the
-// growth after the first two minutes (warm-up: the JIT, the pools, the markers reaching their steady state).
-// TOPOLOGY=cluster: a Cluster instead; FAILOVERS=0: the same load without failovers (the control); MINUTE_MS and
-// MINUTES: a shorter or longer run; ACCESS_TTL and REFRESH_TTL: the tokens' lifetimes (30s and 2m; a logout's
-// marker lives as long as the refresh token, so the mirrors' steady state forms within that). Figures and commands
-// in bench/RESULTS.md. It also keeps some acknowledged logouts and checks, at each sample, that neither instance
-// accepts their access tokens.
-import Fastify from 'fastify'
-import jwtAuth from '../dist/esm/index.js'
-import { redisStore } from '../dist/esm/redis.js'
+// node bench/failover-memory.mjs (after npm run build): memory of two app instances, each a process of its own
+// driven over HTTP by this one, under load on a Sentinel topology that fails over every minute, alternately
+// SENTINEL FAILOVER and SIGKILL of the master, for ten minutes. RSS and heap (after a gc) are sampled every 10 s;
+// the figure that matters is the growth after the first two minutes (warm-up: the JIT, the pools, the markers
+// reaching their steady state). It also keeps some acknowledged logouts and checks, at each sample, that neither
+// instance accepts their access tokens. Figures and commands in bench/RESULTS.md.
+//   TOPOLOGY=cluster: a Cluster instead; FAILOVERS=0: the same load without failovers (the control);
+//   MINUTE_MS and MINUTES: a shorter or longer run; ACCESS_TTL and REFRESH_TTL: the tokens' lifetimes (30s and 2m;
+//   a logout's marker lives as long as the refresh token, so the mirrors' steady state forms within that);
+//   PROCESSES=0 (with node --expose-gc): both instances and the load in this process, through the API and
+//   app.inject, as runs 1 to 14 measured; BASELINE=1: the instances serve the same routes without the plugin
+//   (bench/lib/instance.mjs), for what the runtime and the load cost alone.
 import { clusterTopology } from './lib/cluster.mjs'
+import { childInstance, localInstance } from './lib/instances.mjs'
 import { sentinelTopology } from './lib/sentinel.mjs'
 
 // BENCH_SMOKE=1: one failover of each kind within seconds, so the test suite can check that the script still runs.
@@ -19,7 +20,8 @@ const MINUTE = Number(process.env.MINUTE_MS ?? (SMOKE ? 3_000 : 60_000))
 const MINUTES = Number(process.env.MINUTES ?? (SMOKE ? 3 : 10))
 const SAMPLE_EVERY = SMOKE ? 1_000 : 10_000
 const WORKERS = 8
-const gc = globalThis.gc ?? (() => { throw new Error('run with node --expose-gc') })
+const LOCAL = process.env.PROCESSES === '0'
+if (LOCAL && !globalThis.gc) throw new Error('PROCESSES=0: run with node --expose-gc')
 
 // A Cluster: 3 masters and 3 replicas; the master of {revocations} is killed every minute.
 const CLUSTER = process.env.TOPOLOGY === 'cluster'
@@ -27,21 +29,10 @@ const topology = CLUSTER ? await clusterTopology() : await sentinelTopology()
 const connection = CLUSTER
   ? { cluster: { nodes: topology.nodes } }
   : { redisOptions: { sentinels: topology.sentinels, name: 'mymaster' } }
-async function instance () {
-  const app = Fastify()
-  // Short lifetimes: revocation markers (kept in each instance's mirror) expire, so the load has a steady state.
-  await app.register(jwtAuth, {
-    secret: 'bench-secret-bench-secret-bench-secret!!',
-    accessTokenTtl: process.env.ACCESS_TTL ?? '30s',
-    refreshTokenTtl: process.env.REFRESH_TTL ?? '2m',
-    store: redisStore(connection),
-    users: { findById: async (id) => ({ id }) }
-  })
-  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
-  await app.ready()
-  return app
-}
-const apps = [await instance(), await instance()]
+// Short lifetimes: revocation markers (kept in each instance's mirror) expire, so the load has a steady state.
+const ttls = { accessTokenTtl: process.env.ACCESS_TTL ?? '30s', refreshTokenTtl: process.env.REFRESH_TTL ?? '2m' }
+const instance = LOCAL ? localInstance : childInstance
+const apps = [await instance(connection, ttls), await instance(connection, ttls)]
 
 const counts = { ok: 0, unavailable: 0, other: 0 }
 // The other failures by code: a refresh whose record a failover lost is FST_JWT_AUTH_REFRESH_TOKEN_UNKNOWN (the
@@ -57,25 +48,20 @@ const PROBE_EVERY = 20
 const probes = []
 let logouts = 0
 async function step (app, session, w, n) {
-  if (session === null) return ['issue', await app.jwtAuth.issue({ id: `user${w}-${n}` })]
+  if (session === null) return ['issue', await app.issue(`user${w}-${n}`)]
   if (n % 10 === 9) {
-    await app.jwtAuth.revoke(session.accessToken)
+    await app.revoke(session.accessToken)
     if (logouts++ % PROBE_EVERY === 0) probes.push(session.accessToken)
     if (probes.length > 2000) probes.shift()
     return ['revoke', null]
   }
-  if (n % 3 === 0) return ['refresh', await app.jwtAuth.refresh(session.refreshToken)]
-  await app.inject({ url: '/me', headers: { authorization: `Bearer ${session.accessToken}` } })
+  if (n % 3 === 0) return ['refresh', await app.refresh(session.refreshToken)]
+  await app.me(session.accessToken)
   return ['me', session]
 }
-// For a refused refresh token: what the store holds of it and of its family now.
-async function storeSays (app, session) {
-  if (session === null) return ''
-  const claims = JSON.parse(Buffer.from(session.refreshToken.split('.')[1], 'base64url'))
-  const found = await app.jwtAuth.store.refreshTokens.find(claims.fam, claims.jti).catch((error) => error.code)
-  const generation = await app.jwtAuth.store.refreshTokens.generation(claims.fam).catch((error) => error.code)
-  return ` [token gen ${claims.gen}: ${found?.state ?? found}; family generation ${generation}]`
-}
+const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url'))
+// For a refused refresh token: what the store holds of it and of its family now (in this process only).
+const storeSays = async (app, session) => session === null ? '' : app.storeSays(claimsOf(session.refreshToken))
 async function worker (w) {
   let session = null
   let trail = []
@@ -108,9 +94,8 @@ async function worker (w) {
 /** How many of the kept revoked tokens not expired yet either instance accepts (200); and how many it checked. */
 async function probeRevoked () {
   const now = Date.now() / 1000
-  const live = probes.filter((token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).exp > now + 1)
-  const statuses = await Promise.all(live.flatMap((token) => apps.map(async (app) =>
-    (await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })).statusCode)))
+  const live = probes.filter((token) => claimsOf(token).exp > now + 1)
+  const statuses = await Promise.all(live.flatMap((token) => apps.map((app) => app.me(token))))
   return { accepted: statuses.filter((status) => status === 200).length, checked: statuses.length }
 }
 const revokedAccepted = { accepted: 0, checked: 0 }
@@ -118,19 +103,21 @@ const revokedAccepted = { accepted: 0, checked: 0 }
 const started = Date.now()
 const workers = Array.from({ length: WORKERS }, (_, w) => worker(w))
 const samples = []
-const sampler = setInterval(() => {
-  gc()
-  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
-  const sample = { at: Date.now() - started, rss, heapUsed, heapTotal, external, arrayBuffers, markers: '?' }
+// One sample: the processes' memory after a gc (the sum over the instances, each kept too), the markers Redis holds
+// (each instance's mirror holds as many), and the kept revoked tokens either instance accepts.
+const sampler = setInterval(async () => {
+  const at = Date.now() - started
+  const each = LOCAL ? [await apps[0].sample()] : await Promise.all(apps.map((app) => app.sample()))
+  const sum = (key) => each.reduce((total, one) => total + one[key], 0)
+  const spaces = Object.fromEntries(Object.keys(each[0].spaces).map((name) =>
+    [name, [0, 1].map((i) => each.reduce((total, one) => total + one.spaces[name][i], 0))]))
+  const sample = { at, each, spaces, markers: each[0].markers }
+  for (const key of ['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers']) sample[key] = sum(key)
   samples.push(sample)
-  // The load's state: the revocation markers Redis holds (each instance's mirror holds as many).
-  apps[0].jwtAuth.store.client.hlen('jwt-auth:{revocations}:values')
-    .then((count) => { sample.markers = count }, () => {})
-  probeRevoked().then(({ accepted, checked }) => {
-    revokedAccepted.accepted += accepted
-    revokedAccepted.checked += checked
-    sample.accepted = accepted
-  }, () => {})
+  const { accepted, checked } = await probeRevoked().catch(() => ({ accepted: 0, checked: 0 }))
+  revokedAccepted.accepted += accepted
+  revokedAccepted.checked += checked
+  sample.accepted = accepted
 }, SAMPLE_EVERY)
 
 for (let minute = 1; minute < MINUTES; minute++) {
@@ -144,7 +131,7 @@ for (let minute = 1; minute < MINUTES; minute++) {
   const what = { cluster: 'SIGKILL of the master of {revocations}', failover: 'SENTINEL FAILOVER', killMaster: 'SIGKILL of the master' }
   console.log(`minute ${minute}: ${what[kind]} done in ` +
     `${Date.now() - at} ms; ${JSON.stringify(counts)}; last 503: ${lastCause}; ` +
-    `clients: ${apps.map((app) => app.jwtAuth.store.client.status).join(', ')}`)
+    `clients: ${(await Promise.all(apps.map((app) => app.status()))).join(', ')}`)
 }
 await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + MINUTES * MINUTE - Date.now())))
 state.running = false
@@ -160,11 +147,19 @@ const growth = (key) => (100 * (last[key] - first[key]) / first[key]).toFixed(1)
 console.log('samples (s: rss / heap used / heap total / external / array buffers, MiB; markers): ' +
   samples.map((s) => `${Math.round(s.at / 1000)}: ${[s.rss, s.heapUsed, s.heapTotal, s.external, s.arrayBuffers].map(mib).join('/')}` +
     `; ${s.markers}${s.accepted > 0 ? `; REVOKED ACCEPTED ${s.accepted}` : ''}`).join(', '))
+const spaceNames = ['old_space', 'new_space', 'large_object_space', 'code_space']
+console.log('heap spaces, committed/used MiB (s: old / new / large objects / code): ' + samples.map((s) =>
+  `${Math.round(s.at / 1000)}: ${spaceNames.map((name) => s.spaces[name]?.map(mib).join('/') ?? '-').join(' ')}`)
+  .join(', '))
 console.log(`${JSON.stringify(counts)} operations; other failures by code: ${JSON.stringify(others)}`)
 console.log(`revoked access tokens accepted: ${revokedAccepted.accepted} of ${revokedAccepted.checked} checks ` +
   `(one logout in ${PROBE_EVERY} kept, checked on both instances at each sample until it expires)`)
 for (const trace of traces) console.log(`  a session before another failure: ${trace}`)
-console.log(`after minute 2: rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +
+if (!LOCAL) {
+  console.log(apps.map((app, i) => `instance ${i + 1}: rss ${mib(first.each[i].rss)} -> ${mib(last.each[i].rss)} MiB ` +
+    `(${(100 * (last.each[i].rss - first.each[i].rss) / first.each[i].rss).toFixed(1)}%)`).join('; '))
+}
+console.log(`after minute 2${LOCAL ? '' : ', both instances'}: rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +
   `heap ${mib(first.heapUsed)} -> ${mib(last.heapUsed)} MiB (${growth('heapUsed')}%, peak ${mib(peak('heapUsed'))})`)
 await Promise.all(apps.map((app) => app.close()))
 topology.stop()

@@ -1,0 +1,86 @@
+// The app instances of bench/failover-memory.mjs, each with the same small interface (issue, refresh, revoke, me,
+// sample, close): in processes of their own driven over HTTP (the default: the memory sampled is the instances'),
+// or in the bench's own process through the API and app.inject (PROCESSES=0: runs 1 to 14 of bench/RESULTS.md).
+import { fork } from 'node:child_process'
+import { getHeapSpaceStatistics } from 'node:v8'
+import Fastify from 'fastify'
+import jwtAuth from '../../dist/esm/index.js'
+import { redisStore } from '../../dist/esm/redis.js'
+
+export const SECRET = 'bench-secret-bench-secret-bench-secret!!'
+const MARKERS = 'jwt-auth:{revocations}:values'
+
+/** What process.memoryUsage() says after a gc, with V8's spaces (committed and used) and the markers Redis holds. */
+export async function memorySample (client) {
+  globalThis.gc()
+  const spaces = Object.fromEntries(getHeapSpaceStatistics()
+    .map((space) => [space.space_name, [space.space_size, space.space_used_size]]))
+  const markers = await client.hlen(MARKERS).catch(() => '?')
+  return { ...process.memoryUsage(), spaces, markers }
+}
+
+export async function localInstance (connection, ttls) {
+  const app = Fastify()
+  const users = { findById: async (id) => ({ id }) }
+  await app.register(jwtAuth, { secret: SECRET, ...ttls, store: redisStore(connection), users })
+  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+  await app.ready()
+  return {
+    issue: (id) => app.jwtAuth.issue({ id }),
+    refresh: (refreshToken) => app.jwtAuth.refresh(refreshToken),
+    revoke: (token) => app.jwtAuth.revoke(token),
+    me: async (token) => (await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })).statusCode,
+    // For a refused refresh token: what the store holds of it and of its family now.
+    storeSays: async (claims) => {
+      const found = await app.jwtAuth.store.refreshTokens.find(claims.fam, claims.jti).catch((error) => error.code)
+      const generation = await app.jwtAuth.store.refreshTokens.generation(claims.fam).catch((error) => error.code)
+      return ` [token gen ${claims.gen}: ${found?.state ?? found}; family generation ${generation}]`
+    },
+    status: async () => app.jwtAuth.store.client.status,
+    sample: () => memorySample(app.jwtAuth.store.client),
+    close: () => app.close()
+  }
+}
+
+/** An error as the API would have thrown it, from the plugin's answer over HTTP. */
+function answerError (body) {
+  const error = new Error(body.message)
+  error.code = body.code
+  error.cause = { message: body.message }
+  return error
+}
+
+export async function childInstance (connection, ttls) {
+  const child = fork(new URL('./instance.mjs', import.meta.url),
+    [JSON.stringify(connection), ttls.accessTokenTtl, ttls.refreshTokenTtl], { execArgv: ['--expose-gc'] })
+  // The answers awaited, by kind, in the order asked.
+  const waiting = { port: [], sample: [], status: [] }
+  child.on('message', ({ kind, value }) => waiting[kind].shift()?.(value))
+  const ask = (kind) => new Promise((resolve) => { waiting[kind].push(resolve); if (kind !== 'port') child.send(kind) })
+  const port = await Promise.race([ask('port'), new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the instance exited (${code})`)))
+  })])
+  const base = `http://127.0.0.1:${port}`
+  const post = async (path, body) => {
+    const response = await fetch(base + path, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
+    })
+    const answer = await response.json()
+    if (!response.ok) throw answerError(answer)
+    return answer
+  }
+  return {
+    issue: (id) => post('/issue', { id }),
+    refresh: (refreshToken) => post('/refresh', { refreshToken }),
+    revoke: (token) => post('/revoke', { token }),
+    me: async (token) => {
+      const response = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${token}` } })
+      await response.arrayBuffer()
+      return response.status
+    },
+    storeSays: async () => '',
+    status: () => ask('status'),
+    sample: () => ask('sample'),
+    close: () => new Promise((resolve) => { child.once('exit', resolve); child.send('close') })
+  }
+}
