@@ -143,7 +143,8 @@ const after2 = samples.filter((sample) => sample.at >= 2 * MINUTE)
 const first = after2[0] ?? samples[0]
 const last = samples.at(-1)
 const peak = (key) => Math.max(...after2.map((sample) => sample[key]))
-const growth = (key) => (100 * (last[key] - first[key]) / first[key]).toFixed(1)
+const percent = (from, to) => (100 * (to - from) / from).toFixed(1)
+const growth = (key) => percent(first[key], last[key])
 console.log('samples (s: rss / heap used / heap total / external / array buffers, MiB; markers): ' +
   samples.map((s) => `${Math.round(s.at / 1000)}: ${[s.rss, s.heapUsed, s.heapTotal, s.external, s.arrayBuffers].map(mib).join('/')}` +
     `; ${s.markers}${s.accepted > 0 ? `; REVOKED ACCEPTED ${s.accepted}` : ''}`).join(', '))
@@ -157,9 +158,10 @@ console.log(`revoked access tokens accepted: ${revokedAccepted.accepted} of ${re
 for (const trace of traces) console.log(`  a session before another failure: ${trace}`)
 if (!LOCAL) {
   console.log(apps.map((app, i) => `instance ${i + 1}: rss ${mib(first.each[i].rss)} -> ${mib(last.each[i].rss)} MiB ` +
-    `(${(100 * (last.each[i].rss - first.each[i].rss) / first.each[i].rss).toFixed(1)}%)`).join('; '))
+    `(${percent(first.each[i].rss, last.each[i].rss)}%)`).join('; '))
 }
-console.log(`after minute 2${LOCAL ? '' : ', both instances'}: rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +
+console.log(`after minute 2${LOCAL ? '' : ', both instances'}: ` +
+  `rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +
   `heap ${mib(first.heapUsed)} -> ${mib(last.heapUsed)} MiB (${growth('heapUsed')}%, peak ${mib(peak('heapUsed'))})`)
 await Promise.all(apps.map((app) => app.close()))
 topology.stop()

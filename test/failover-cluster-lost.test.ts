@@ -25,6 +25,9 @@ async function instance (t: Test, client?: Cluster): Promise<App> {
   return app
 }
 
+/** The revocation index's field for a token's family (the marker a logout writes). */
+const familyField = (token: string): string => `fam:${String(decodePart(token, 1).fam)}`
+
 t.test('the master of the index fails over without the last revocations: the instance writes them back', async (t) => {
   const a = await instance(t)
   const loggedOut = await a.jwtAuth.issue({ id: 1 })
@@ -74,8 +77,9 @@ t.test('a Cluster client you pass, ready before the store: the same after a fail
   t.ok(await eventually(async () => {
     try { await a.jwtAuth.revoke(other.accessToken); return true } catch { return false }
   }, 15_000, 200), 'a logout on A after the failover')
-  t.ok(await eventually(() => cli(cluster.masterOf(index).port, 'hexists', index, `fam:${String(decodePart(pair.accessToken, 1).fam)}`) === '1',
-    10_000, 100), 'A wrote back the logout the new master lacked')
+  const newMaster = () => cluster.masterOf(index).port
+  t.ok(await eventually(() => cli(newMaster(), 'hexists', index, familyField(pair.accessToken)) === '1', 10_000, 100),
+    'A wrote back the logout the new master lacked')
   const b = await instance(t)
   t.equal(await status(b, pair.accessToken), 401, 'an instance started since refuses the token')
 })
@@ -94,6 +98,6 @@ t.test('the master of the index restarts empty at the same address, before any f
   t.ok(await eventually(async () => {
     try { await a.jwtAuth.revoke(other.accessToken); return true } catch { return false }
   }, 15_000, 200), 'a logout on A after the restart')
-  t.ok(await eventually(() => cli(master.port, 'hexists', index, `fam:${String(decodePart(pair.accessToken, 1).fam)}`) === '1',
+  t.ok(await eventually(() => cli(master.port, 'hexists', index, familyField(pair.accessToken)) === '1',
     10_000, 100), 'A wrote back the logout the restarted master lost')
 })

@@ -1,30 +1,19 @@
-// One app instance of bench/failover-memory.mjs in a process of its own (PROCESSES=1), so that its memory is the
+// One app instance of bench/failover-memory.mjs in a process of its own (the default), so that its memory is the
 // instance's alone, not the load generator's: the parent drives it over HTTP and asks for samples over IPC.
 // argv: the store's connection as JSON, the access and refresh tokens' lifetimes.
 import Fastify from 'fastify'
-import jwtAuth, { memoryStore } from '../../dist/esm/index.js'
-import { redisStore } from '../../dist/esm/redis.js'
-import { memorySample, SECRET } from './instances.mjs'
+import { memorySample, withPlugin } from './instances.mjs'
 
 const [connection, accessTokenTtl, refreshTokenTtl] = [JSON.parse(process.argv[2]), process.argv[3], process.argv[4]]
 
 const app = Fastify()
 if (process.env.BASELINE === '1') baseline(app)
 else {
-  await app.register(jwtAuth, {
-    secret: SECRET,
-    accessTokenTtl,
-    refreshTokenTtl,
-    // STORE=memory: each instance with a store of its own in memory (a diagnostic: nothing is shared, so a token
-    // refreshed or revoked on the other instance is unknown there), to set the Redis client apart.
-    store: process.env.STORE === 'memory' ? memoryStore() : redisStore(connection),
-    users: { findById: async (id) => ({ id }) }
-  })
+  await withPlugin(app, connection, { accessTokenTtl, refreshTokenTtl })
   // What the load needs of the API, over HTTP: errors answer with the plugin's status and code.
   app.post('/issue', async (request) => app.jwtAuth.issue({ id: request.body.id }))
   app.post('/refresh', async (request) => app.jwtAuth.refresh(request.body.refreshToken))
   app.post('/revoke', async (request) => { await app.jwtAuth.revoke(request.body.token); return { ok: true } })
-  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
 }
 await app.listen({ host: '127.0.0.1', port: 0 })
 

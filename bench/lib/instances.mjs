@@ -4,10 +4,10 @@
 import { fork } from 'node:child_process'
 import { getHeapSpaceStatistics } from 'node:v8'
 import Fastify from 'fastify'
-import jwtAuth from '../../dist/esm/index.js'
+import jwtAuth, { memoryStore } from '../../dist/esm/index.js'
 import { redisStore } from '../../dist/esm/redis.js'
 
-export const SECRET = 'bench-secret-bench-secret-bench-secret!!'
+const SECRET = 'bench-secret-bench-secret-bench-secret!!'
 const MARKERS = 'jwt-auth:{revocations}:values'
 
 /** What process.memoryUsage() says after a gc, with V8's spaces (committed and used) and the markers Redis holds. */
@@ -19,11 +19,18 @@ export async function memorySample (client) {
   return { ...process.memoryUsage(), spaces, markers }
 }
 
+/** The plugin as every instance registers it, and the route the load authenticates against. */
+export async function withPlugin (app, connection, ttls) {
+  // STORE=memory: each instance with a store of its own in memory (a diagnostic: nothing is shared, so a token
+  // refreshed or revoked on the other instance is unknown there), to set the Redis client apart.
+  const store = process.env.STORE === 'memory' ? memoryStore() : redisStore(connection)
+  await app.register(jwtAuth, { secret: SECRET, ...ttls, store, users: { findById: async (id) => ({ id }) } })
+  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+}
+
 export async function localInstance (connection, ttls) {
   const app = Fastify()
-  const users = { findById: async (id) => ({ id }) }
-  await app.register(jwtAuth, { secret: SECRET, ...ttls, store: redisStore(connection), users })
-  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+  await withPlugin(app, connection, ttls)
   await app.ready()
   return {
     issue: (id) => app.jwtAuth.issue({ id }),
