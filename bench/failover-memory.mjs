@@ -3,7 +3,9 @@
 // SENTINEL FAILOVER and SIGKILL of the master, for ten minutes. RSS and heap (after a gc) are sampled every 10 s;
 // the figure that matters is the growth after the first two minutes (warm-up: the JIT, the pools, the markers
 // reaching their steady state). It also keeps some acknowledged logouts and checks, at each sample, that neither
-// instance accepts their access tokens. Figures and commands in bench/RESULTS.md.
+// instance accepts their access tokens. On Linux it also splits RSS into V8's regular heap pages (mapped, resident)
+// and the rest, to tell the heap filling the pages it has committed from memory held elsewhere. Figures and
+// commands in bench/RESULTS.md.
 //   TOPOLOGY=cluster: a Cluster instead; FAILOVERS=0: the same load without failovers (the control);
 //   MINUTE_MS and MINUTES: a shorter or longer run; ACCESS_TTL and REFRESH_TTL: the tokens' lifetimes (30s and 2m;
 //   a logout's marker lives as long as the refresh token, so the mirrors' steady state forms within that);
@@ -139,6 +141,10 @@ await Promise.all(workers)
 clearInterval(sampler)
 
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(1)
+// The V8 regular pages of a sample's instances summed (null off Linux).
+const pagesOf = (sample) => sample.each.map((one) => one.pages).reduce((total, one) => one === null || total === null
+  ? null
+  : { mapped: total.mapped + one.mapped, resident: total.resident + one.resident })
 const after2 = samples.filter((sample) => sample.at >= 2 * MINUTE)
 const first = after2[0] ?? samples[0]
 const last = samples.at(-1)
@@ -152,6 +158,10 @@ const spaceNames = ['old_space', 'new_space', 'large_object_space', 'code_space'
 console.log('heap spaces, committed/used MiB (s: old / new / large objects / code): ' + samples.map((s) =>
   `${Math.round(s.at / 1000)}: ${spaceNames.map((name) => s.spaces[name]?.map(mib).join('/') ?? '-').join(' ')}`)
   .join(', '))
+if (samples.every((sample) => pagesOf(sample) !== null)) {
+  console.log('V8\'s regular pages, resident/mapped MiB (s: both): ' + samples.map((sample) =>
+    `${Math.round(sample.at / 1000)}: ${mib(pagesOf(sample).resident)}/${mib(pagesOf(sample).mapped)}`).join(', '))
+}
 console.log(`${JSON.stringify(counts)} operations; other failures by code: ${JSON.stringify(others)}`)
 console.log(`revoked access tokens accepted: ${revokedAccepted.accepted} of ${revokedAccepted.checked} checks ` +
   `(one logout in ${PROBE_EVERY} kept, checked on both instances at each sample until it expires)`)
@@ -159,6 +169,16 @@ for (const trace of traces) console.log(`  a session before another failure: ${t
 if (!LOCAL) {
   console.log(apps.map((app, i) => `instance ${i + 1}: rss ${mib(first.each[i].rss)} -> ${mib(last.each[i].rss)} MiB ` +
     `(${percent(first.each[i].rss, last.each[i].rss)}%)`).join('; '))
+}
+// Where the growth after minute 2 sits (Linux): V8's regular pages, mapped (counted in heapTotal) and resident, and
+// the rest of RSS (the binary, malloc, stacks, V8's large-object and code pages).
+const [pagesFirst, pagesLast] = [pagesOf(first), pagesOf(last)]
+if (pagesFirst !== null && pagesLast !== null) {
+  const outside = (sample, pages) => sample.rss - pages.resident
+  console.log(`after minute 2, V8's regular pages: mapped ${mib(pagesFirst.mapped)} -> ${mib(pagesLast.mapped)} MiB, ` +
+    `resident ${mib(pagesFirst.resident)} -> ${mib(pagesLast.resident)} MiB; RSS outside them ` +
+    `${mib(outside(first, pagesFirst))} -> ${mib(outside(last, pagesLast))} MiB ` +
+    `(${percent(outside(first, pagesFirst), outside(last, pagesLast))}%)`)
 }
 console.log(`after minute 2${LOCAL ? '' : ', both instances'}: ` +
   `rss ${mib(first.rss)} -> ${mib(last.rss)} MiB (${growth('rss')}%, peak ${mib(peak('rss'))}), ` +
