@@ -170,8 +170,8 @@ if (!LOCAL) {
   console.log(apps.map((app, i) => `instance ${i + 1}: rss ${mib(first.each[i].rss)} -> ${mib(last.each[i].rss)} MiB ` +
     `(${percent(first.each[i].rss, last.each[i].rss)}%)`).join('; '))
 }
-// Where the growth after minute 2 sits (Linux): V8's regular pages, mapped (counted in heapTotal) and resident, and
-// the rest of RSS (the binary, malloc, stacks, V8's large-object and code pages).
+// Where the growth after minute 2 sits (Linux): V8's regular pages (anonymous mappings of 256 KiB), mapped and
+// resident, and the rest of RSS (the binary, malloc, stacks, V8's large-object and code pages).
 const [pagesFirst, pagesLast] = [pagesOf(first), pagesOf(last)]
 if (pagesFirst !== null && pagesLast !== null) {
   const outside = (sample, pages) => sample.rss - pages.resident

@@ -24,8 +24,8 @@ export async function memorySample (client) {
 const PAGE_KIB = 256
 /**
  * How much of RSS is V8's regular heap pages, and how much of those pages is resident: Linux only (/proc/self/smaps),
- * and a heuristic: V8 maps each regular page as an anonymous read-write mapping of 256 KiB, which nothing else in
- * these processes does. A page V8 has committed counts in heapTotal from then on, but in RSS only once touched.
+ * and a heuristic: V8 maps each regular page as an anonymous read-write mapping of 256 KiB, and every such mapping is
+ * counted (another of that size would be too). A page V8 commits counts in heapTotal, in RSS only once touched.
  */
 function heapPages () {
   let smaps
