@@ -11,7 +11,8 @@
 //   a logout's marker lives as long as the refresh token, so the mirrors' steady state forms within that);
 //   PROCESSES=0 (with node --expose-gc): both instances and the load in this process, through the API and
 //   app.inject, as runs 1 to 14 measured; BASELINE=1: the instances serve the same routes without the plugin
-//   (bench/lib/instance.mjs), for what the runtime and the load cost alone.
+//   (bench/lib/instance.mjs), for what the runtime and the load cost alone; PROBES=0: no logout kept and checked
+//   (a diagnostic: no burst of checks at each sample).
 import { clusterTopology } from './lib/cluster.mjs'
 import { childInstance, localInstance } from './lib/instances.mjs'
 import { sentinelTopology } from './lib/sentinel.mjs'
@@ -47,13 +48,14 @@ const traces = []
 // One in PROBE_EVERY acknowledged logouts, kept: its access token must be refused by both instances until it
 // expires, failovers or not (checked at every sample). A bounded ring: a constant share of the memory measured.
 const PROBE_EVERY = 20
+const PROBES = process.env.PROBES !== '0'
 const probes = []
 let logouts = 0
 async function step (app, session, w, n) {
   if (session === null) return ['issue', await app.issue(`user${w}-${n}`)]
   if (n % 10 === 9) {
     await app.revoke(session.accessToken)
-    if (logouts++ % PROBE_EVERY === 0) probes.push(session.accessToken)
+    if (PROBES && logouts++ % PROBE_EVERY === 0) probes.push(session.accessToken)
     if (probes.length > 2000) probes.shift()
     return ['revoke', null]
   }
@@ -163,8 +165,11 @@ if (samples.every((sample) => pagesOf(sample) !== null)) {
     `${Math.round(sample.at / 1000)}: ${mib(pagesOf(sample).resident)}/${mib(pagesOf(sample).mapped)}`).join(', '))
 }
 console.log(`${JSON.stringify(counts)} operations; other failures by code: ${JSON.stringify(others)}`)
-console.log(`revoked access tokens accepted: ${revokedAccepted.accepted} of ${revokedAccepted.checked} checks ` +
-  `(one logout in ${PROBE_EVERY} kept, checked on both instances at each sample until it expires)`)
+const kept = PROBES
+  ? `one logout in ${PROBE_EVERY} kept, checked on both instances at each sample until it expires`
+  : 'PROBES=0: none kept'
+const { accepted, checked } = revokedAccepted
+console.log(`revoked access tokens accepted: ${accepted} of ${checked} checks (${kept})`)
 for (const trace of traces) console.log(`  a session before another failure: ${trace}`)
 if (!LOCAL) {
   console.log(apps.map((app, i) => `instance ${i + 1}: rss ${mib(first.each[i].rss)} -> ${mib(last.each[i].rss)} MiB ` +
