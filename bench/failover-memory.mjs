@@ -12,7 +12,7 @@
 //   PROCESSES=0 (with node --expose-gc): both instances and the load in this process, through the API and
 //   app.inject, as runs 1 to 14 measured; BASELINE=1: the instances serve the same routes without the plugin
 //   (bench/lib/instance.mjs), for what the runtime and the load cost alone; PROBES=0: no logout kept and checked
-//   (a diagnostic: no burst of checks at each sample).
+//   (a diagnostic: no burst of checks at each sample); MIRROR=0: the Redis store without its mirror (a diagnostic).
 import { clusterTopology } from './lib/cluster.mjs'
 import { childInstance, localInstance } from './lib/instances.mjs'
 import { sentinelTopology } from './lib/sentinel.mjs'

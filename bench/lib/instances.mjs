@@ -46,7 +46,9 @@ function heapPages () {
 export async function withPlugin (app, connection, ttls) {
   // STORE=memory: each instance with a store of its own in memory (a diagnostic: nothing is shared, so a token
   // refreshed or revoked on the other instance is unknown there), to set the Redis client apart.
-  const store = process.env.STORE === 'memory' ? memoryStore() : redisStore(connection)
+  // MIRROR=0: the Redis store without its mirror (a diagnostic: no resynchronisation after a failover).
+  const mirror = process.env.MIRROR === '0' ? { mirror: false } : {}
+  const store = process.env.STORE === 'memory' ? memoryStore() : redisStore({ ...connection, ...mirror })
   await app.register(jwtAuth, { secret: SECRET, ...ttls, store, users: { findById: async (id) => ({ id }) } })
   app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
 }
