@@ -4,6 +4,7 @@
 import { Cluster } from 'ioredis'
 import t, { type Test } from 'tap'
 import { redisStore, type RedisClient } from '../lib/redis.js'
+import { scanHash } from '../lib/stores/redis-connection.js'
 import { bearer, buildApp, decodePart } from './helpers/app.js'
 import { eventually } from './helpers/eventually.js'
 import { cli, startClusterTopology, until } from './helpers/topology.js'
@@ -27,6 +28,34 @@ async function instance (t: Test, client?: Cluster): Promise<App> {
 
 /** The revocation index's field for a token's family (the marker a logout writes). */
 const familyField = (token: string): string => `fam:${String(decodePart(token, 1).fam)}`
+
+t.test('the snapshot on a Cluster: a chunk at a time on the master; given up when the slot moves mid-read', async (t) => {
+  const client = new Cluster(cluster.nodes, { scaleReads: 'slave' })
+  t.teardown(() => client.disconnect())
+  const key = 'scan:{chunks}'
+  const fields = Array.from({ length: 3000 }, (_, i) => [`fam:${i}`, `${Date.now() + 60_000} ${i}`]).flat()
+  await client.hset(key, ...fields)
+  const chunks: string[][] = []
+  await scanHash(client, key, 100, (chunk) => { chunks.push(chunk); return true })
+  t.ok(chunks.length > 10, `${chunks.length} chunks, none of the whole hash`)
+  t.equal(new Set(chunks.flat().filter((_, i) => i % 2 === 0)).size, 3000, 'every field')
+
+  // A graceful failover of the slot's master while the read goes on, a field per step: the client follows the
+  // slot to the promoted replica, where the cursor means nothing.
+  const master = cluster.masterOf(key)
+  const replica = Number(cli(master.port, 'role').split('\n')[3])
+  let steps = 0
+  const moved = scanHash(client, key, 1, () => {
+    if (++steps === 1) t.equal(cli(replica, 'cluster', 'failover'), 'OK', 'the replica takes over')
+    return true
+  })
+  await t.rejects(moved, /moved to another node while it was read/)
+  t.ok(steps < 3000, `given up after ${steps} of 3000 steps`)
+  t.not(cluster.masterOf(key), master, 'the slot moved')
+  const again: string[] = []
+  await scanHash(client, key, 100, (chunk) => { again.push(...chunk); return true })
+  t.equal(new Set(again.filter((_, i) => i % 2 === 0)).size, 3000, 'read again from the start: every field')
+})
 
 t.test('the master of the index fails over without the last revocations: the instance writes them back', async (t) => {
   const a = await instance(t)

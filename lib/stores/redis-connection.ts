@@ -34,24 +34,35 @@ export function keySlot (key: string): number {
   return crc % 16384
 }
 
+// One HSCAN step on a Cluster, as a script: the client sends scripts to the master of the key's slot (a read
+// command may go to a replica under scaleReads, which may hold what the master lost), and the answer names the
+// node's run id, so that a step the client re-routed to another node is seen.
+const CLUSTER_SCAN_STEP = "local step = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2]) " +
+  "return { string.match(redis.call('INFO', 'server'), 'run_id:(%x+)'), step[1], step[2] }"
+
 /**
  * @internal
  * A hash's fields and values, `[field, value, ...]`, a chunk of about `count` at a time (HSCAN), until `into`
  * answers false. A cursor means nothing on another node: a single or Sentinel client that reconnects mid-scan makes
- * its caller start over (the mirror's resync does), but a Cluster client re-routes a moved slot silently, so there
- * the hash is read whole, in one atomic HGETALL, on the master.
+ * its caller start over (the mirror's resync does); a Cluster client re-routes a moved slot silently, so there a
+ * step answered by another node than the first fails the scan, for its caller to start over the same way.
  */
 export async function scanHash (
   client: IoRedisClient, key: string, count: number, into: (chunk: string[]) => boolean
 ): Promise<void> {
-  if (isCluster(client)) {
-    // As a script: a read command may go to a replica (scaleReads), which may hold what the master lost.
-    into(await client.eval("return redis.call('HGETALL', KEYS[1])", 1, key) as string[])
-    return
-  }
+  let node: string | undefined
   let cursor = '0'
   do {
-    const [next, chunk] = await client.hscan(key, cursor, 'COUNT', count)
+    let next: string
+    let chunk: string[]
+    if (isCluster(client)) {
+      let runId: string
+      [runId, next, chunk] = await client.eval(CLUSTER_SCAN_STEP, 1, key, cursor, count) as [string, string, string[]]
+      node ??= runId
+      if (runId !== node) throw new Error(`the slot of ${key} moved to another node while it was read`)
+    } else {
+      [next, chunk] = await client.hscan(key, cursor, 'COUNT', count)
+    }
     if (!into(chunk)) return
     cursor = next
   } while (cursor !== '0')
