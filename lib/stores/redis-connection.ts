@@ -37,8 +37,9 @@ export function keySlot (key: string): number {
 // One HSCAN step on a Cluster, as a script: the client sends scripts to the master of the key's slot (a read
 // command may go to a replica under scaleReads, which may hold what the master lost), and the answer names the
 // node's run id, so that a step the client re-routed to another node is seen.
-const CLUSTER_SCAN_STEP = "local step = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2]) " +
-  "return { string.match(redis.call('INFO', 'server'), 'run_id:(%x+)'), step[1], step[2] }"
+const CLUSTER_SCAN_STEP = "local node = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') " +
+  "if not node then return redis.error_reply('ERR no run_id in INFO server') end " +
+  "local step = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2]) return { node, step[1], step[2] }"
 
 /**
  * @internal
