@@ -29,7 +29,7 @@ async function instance (t: Test, client?: Cluster): Promise<App> {
 /** The revocation index's field for a token's family (the marker a logout writes). */
 const familyField = (token: string): string => `fam:${String(decodePart(token, 1).fam)}`
 
-t.test('the snapshot on a Cluster: a chunk at a time on the master; given up when the slot moves mid-read', async (t) => {
+t.test('the snapshot on a Cluster: a chunk at a time on the master; given up if the slot moves mid-read', async (t) => {
   const client = new Cluster(cluster.nodes, { scaleReads: 'slave' })
   t.teardown(() => client.disconnect())
   const key = 'scan:{chunks}'

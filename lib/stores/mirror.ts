@@ -11,8 +11,8 @@ interface CopiedMarker extends Marker { seen: number }
 export interface MarkerSource {
   /**
    * Reads every marker into `into`, in chunks of `[field, '<expiresAt> <value>', ...]`, and stops when `into`
-   * answers false (the resync is outdated). In chunks where it can, so that a resync holds little of the index at
-   * once beside the copy.
+   * answers false (the resync is outdated). In chunks, so that a resync holds little of the index at once beside
+   * the copy.
    */
   snapshot (into: (chunk: string[]) => boolean): Promise<void>
   /**
