@@ -41,6 +41,20 @@ const CLUSTER_SCAN_STEP = "local node = string.match(redis.call('INFO', 'server'
   "if not node then return redis.error_reply('ERR no run_id in INFO server') end " +
   "local step = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2]) return { node, step[1], step[2] }"
 
+type ScanStep = (cursor: string) => Promise<[next: string, chunk: string[]]>
+
+/** A Cluster scan's step: a chunk read on the master, refused when a node other than the first one answers. */
+function clusterScanStep (client: Cluster, key: string, count: number): ScanStep {
+  let node: string | undefined
+  return async (cursor) => {
+    const reply = await client.eval(CLUSTER_SCAN_STEP, 1, key, cursor, count)
+    const [runId, next, chunk] = reply as [string, string, string[]]
+    node ??= runId
+    if (runId !== node) throw new Error(`the slot of ${key} moved to another node while it was read`)
+    return [next, chunk]
+  }
+}
+
 /**
  * @internal
  * A hash's fields and values, `[field, value, ...]`, a chunk of about `count` at a time (HSCAN), until `into`
@@ -51,19 +65,12 @@ const CLUSTER_SCAN_STEP = "local node = string.match(redis.call('INFO', 'server'
 export async function scanHash (
   client: IoRedisClient, key: string, count: number, into: (chunk: string[]) => boolean
 ): Promise<void> {
-  let node: string | undefined
+  const step: ScanStep = isCluster(client)
+    ? clusterScanStep(client, key, count)
+    : async (cursor) => await client.hscan(key, cursor, 'COUNT', count)
   let cursor = '0'
   do {
-    let next: string
-    let chunk: string[]
-    if (isCluster(client)) {
-      let runId: string
-      [runId, next, chunk] = await client.eval(CLUSTER_SCAN_STEP, 1, key, cursor, count) as [string, string, string[]]
-      node ??= runId
-      if (runId !== node) throw new Error(`the slot of ${key} moved to another node while it was read`)
-    } else {
-      [next, chunk] = await client.hscan(key, cursor, 'COUNT', count)
-    }
+    const [next, chunk] = await step(cursor)
     if (!into(chunk)) return
     cursor = next
   } while (cursor !== '0')
